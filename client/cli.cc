@@ -1,0 +1,573 @@
+#include "absl/strings/string_view.h"
+#include "client/cli.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "client/output.h"
+#include "client/profile.h"
+
+namespace kluis::client {
+
+namespace pb = ::kluis::v1;
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return kExitOk;
+    case absl::StatusCode::kPermissionDenied:
+      return kExitDenied;
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kDeadlineExceeded:
+      return kExitUnavailable;
+    case absl::StatusCode::kDataLoss:
+      return kExitVerificationFailed;
+    default:
+      return kExitUsage;
+  }
+}
+
+namespace {
+
+constexpr size_t kMaxSecretInput = 4096;
+
+std::string FormatTime(int64_t unix_seconds) {
+  if (unix_seconds == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(unix_seconds),
+                          absl::UTCTimeZone());
+}
+
+// Reads a secret from a no-echo prompt on a terminal, or from standard input otherwise. One
+// trailing newline is dropped. The text never passes through argv.
+absl::StatusOr<crypto::SecretBytes> ReadSecret(const std::string& prompt) {
+  std::string line;
+  if (::isatty(STDIN_FILENO)) {
+    termios saved;
+    ::tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    std::cerr << prompt << std::flush;
+    std::getline(std::cin, line);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << std::endl;
+  } else {
+    char buffer[512];
+    while (std::cin.read(buffer, sizeof(buffer)) || std::cin.gcount() > 0) {
+      line.append(buffer, static_cast<size_t>(std::cin.gcount()));
+      if (line.size() > kMaxSecretInput) {
+        std::fill(line.begin(), line.end(), '\0');
+        return absl::InvalidArgumentError(
+            absl::StrCat("input is too long: more than ", kMaxSecretInput, " bytes"));
+      }
+    }
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+  }
+  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(line);
+  std::fill(line.begin(), line.end(), '\0');
+  if (secret.empty()) return absl::InvalidArgumentError("no input given");
+  return secret;
+}
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+const std::pair<absl::string_view, pb::Role> kRoleWords[] = {
+    {"beheerder", pb::ROLE_BEHEERDER},
+    {"teamchef", pb::ROLE_TEAMCHEF},
+    {"regisseur", pb::ROLE_REGISSEUR},
+    {"landelijk-regisseur", pb::ROLE_LANDELIJK_REGISSEUR},
+    {"communicatieadviseur", pb::ROLE_COMMUNICATIEADVISEUR},
+    {"bewindspersoon", pb::ROLE_BEWINDSPERSOON},
+    {"politiek-assistent", pb::ROLE_POLITIEK_ASSISTENT},
+    {"auditor", pb::ROLE_AUDITOR},
+    {"operator", pb::ROLE_OPERATOR},
+};
+
+std::string RoleWord(pb::Role role) {
+  for (auto [word, value] : kRoleWords) {
+    if (value == role) return std::string(word);
+  }
+  return "unknown";
+}
+
+const std::pair<absl::string_view, pb::AccountKind> kKindWords[] = {
+    {"politie-alleen", pb::ACCOUNT_KIND_POLITIE_ALLEEN},
+    {"politie-samen", pb::ACCOUNT_KIND_POLITIE_SAMEN},
+    {"corporate", pb::ACCOUNT_KIND_CORPORATE},
+    {"hybrid", pb::ACCOUNT_KIND_HYBRID},
+    {"organisatie", pb::ACCOUNT_KIND_ORGANISATIE},
+    {"prive", pb::ACCOUNT_KIND_PRIVE},
+    {"privé", pb::ACCOUNT_KIND_PRIVE},
+    {"private", pb::ACCOUNT_KIND_PRIVE},
+};
+
+std::string KindWord(pb::AccountKind kind) {
+  for (auto [word, value] : kKindWords) {
+    if (value == kind) return std::string(word);
+  }
+  return "unknown";
+}
+
+std::string ScopeText(const pb::Scope& scope) {
+  switch (scope.target_case()) {
+    case pb::Scope::kAccount: return absl::StrCat("account ", scope.account());
+    case pb::Scope::kTeam: return absl::StrCat("team ", scope.team());
+    case pb::Scope::kUnit: return absl::StrCat("unit ", scope.unit());
+    case pb::Scope::kGlobal: return "global";
+    default: return "-";
+  }
+}
+
+Table BindingsTable(const google::protobuf::RepeatedPtrField<pb::RoleBinding>& bindings) {
+  Table table{{"USER", "ROLE", "SCOPE", "GRANTED BY", "FROM", "UNTIL", "ACTIVE"}, {}};
+  for (const pb::RoleBinding& b : bindings) {
+    table.rows.push_back({b.user(), RoleWord(b.role()), ScopeText(b.scope()), b.granted_by(),
+                          FormatTime(b.valid_from_unix()), FormatTime(b.valid_until_unix()),
+                          b.active() ? "yes" : "no"});
+  }
+  return table;
+}
+
+std::vector<std::string> AccountRow(const pb::Account& a) {
+  return {a.name(),
+          KindWord(a.kind()),
+          absl::StrCat(a.unit(), "/", a.team()),
+          a.status(),
+          a.has_password() ? "yes" : "no",
+          a.has_linked_email() ? "yes" : "no",
+          absl::StrJoin(a.beheerders(), " "),
+          FormatTime(a.password_set_unix())};
+}
+
+const std::vector<std::string> kAccountHeaders = {"ACCOUNT",  "KIND",   "TEAM",       "STATUS",
+                                                  "PASSWORD", "E-MAIL", "BEHEERDERS", "PASSWORD SET"};
+
+// Everything the subcommands were given on the command line.
+struct Args {
+  std::string profile, format = "table";
+  std::string server, ca_cert, user, code;
+  std::string unit, team, name, account, kind, email, role, until, reason, field;
+  std::string scope_account, scope_team, scope_unit;
+  bool scope_global = false;
+  std::string since, actor;
+  int limit = 0;
+};
+
+absl::StatusOr<int64_t> ParseTimeArg(const std::string& text, const char* what) {
+  if (text.empty()) return 0;
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &error) ||
+      absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
+    return absl::ToUnixSeconds(t);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " must be a date (2026-01-31) or RFC 3339 time, got \"", text, "\""));
+}
+
+absl::StatusOr<pb::Scope> ScopeOf(const Args& a) {
+  pb::Scope scope;
+  int given = 0;
+  if (!a.scope_account.empty()) { scope.set_account(a.scope_account); ++given; }
+  if (!a.scope_team.empty()) { scope.set_team(a.scope_team); ++given; }
+  if (!a.scope_unit.empty()) { scope.set_unit(a.scope_unit); ++given; }
+  if (a.scope_global) { scope.set_global(true); ++given; }
+  if (given != 1) {
+    return absl::InvalidArgumentError("give exactly one of --account, --team, --unit, --global");
+  }
+  return scope;
+}
+
+absl::StatusOr<pb::Role> RoleOf(const std::string& word) {
+  for (auto [w, value] : kRoleWords) {
+    if (w == word) return value;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown role \"", word,
+      "\": use beheerder, teamchef, regisseur, landelijk-regisseur, communicatieadviseur, "
+      "bewindspersoon, politiek-assistent, auditor or operator"));
+}
+
+// ---- commands: each one call, printed ----
+
+absl::Status Enroll(const Args& a) {
+  absl::StatusOr<std::string> ca = ReadTextFile(a.ca_cert);
+  if (!ca.ok()) return ca.status();
+  std::string code = a.code;
+  if (code.empty()) {
+    absl::StatusOr<crypto::SecretBytes> typed = ReadSecret("enrollment code: ");
+    if (!typed.ok()) return typed.status();
+    code = std::string(typed->Reveal());
+  }
+  const std::string dir = Profile::DefaultDir(a.profile);
+  absl::StatusOr<Profile> profile = Client::Enroll(a.server, *ca, a.user, code, dir);
+  if (!profile.ok()) return profile.status();
+  if (absl::Status s = profile->Save(); !s.ok()) return s;
+  std::cout << "enrolled " << a.user << "; profile saved in " << dir << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Run(Client& c, const std::string& command, const Args& a) {
+  if (command == "whoami") {
+    absl::StatusOr<pb::WhoAmIResponse> r =
+        c.Call(c.organisation(), &pb::Organisation::Stub::WhoAmI, pb::WhoAmIRequest());
+    if (!r.ok()) return r.status();
+    if (a.format == "table") std::cout << "user: " << r->user() << "\n";
+    PrintListing(a.format, BindingsTable(r->bindings()), *r, std::cout);
+    return absl::OkStatus();
+  }
+  if (command == "unit add") {
+    pb::AddUnitRequest request;
+    request.set_unit(a.unit);
+    request.set_display_name(a.name);
+    absl::StatusOr<pb::AddUnitResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::AddUnit, request);
+    if (!r.ok()) return r.status();
+    std::cout << "unit " << a.unit << " added\n";
+    return absl::OkStatus();
+  }
+  if (command == "team add") {
+    pb::AddTeamRequest request;
+    request.set_unit(a.unit);
+    request.set_team(a.team);
+    request.set_display_name(a.name);
+    absl::StatusOr<pb::AddTeamResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::AddTeam, request);
+    if (!r.ok()) return r.status();
+    std::cout << "team " << a.unit << "/" << a.team << " added\n";
+    return absl::OkStatus();
+  }
+  if (command == "user add" || command == "user code") {
+    absl::StatusOr<std::pair<std::string, int64_t>> code;
+    if (command == "user add") {
+      pb::AddUserRequest request;
+      request.set_user(a.user);
+      request.set_display_name(a.name);
+      absl::StatusOr<pb::AddUserResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::AddUser, request);
+      if (!r.ok()) return r.status();
+      code = std::pair(r->enrollment_code(), r->code_expires_unix());
+    } else {
+      pb::NewEnrollmentCodeRequest request;
+      request.set_user(a.user);
+      absl::StatusOr<pb::NewEnrollmentCodeResponse> r =
+          c.Call(c.organisation(), &pb::Organisation::Stub::NewEnrollmentCode, request);
+      if (!r.ok()) return r.status();
+      code = std::pair(r->enrollment_code(), r->code_expires_unix());
+    }
+    std::cout << "user:            " << a.user << "\n"
+              << "enrollment code: " << code->first << "\n"
+              << "expires:         " << FormatTime(code->second) << "\n"
+              << "hand the code over in person; it works once.\n";
+    return absl::OkStatus();
+  }
+  if (command == "user disable") {
+    pb::DisableUserRequest request;
+    request.set_user(a.user);
+    absl::StatusOr<pb::DisableUserResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::DisableUser, request);
+    if (!r.ok()) return r.status();
+    std::cout << "user " << a.user << " disabled: " << r->bindings_ended() << " role bindings ended, "
+              << r->certificates_revoked() << " certificates revoked\n";
+    return absl::OkStatus();
+  }
+  if (command == "role grant") {
+    pb::GrantRoleRequest request;
+    request.set_user(a.user);
+    absl::StatusOr<pb::Role> role = RoleOf(a.role);
+    if (!role.ok()) return role.status();
+    request.set_role(*role);
+    absl::StatusOr<pb::Scope> scope = ScopeOf(a);
+    if (!scope.ok()) return scope.status();
+    *request.mutable_scope() = *scope;
+    absl::StatusOr<int64_t> until = ParseTimeArg(a.until, "--until");
+    if (!until.ok()) return until.status();
+    request.set_valid_until_unix(*until);
+    absl::StatusOr<pb::GrantRoleResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::GrantRole, request);
+    if (!r.ok()) return r.status();
+    std::cout << "granted " << a.role << " to " << a.user << " on " << ScopeText(r->binding().scope())
+              << (r->binding().valid_until_unix() ? absl::StrCat(" until ", FormatTime(r->binding().valid_until_unix())) : "")
+              << "\n";
+    return absl::OkStatus();
+  }
+  if (command == "role revoke") {
+    pb::RevokeRoleRequest request;
+    request.set_user(a.user);
+    absl::StatusOr<pb::Role> role = RoleOf(a.role);
+    if (!role.ok()) return role.status();
+    request.set_role(*role);
+    absl::StatusOr<pb::Scope> scope = ScopeOf(a);
+    if (!scope.ok()) return scope.status();
+    *request.mutable_scope() = *scope;
+    absl::StatusOr<pb::RevokeRoleResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::RevokeRole, request);
+    if (!r.ok()) return r.status();
+    std::cout << "revoked " << a.role << " of " << a.user << " (" << r->bindings_ended() << " binding(s) ended)\n";
+    return absl::OkStatus();
+  }
+  if (command == "role list") {
+    pb::ListRolesRequest request;
+    request.set_user(a.user);
+    absl::StatusOr<pb::ListRolesResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::ListRoles, request);
+    if (!r.ok()) return r.status();
+    PrintListing(a.format, BindingsTable(r->bindings()), *r, std::cout);
+    return absl::OkStatus();
+  }
+  if (command == "account add") {
+    pb::AddAccountRequest request;
+    const size_t slash = a.account.find('/');
+    if (slash == std::string::npos) {
+      return absl::InvalidArgumentError("name the account as PLATFORM/HANDLE, e.g. x/WA_Lombardijen1");
+    }
+    request.set_platform(absl::AsciiStrToLower(a.account.substr(0, slash)));
+    request.set_handle(a.account.substr(slash + 1));
+    request.set_team(a.team);
+    pb::AccountKind kind = pb::ACCOUNT_KIND_UNSPECIFIED;
+    for (auto [word, value] : kKindWords) {
+      if (word == a.kind) kind = value;
+    }
+    if (kind == pb::ACCOUNT_KIND_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown account kind \"", a.kind,
+          "\": use politie-alleen, politie-samen, corporate, hybrid or organisatie"));
+    }
+    request.set_kind(kind);
+    request.set_linked_email(a.email);
+    absl::StatusOr<pb::AddAccountResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::AddAccount, request);
+    if (!r.ok()) return r.status();
+    std::cout << "account " << r->account().name() << " (" << KindWord(r->account().kind()) << ") added to "
+              << r->account().unit() << "/" << r->account().team() << "\n";
+    return absl::OkStatus();
+  }
+  if (command == "account list") {
+    pb::ListAccountsRequest request;
+    request.set_unit(a.unit);
+    request.set_team(a.team);
+    absl::StatusOr<pb::ListAccountsResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::ListAccounts, request);
+    if (!r.ok()) return r.status();
+    Table table{kAccountHeaders, {}};
+    for (const pb::Account& account : r->accounts()) table.rows.push_back(AccountRow(account));
+    PrintListing(a.format, table, *r, std::cout);
+    return absl::OkStatus();
+  }
+  if (command == "account show") {
+    pb::ShowAccountRequest request;
+    request.set_account(a.account);
+    absl::StatusOr<pb::ShowAccountResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::ShowAccount, request);
+    if (!r.ok()) return r.status();
+    if (a.format == "json") {
+      PrintJson(*r, std::cout);
+      return absl::OkStatus();
+    }
+    const std::vector<std::string> row = AccountRow(r->account());
+    for (size_t i = 0; i < row.size(); ++i) {
+      std::cout << absl::AsciiStrToLower(kAccountHeaders[i]) << ":"
+                << std::string(14 - kAccountHeaders[i].size(), ' ') << row[i] << "\n";
+    }
+    return absl::OkStatus();
+  }
+  if (command == "secret set") {
+    absl::StatusOr<crypto::SecretBytes> password = ReadSecret(absl::StrCat("password for ", a.account, ": "));
+    if (!password.ok()) return password.status();
+    pb::SetPasswordRequest request;
+    request.set_account(a.account);
+    request.set_password(std::string(password->Reveal()));
+    absl::StatusOr<pb::SetPasswordResponse> r = c.Call(c.vault(), &pb::Vault::Stub::SetPassword, request);
+    // The request's copy of the password is wiped before the message is freed.
+    std::fill(request.mutable_password()->begin(), request.mutable_password()->end(), '\0');
+    if (!r.ok()) return r.status();
+    std::cout << "password of " << a.account << " stored (version " << r->version() << ")\n";
+    return absl::OkStatus();
+  }
+  if (command == "get") {
+    pb::ReleaseCredentialRequest request;
+    request.set_account(a.account);
+    request.set_reason(a.reason);
+    absl::StatusOr<pb::ReleaseCredentialResponse> r = c.Call(c.vault(), &pb::Vault::Stub::ReleaseCredential, request);
+    if (!r.ok()) return r.status();
+    if (a.field == "password") {
+      std::cout << r->password() << "\n";
+    } else if (a.field == "email") {
+      std::cout << r->linked_email() << "\n";
+    } else {
+      std::cout << "account:  " << r->account() << "\n"
+                << "login:    " << r->handle() << "\n"
+                << "password: " << r->password() << "\n"
+                << "e-mail:   " << (r->linked_email().empty() ? "-" : r->linked_email()) << "\n"
+                << "version:  " << r->version() << " (set " << FormatTime(r->set_unix()) << ")\n";
+    }
+    std::fill(r->mutable_password()->begin(), r->mutable_password()->end(), '\0');
+    return absl::OkStatus();
+  }
+  if (command == "audit list") {
+    pb::ListAuditRequest request;
+    absl::StatusOr<int64_t> since = ParseTimeArg(a.since, "--since");
+    if (!since.ok()) return since.status();
+    absl::StatusOr<int64_t> until = ParseTimeArg(a.until, "--until");
+    if (!until.ok()) return until.status();
+    request.set_since_unix(*since);
+    request.set_until_unix(*until);
+    request.set_account(a.account);
+    request.set_actor(a.actor);
+    request.set_limit(a.limit);
+    absl::StatusOr<pb::ListAuditResponse> r = c.Call(c.audit(), &pb::Audit::Stub::ListAudit, request);
+    if (!r.ok()) return r.status();
+    Table table{{"SEQ", "TIME", "ACTOR", "ROLE", "ACTION", "ACCOUNT", "DECISION", "RULE", "OUTCOME", "REASON"}, {}};
+    for (const pb::AuditRecord& rec : r->records()) {
+      table.rows.push_back({std::to_string(rec.seq()),
+                            absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(rec.time_unix_micros()),
+                                             absl::UTCTimeZone()),
+                            rec.actor(), rec.role(), rec.action(), rec.account(), rec.decision(), rec.rule(),
+                            rec.outcome(), rec.reason()});
+    }
+    PrintListing(a.format, table, *r, std::cout);
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown command ", command));
+}
+
+}  // namespace
+
+int RunKluis(int argc, char** argv) {
+  CLI::App app{"kluis: the Kluis credential vault client"};
+  app.require_subcommand(1);
+  app.fallthrough();  // --profile may stand after the subcommand too
+  Args a;
+  app.add_option("--profile", a.profile, "profile directory (default $KLUIS_PROFILE, ~/.config/kluis)");
+  const auto formats = CLI::IsMember({"table", "json", "csv"});
+  auto listing = [&](CLI::App* sub) {
+    sub->add_option("--format", a.format, "table, json or csv")->check(formats);
+  };
+  std::vector<std::pair<CLI::App*, std::string>> commands;
+  auto command = [&](CLI::App* parent, const std::string& name, const std::string& help,
+                     const std::string& full) {
+    CLI::App* sub = parent->add_subcommand(name, help);
+    commands.emplace_back(sub, full);
+    return sub;
+  };
+
+  CLI::App* enroll = command(&app, "enroll", "enroll this machine with a one-time code", "enroll");
+  enroll->add_option("--server", a.server, "vault address, host:port")->required();
+  enroll->add_option("--ca-cert", a.ca_cert, "the vault's CA certificate (PEM)")->required();
+  enroll->add_option("--user", a.user, "your user name")->required();
+  enroll->add_option("--code", a.code, "one-time enrollment code (omit to be prompted)");
+
+  listing(command(&app, "whoami", "who you are and your roles", "whoami"));
+
+  CLI::App* unit = app.add_subcommand("unit", "units")->require_subcommand(1);
+  CLI::App* unit_add = command(unit, "add", "add a unit", "unit add");
+  unit_add->add_option("UNIT", a.unit)->required();
+  unit_add->add_option("--name", a.name, "display name");
+
+  CLI::App* team = app.add_subcommand("team", "teams")->require_subcommand(1);
+  CLI::App* team_add = command(team, "add", "add a team to a unit", "team add");
+  team_add->add_option("UNIT", a.unit)->required();
+  team_add->add_option("TEAM", a.team)->required();
+  team_add->add_option("--name", a.name, "display name");
+
+  CLI::App* user = app.add_subcommand("user", "users")->require_subcommand(1);
+  CLI::App* user_add = command(user, "add", "add a user; prints a one-time enrollment code", "user add");
+  user_add->add_option("USER", a.user)->required();
+  user_add->add_option("--name", a.name, "full name")->required();
+  CLI::App* user_disable = command(user, "disable", "disable a user at once", "user disable");
+  user_disable->add_option("USER", a.user)->required();
+  CLI::App* user_code = command(user, "code", "a new enrollment code for a user", "user code");
+  user_code->add_option("USER", a.user)->required();
+
+  CLI::App* role = app.add_subcommand("role", "role bindings")->require_subcommand(1);
+  for (const char* verb : {"grant", "revoke"}) {
+    CLI::App* sub = command(role, verb, std::string(verb) + " a role", std::string("role ") + verb);
+    sub->add_option("USER", a.user)->required();
+    sub->add_option("ROLE", a.role)->required();
+    sub->add_option("--account", a.scope_account, "scope: an account");
+    sub->add_option("--team", a.scope_team, "scope: a team (UNIT/TEAM)");
+    sub->add_option("--unit", a.scope_unit, "scope: a unit");
+    sub->add_flag("--global", a.scope_global, "scope: everything");
+    if (std::string(verb) == "grant") sub->add_option("--until", a.until, "end of validity (date or RFC 3339)");
+  }
+  CLI::App* role_list = command(role, "list", "list role bindings", "role list");
+  role_list->add_option("USER", a.user);
+  listing(role_list);
+
+  CLI::App* account = app.add_subcommand("account", "accounts")->require_subcommand(1);
+  CLI::App* account_add = command(account, "add", "register an account", "account add");
+  account_add->add_option("ACCOUNT", a.account, "PLATFORM/HANDLE")->required();
+  account_add->add_option("--team", a.team, "owning team (UNIT/TEAM)")->required();
+  account_add->add_option("--kind", a.kind, "politie-alleen, politie-samen, corporate, hybrid, organisatie")
+      ->required();
+  account_add->add_option("--email", a.email, "linked e-mail address (kept sealed)");
+  CLI::App* account_list = command(account, "list", "accounts you have a role on", "account list");
+  account_list->add_option("--unit", a.unit);
+  account_list->add_option("--team", a.team);
+  listing(account_list);
+  CLI::App* account_show = command(account, "show", "one account", "account show");
+  account_show->add_option("ACCOUNT", a.account)->required();
+  account_show->add_option("--format", a.format)->check(CLI::IsMember({"table", "json"}));
+
+  CLI::App* secret = app.add_subcommand("secret", "store secrets")->require_subcommand(1);
+  CLI::App* secret_set = command(secret, "set", "store the password (from stdin or a prompt)", "secret set");
+  secret_set->add_option("ACCOUNT", a.account)->required();
+
+  CLI::App* get = command(&app, "get", "release the login of an account", "get");
+  get->add_option("ACCOUNT", a.account)->required();
+  get->add_option("--reason", a.reason, "why (recorded in the audit log)");
+  get->add_option("--field", a.field, "print only this field")->check(CLI::IsMember({"password", "email"}));
+
+  CLI::App* audit = app.add_subcommand("audit", "the audit log")->require_subcommand(1);
+  CLI::App* audit_list = command(audit, "list", "list audit records", "audit list");
+  audit_list->add_option("--since", a.since, "from (date or RFC 3339)");
+  audit_list->add_option("--until", a.until, "before (date or RFC 3339)");
+  audit_list->add_option("--account", a.account);
+  audit_list->add_option("--actor", a.actor);
+  audit_list->add_option("--limit", a.limit, "at most this many records (default 1000)");
+  listing(audit_list);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "kluis: " << e.what() << " (see kluis --help)" << std::endl;
+    return kExitUsage;
+  }
+
+  std::string chosen;
+  for (const auto& [sub, name] : commands) {
+    if (sub->parsed()) chosen = name;
+  }
+  absl::Status result;
+  if (chosen == "enroll") {
+    result = Enroll(a);
+  } else {
+    absl::StatusOr<Profile> profile = Profile::Load(Profile::DefaultDir(a.profile));
+    if (!profile.ok()) {
+      result = profile.status();
+    } else {
+      absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(*profile);
+      result = client.ok() ? Run(**client, chosen, a) : client.status();
+    }
+  }
+  if (!result.ok()) {
+    std::cerr << "kluis: " << result.message() << std::endl;
+    return ExitCodeFor(result);
+  }
+  return kExitOk;
+}
+
+}  // namespace kluis::client

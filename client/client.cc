@@ -1,0 +1,72 @@
+#include "client/client.h"
+
+#include "absl/strings/str_cat.h"
+#include "crypto/certificates.h"
+
+namespace kluis::client {
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return absl::UnavailableError(absl::StrCat("server unavailable: ", status.error_message()));
+  }
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::UnavailableError("server did not answer in time");
+  }
+  // absl::StatusCode and grpc::StatusCode share their numbering (both follow google.rpc.Code).
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+namespace {
+
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  return args;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const Profile& profile) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = profile.ca_certificate_pem;
+  tls.pem_private_key = std::string(profile.private_key_pem.Reveal());
+  tls.pem_cert_chain = profile.certificate_pem;
+  std::unique_ptr<Client> client(new Client());
+  client->channel_ =
+      grpc::CreateCustomChannel(profile.server, grpc::SslCredentials(tls), ChannelArgs());
+  client->organisation_ = kluis::v1::Organisation::NewStub(client->channel_);
+  client->vault_ = kluis::v1::Vault::NewStub(client->channel_);
+  client->audit_ = kluis::v1::Audit::NewStub(client->channel_);
+  return client;
+}
+
+absl::StatusOr<Profile> Client::Enroll(const std::string& server, const std::string& ca_pem,
+                                       const std::string& user, const std::string& code,
+                                       const std::string& profile_dir) {
+  absl::StatusOr<crypto::KeyAndRequest> key = crypto::GenerateKeyAndRequest(user);
+  if (!key.ok()) return key.status();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ca_pem;
+  auto channel = grpc::CreateCustomChannel(server, grpc::SslCredentials(tls), ChannelArgs());
+  auto stub = kluis::v1::Enrollment::NewStub(channel);
+  kluis::v1::EnrollRequest request;
+  request.set_user(user);
+  request.set_code(code);
+  request.set_csr_pem(key->request_pem);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  kluis::v1::EnrollResponse response;
+  if (grpc::Status status = stub->Enroll(&context, request, &response); !status.ok()) {
+    return FromGrpcStatus(status);
+  }
+  Profile profile;
+  profile.dir = profile_dir;
+  profile.server = server;
+  profile.private_key_pem = std::move(key->private_key_pem);
+  profile.certificate_pem = response.certificate_pem();
+  profile.ca_certificate_pem = response.ca_certificate_pem();
+  return profile;
+}
+
+}  // namespace kluis::client

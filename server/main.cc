@@ -1,0 +1,172 @@
+// kluisd: the Kluis vault server. `kluisd init` creates a vault, `kluisd serve` serves it.
+#include "absl/strings/string_view.h"
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/process.h"
+#include "crypto/random.h"
+#include "server/server.h"
+#include "server/vault.h"
+
+namespace {
+
+using kluis::crypto::SecretBytes;
+
+void Log(absl::string_view line) { std::cerr << "kluisd: " << line << std::endl; }
+
+// Reads the passphrase from a file (never from argv). One trailing newline is dropped.
+absl::StatusOr<SecretBytes> ReadPassphrase(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read passphrase file ", path));
+  struct stat info;
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 0077) != 0) {
+    Log(absl::StrCat("warning: passphrase file ", path, " is readable by others (chmod 600 it)"));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  std::string text = contents.str();
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  SecretBytes passphrase = SecretBytes::CopyFrom(text);
+  std::fill(text.begin(), text.end(), '\0');
+  if (passphrase.empty()) return absl::InvalidArgumentError("passphrase file is empty");
+  return passphrase;
+}
+
+// Exit codes of DESIGN.md §9 for the server's own failures.
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+      return 1;
+    case absl::StatusCode::kPermissionDenied:
+      return 2;
+    case absl::StatusCode::kNotFound:
+      return 3;
+    case absl::StatusCode::kDataLoss:
+      return 6;
+    default:
+      return 5;
+  }
+}
+
+int Fail(const absl::Status& status) {
+  Log(absl::StrCat("error: ", status.message()));
+  return ExitCodeFor(status);
+}
+
+int RunInit(const std::string& data_dir, const std::string& passphrase_file,
+            const std::string& admin, const std::string& listen,
+            const std::vector<std::string>& server_names, const std::string& argon2) {
+  absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  kluis::server::InitOptions options;
+  options.data_dir = data_dir;
+  options.admin_user = admin;
+  options.listen = listen;
+  options.server_names = server_names;
+  if (argon2 == "interactive") options.argon2 = kluis::crypto::Argon2Params::Interactive();
+  if (argon2 == "sensitive") options.argon2 = kluis::crypto::Argon2Params::Sensitive();
+  kluis::server::SystemClock clock;
+  absl::StatusOr<kluis::server::InitResult> result =
+      kluis::server::Vault::Init(options, *passphrase, clock);
+  if (!result.ok()) return Fail(result.status());
+  std::cout << "vault created in " << data_dir << "\n"
+            << "CA certificate:      " << result->ca_certificate_path << "\n"
+            << "CA fingerprint:      SHA256:" << result->ca_fingerprint << "\n"
+            << "operator:            " << admin << "\n"
+            << "enrollment code:     " << result->admin_code.code << "\n"
+            << "code expires:        " << absl::FormatTime(result->admin_code.expires_at) << "\n"
+            << "next: kluis enroll --server " << listen << " --ca-cert "
+            << result->ca_certificate_path << " --user " << admin << " --code CODE\n";
+  return 0;
+}
+
+int RunServe(const std::string& data_dir, const std::string& passphrase_file, std::string listen,
+             const std::string& port_file) {
+  // Block the stop signals before gRPC starts its threads, so only sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  kluis::server::SystemClock clock;
+  absl::StatusOr<std::unique_ptr<kluis::server::Vault>> vault =
+      kluis::server::Vault::Open(data_dir, *passphrase, clock);
+  if (!vault.ok()) return Fail(vault.status());
+  if (listen.empty()) {
+    absl::StatusOr<std::string> configured = (*vault)->DefaultListenAddress();
+    if (!configured.ok()) return Fail(configured.status());
+    listen = *configured;
+  }
+  absl::StatusOr<std::unique_ptr<kluis::server::KluisServer>> server =
+      kluis::server::KluisServer::Start(**vault, {listen});
+  if (!server.ok()) return Fail(server.status());
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  Log(absl::StrCat("serving ", data_dir, " on ", host, ":", (*server)->port()));
+  if (!port_file.empty()) {
+    std::ofstream(port_file + ".tmp") << (*server)->port() << "\n";
+    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+  }
+  for (;;) {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    if (signal_number == SIGHUP) {
+      Log("SIGHUP: nothing to reload yet");
+      continue;
+    }
+    Log(absl::StrCat("stopping on ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"));
+    break;
+  }
+  (*server)->Shutdown();
+  Log("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (absl::Status s = kluis::crypto::DisableCoreDumps(); !s.ok()) return Fail(s);
+  if (absl::Status s = kluis::crypto::Initialize(); !s.ok()) return Fail(s);
+
+  CLI::App app{"kluisd: the Kluis credential vault server"};
+  app.require_subcommand(1);
+
+  std::string data_dir, passphrase_file, admin, listen = "127.0.0.1:7443", argon2 = "moderate";
+  std::vector<std::string> server_names;
+  CLI::App* init = app.add_subcommand("init", "create a new vault");
+  init->add_option("--data-dir", data_dir, "directory for the vault")->required();
+  init->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
+  init->add_option("--admin", admin, "the first operator's user name")->required();
+  init->add_option("--listen", listen, "address serve listens on by default");
+  init->add_option("--server-name", server_names, "extra DNS name or address for the certificate");
+  init->add_option("--argon2", argon2, "passphrase stretching cost")
+      ->check(CLI::IsMember({"interactive", "moderate", "sensitive"}));
+
+  std::string serve_listen, port_file;
+  CLI::App* serve = app.add_subcommand("serve", "serve a vault");
+  serve->add_option("--data-dir", data_dir, "the vault's directory")->required();
+  serve->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
+  serve->add_option("--listen", serve_listen, "host:port (default: as given at init)");
+  serve->add_option("--port-file", port_file, "write the bound port here once serving");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+  if (*init) return RunInit(data_dir, passphrase_file, admin, listen, server_names, argon2);
+  return RunServe(data_dir, passphrase_file, serve_listen, port_file);
+}

@@ -1,0 +1,405 @@
+#include "absl/strings/string_view.h"
+#include "server/service.h"
+
+#include "absl/strings/str_cat.h"
+#include "kluis/v1/audit.grpc.pb.h"
+#include "kluis/v1/enrollment.grpc.pb.h"
+#include "kluis/v1/organisation.grpc.pb.h"
+#include "kluis/v1/vault.grpc.pb.h"
+
+namespace kluis::server {
+namespace {
+
+namespace pb = ::kluis::v1;
+using grpc::ServerContext;
+
+// ---- conversions ----
+
+constexpr std::pair<pb::Role, policies::Role> kRoles[] = {
+    {pb::ROLE_BEHEERDER, policies::Role::kBeheerder},
+    {pb::ROLE_TEAMCHEF, policies::Role::kTeamchef},
+    {pb::ROLE_REGISSEUR, policies::Role::kRegisseur},
+    {pb::ROLE_LANDELIJK_REGISSEUR, policies::Role::kLandelijkRegisseur},
+    {pb::ROLE_COMMUNICATIEADVISEUR, policies::Role::kCommunicatieadviseur},
+    {pb::ROLE_BEWINDSPERSOON, policies::Role::kBewindspersoon},
+    {pb::ROLE_POLITIEK_ASSISTENT, policies::Role::kPolitiekAssistent},
+    {pb::ROLE_AUDITOR, policies::Role::kAuditor},
+    {pb::ROLE_OPERATOR, policies::Role::kOperator},
+};
+
+absl::StatusOr<policies::Role> RoleFromProto(pb::Role role) {
+  for (auto [proto, domain] : kRoles) {
+    if (proto == role) return domain;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown role ", static_cast<int>(role)));
+}
+
+pb::Role RoleToProto(absl::string_view name) {
+  std::optional<policies::Role> role = policies::ParseRole(name);
+  for (auto [proto, domain] : kRoles) {
+    if (role && domain == *role) return proto;
+  }
+  return pb::ROLE_UNSPECIFIED;
+}
+
+absl::StatusOr<std::string> KindFromProto(pb::AccountKind kind) {
+  switch (kind) {
+    case pb::ACCOUNT_KIND_POLITIE_ALLEEN: return std::string("politie-alleen");
+    case pb::ACCOUNT_KIND_POLITIE_SAMEN: return std::string("politie-samen");
+    case pb::ACCOUNT_KIND_CORPORATE: return std::string("corporate");
+    case pb::ACCOUNT_KIND_HYBRID: return std::string("hybrid");
+    case pb::ACCOUNT_KIND_ORGANISATIE: return std::string("organisatie");
+    case pb::ACCOUNT_KIND_PRIVE: return std::string("prive");  // refused by the vault, with R7
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown account kind ", static_cast<int>(kind)));
+  }
+}
+
+pb::AccountKind KindToProto(absl::string_view kind) {
+  std::optional<policies::AccountKind> parsed = policies::ParseAccountKind(kind);
+  if (!parsed) return pb::ACCOUNT_KIND_UNSPECIFIED;
+  switch (*parsed) {
+    case policies::AccountKind::kPolitieAlleen: return pb::ACCOUNT_KIND_POLITIE_ALLEEN;
+    case policies::AccountKind::kPolitieSamen: return pb::ACCOUNT_KIND_POLITIE_SAMEN;
+    case policies::AccountKind::kCorporate: return pb::ACCOUNT_KIND_CORPORATE;
+    case policies::AccountKind::kHybrid: return pb::ACCOUNT_KIND_HYBRID;
+    case policies::AccountKind::kOrganisatie: return pb::ACCOUNT_KIND_ORGANISATIE;
+  }
+  return pb::ACCOUNT_KIND_UNSPECIFIED;
+}
+
+struct ScopeArg {
+  policies::ScopeKind kind;
+  std::string name;
+};
+
+absl::StatusOr<ScopeArg> ScopeFromProto(const pb::Scope& scope) {
+  switch (scope.target_case()) {
+    case pb::Scope::kAccount: return ScopeArg{policies::ScopeKind::kAccount, scope.account()};
+    case pb::Scope::kTeam: return ScopeArg{policies::ScopeKind::kTeam, scope.team()};
+    case pb::Scope::kUnit: return ScopeArg{policies::ScopeKind::kUnit, scope.unit()};
+    case pb::Scope::kGlobal:
+      if (scope.global()) return ScopeArg{policies::ScopeKind::kGlobal, "global"};
+      break;
+    default:
+      break;
+  }
+  return absl::InvalidArgumentError("a scope is required: account, team, unit or global");
+}
+
+void BindingToProto(const storage::BindingRow& row, pb::RoleBinding* out) {
+  out->set_id(row.id);
+  out->set_user(row.user_name);
+  out->set_role(RoleToProto(row.role));
+  if (row.scope_kind == "account") out->mutable_scope()->set_account(row.scope_name);
+  if (row.scope_kind == "team") out->mutable_scope()->set_team(row.scope_name);
+  if (row.scope_kind == "unit") out->mutable_scope()->set_unit(row.scope_name);
+  if (row.scope_kind == "global") out->mutable_scope()->set_global(true);
+  out->set_granted_by(row.granted_by);
+  out->set_valid_from_unix(row.valid_from_us / 1000000);
+  out->set_valid_until_unix(row.valid_until_us.value_or(0) / 1000000);
+  out->set_active(!row.ended_us.has_value());
+}
+
+void AccountToProto(const AccountView& view, pb::Account* out) {
+  out->set_name(view.account.name());
+  out->set_platform(view.account.platform);
+  out->set_handle(view.account.handle);
+  out->set_unit(view.account.unit_name);
+  out->set_team(view.account.team_name);
+  out->set_kind(KindToProto(view.account.kind));
+  out->set_status(view.account.status);
+  out->set_has_password(view.has_password);
+  out->set_has_linked_email(view.has_linked_email);
+  for (const std::string& b : view.beheerders) out->add_beheerders(b);
+  if (view.password_set_at) out->set_password_set_unix(absl::ToUnixSeconds(*view.password_set_at));
+}
+
+std::optional<absl::Time> OptionalUnix(int64_t seconds) {
+  if (seconds == 0) return std::nullopt;
+  return absl::FromUnixSeconds(seconds);
+}
+
+// ---- authentication ----
+
+// Maps the verified client certificate of this call to a Caller. TLS has already checked the
+// certificate against the vault CA; the vault checks that it is one it issued, not revoked, and
+// that its user is active.
+absl::StatusOr<Caller> Authenticated(Vault& vault, const ServerContext* context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("a client certificate is required: run kluis enroll first");
+  }
+  std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
+  if (pem.empty()) {
+    return absl::UnauthenticatedError("a client certificate is required: run kluis enroll first");
+  }
+  return vault.Authenticate(absl::string_view(pem.front().data(), pem.front().size()),
+                            context->peer());
+}
+
+// Runs `body` for an authenticated caller and converts its outcome.
+template <typename Body>
+grpc::Status WithCaller(Vault& vault, ServerContext* context, Body body) {
+  absl::StatusOr<Caller> caller = Authenticated(vault, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  return ToGrpcStatus(body(*caller));
+}
+
+// ---- services ----
+
+class EnrollmentService final : public pb::Enrollment::Service {
+ public:
+  explicit EnrollmentService(Vault& vault) : vault_(vault) {}
+
+  grpc::Status Enroll(ServerContext* context, const pb::EnrollRequest* request,
+                      pb::EnrollResponse* response) override {
+    absl::StatusOr<Enrolled> enrolled =
+        vault_.Enroll(request->user(), request->code(), request->csr_pem(), context->peer());
+    if (!enrolled.ok()) return ToGrpcStatus(enrolled.status());
+    response->set_user(enrolled->user);
+    response->set_certificate_pem(enrolled->certificate_pem);
+    response->set_ca_certificate_pem(enrolled->ca_certificate_pem);
+    return grpc::Status::OK;
+  }
+
+ private:
+  Vault& vault_;
+};
+
+class OrganisationService final : public pb::Organisation::Service {
+ public:
+  explicit OrganisationService(Vault& vault) : vault_(vault) {}
+
+  grpc::Status WhoAmI(ServerContext* context, const pb::WhoAmIRequest*,
+                      pb::WhoAmIResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      response->set_user(caller.user);
+      absl::StatusOr<std::vector<storage::BindingRow>> bindings = vault_.ListRoles(caller, "");
+      if (!bindings.ok()) return bindings.status();
+      for (const storage::BindingRow& b : *bindings) {
+        if (!b.ended_us) BindingToProto(b, response->add_bindings());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status AddUnit(ServerContext* context, const pb::AddUnitRequest* request,
+                       pb::AddUnitResponse*) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) {
+      return vault_.AddUnit(caller, request->unit(), request->display_name());
+    });
+  }
+
+  grpc::Status AddTeam(ServerContext* context, const pb::AddTeamRequest* request,
+                       pb::AddTeamResponse*) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) {
+      return vault_.AddTeam(caller, request->unit(), request->team(), request->display_name());
+    });
+  }
+
+  grpc::Status AddUser(ServerContext* context, const pb::AddUserRequest* request,
+                       pb::AddUserResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<EnrollmentCode> code = vault_.AddUser(caller, request->user(), request->display_name());
+      if (!code.ok()) return code.status();
+      response->set_enrollment_code(code->code);
+      response->set_code_expires_unix(absl::ToUnixSeconds(code->expires_at));
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status NewEnrollmentCode(ServerContext* context, const pb::NewEnrollmentCodeRequest* request,
+                                 pb::NewEnrollmentCodeResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<EnrollmentCode> code = vault_.NewEnrollmentCode(caller, request->user());
+      if (!code.ok()) return code.status();
+      response->set_enrollment_code(code->code);
+      response->set_code_expires_unix(absl::ToUnixSeconds(code->expires_at));
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status DisableUser(ServerContext* context, const pb::DisableUserRequest* request,
+                           pb::DisableUserResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<Vault::Disabled> disabled = vault_.DisableUser(caller, request->user());
+      if (!disabled.ok()) return disabled.status();
+      response->set_bindings_ended(disabled->bindings_ended);
+      response->set_certificates_revoked(disabled->certificates_revoked);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status GrantRole(ServerContext* context, const pb::GrantRoleRequest* request,
+                         pb::GrantRoleResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<policies::Role> role = RoleFromProto(request->role());
+      if (!role.ok()) return role.status();
+      absl::StatusOr<ScopeArg> scope = ScopeFromProto(request->scope());
+      if (!scope.ok()) return scope.status();
+      absl::StatusOr<storage::BindingRow> binding =
+          vault_.GrantRole(caller, request->user(), *role, scope->kind, scope->name,
+                           OptionalUnix(request->valid_until_unix()));
+      if (!binding.ok()) return binding.status();
+      BindingToProto(*binding, response->mutable_binding());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status RevokeRole(ServerContext* context, const pb::RevokeRoleRequest* request,
+                          pb::RevokeRoleResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<policies::Role> role = RoleFromProto(request->role());
+      if (!role.ok()) return role.status();
+      absl::StatusOr<ScopeArg> scope = ScopeFromProto(request->scope());
+      if (!scope.ok()) return scope.status();
+      absl::StatusOr<int> ended = vault_.RevokeRole(caller, request->user(), *role, scope->kind, scope->name);
+      if (!ended.ok()) return ended.status();
+      response->set_bindings_ended(*ended);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ListRoles(ServerContext* context, const pb::ListRolesRequest* request,
+                         pb::ListRolesResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<std::vector<storage::BindingRow>> bindings = vault_.ListRoles(caller, request->user());
+      if (!bindings.ok()) return bindings.status();
+      for (const storage::BindingRow& b : *bindings) BindingToProto(b, response->add_bindings());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status AddAccount(ServerContext* context, const pb::AddAccountRequest* request,
+                          pb::AddAccountResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<std::string> kind = KindFromProto(request->kind());
+      if (!kind.ok()) return kind.status();
+      absl::StatusOr<AccountView> view = vault_.AddAccount(
+          caller, request->platform(), request->handle(), request->team(), *kind, request->linked_email());
+      if (!view.ok()) return view.status();
+      AccountToProto(*view, response->mutable_account());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ListAccounts(ServerContext* context, const pb::ListAccountsRequest* request,
+                            pb::ListAccountsResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<std::vector<AccountView>> views =
+          vault_.ListAccounts(caller, request->unit(), request->team());
+      if (!views.ok()) return views.status();
+      for (const AccountView& view : *views) AccountToProto(view, response->add_accounts());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ShowAccount(ServerContext* context, const pb::ShowAccountRequest* request,
+                           pb::ShowAccountResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<AccountView> view = vault_.ShowAccount(caller, request->account());
+      if (!view.ok()) return view.status();
+      AccountToProto(*view, response->mutable_account());
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  Vault& vault_;
+};
+
+class VaultService final : public pb::Vault::Service {
+ public:
+  explicit VaultService(Vault& vault) : vault_(vault) {}
+
+  grpc::Status SetPassword(ServerContext* context, const pb::SetPasswordRequest* request,
+                           pb::SetPasswordResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      // The request buffer belongs to gRPC; the vault works from a guarded copy.
+      const crypto::SecretBytes password = crypto::SecretBytes::CopyFrom(request->password());
+      absl::StatusOr<int64_t> version = vault_.SetPassword(caller, request->account(), password);
+      if (!version.ok()) return version.status();
+      response->set_version(static_cast<int32_t>(*version));
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ReleaseCredential(ServerContext* context,
+                                 const pb::ReleaseCredentialRequest* request,
+                                 pb::ReleaseCredentialResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<Login> login = vault_.ReleaseCredential(caller, request->account(), request->reason());
+      if (!login.ok()) return login.status();
+      response->set_account(login->account);
+      response->set_handle(login->handle);
+      response->set_password(std::string(login->password.Reveal()));
+      response->set_linked_email(std::string(login->linked_email.Reveal()));
+      response->set_version(static_cast<int32_t>(login->version));
+      response->set_set_unix(absl::ToUnixSeconds(login->set_at));
+      response->set_rule(login->rule);
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  Vault& vault_;
+};
+
+class AuditService final : public pb::Audit::Service {
+ public:
+  explicit AuditService(Vault& vault) : vault_(vault) {}
+
+  grpc::Status ListAudit(ServerContext* context, const pb::ListAuditRequest* request,
+                         pb::ListAuditResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      AuditQuery query;
+      query.since = OptionalUnix(request->since_unix());
+      query.until = OptionalUnix(request->until_unix());
+      if (!request->account().empty()) query.account = request->account();
+      if (!request->actor().empty()) query.actor = request->actor();
+      query.limit = request->limit();
+      absl::StatusOr<std::vector<storage::AuditRow>> rows = vault_.ListAudit(caller, query);
+      if (!rows.ok()) return rows.status();
+      for (const storage::AuditRow& row : *rows) {
+        pb::AuditRecord* out = response->add_records();
+        out->set_seq(row.seq);
+        out->set_time_unix_micros(row.time_us);
+        out->set_actor(row.actor);
+        out->set_role(row.role);
+        out->set_action(row.action);
+        out->set_account(row.account);
+        out->set_decision(row.decision);
+        out->set_rule(row.rule);
+        out->set_reason(row.reason);
+        out->set_request_id(row.request_id);
+        out->set_peer(row.peer);
+        out->set_outcome(row.outcome);
+        out->set_chain_hash(row.chain_hash);
+      }
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  Vault& vault_;
+};
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl::StatusCode and grpc::StatusCode share their numbering (both follow google.rpc.Code).
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+std::vector<std::unique_ptr<grpc::Service>> MakeServices(Vault& vault) {
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  services.push_back(std::make_unique<EnrollmentService>(vault));
+  services.push_back(std::make_unique<OrganisationService>(vault));
+  services.push_back(std::make_unique<VaultService>(vault));
+  services.push_back(std::make_unique<AuditService>(vault));
+  return services;
+}
+
+}  // namespace kluis::server

@@ -1,0 +1,229 @@
+#include "absl/strings/string_view.h"
+#include "server/storage/database.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/hash.h"
+#include "server/storage/schema.h"
+#include "server/storage/tx.h"
+
+namespace kluis::storage {
+
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
+  const std::string message =
+      absl::StrCat(what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(message);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(message);
+    case SQLITE_NOTADB:
+      return absl::PermissionDeniedError("wrong passphrase or not a Kluis database");
+    case SQLITE_CORRUPT:
+      return absl::DataLossError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+Statement& Statement::Bind(int index, absl::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::BindBlob(int index, absl::string_view bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+Statement& Statement::Bind(int index, std::optional<int64_t> value) {
+  return value.has_value() ? Bind(index, *value) : BindNull(index);
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteError(db_, rc, "query failed");
+}
+
+absl::Status Statement::Run() {
+  for (;;) {
+    absl::StatusOr<bool> row = Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+  }
+}
+
+int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+std::optional<int64_t> Statement::OptionalInt(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Int(column);
+}
+std::string Statement::Text(int column) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  return text == nullptr ? std::string()
+                         : std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+std::string Statement::Blob(int column) const {
+  const auto* blob = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  return blob == nullptr ? std::string()
+                         : std::string(blob, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
+                                                         const crypto::SecretBytes& key,
+                                                         Mode mode) {
+  return OpenInternal(path, key, mode, LatestSchemaVersion());
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::OpenAtVersionForTest(
+    const std::string& path, const crypto::SecretBytes& key, int schema_version) {
+  return OpenInternal(path, key, Mode::kCreate, schema_version);
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::string& path,
+                                                                 const crypto::SecretBytes& key,
+                                                                 Mode mode, int target_version) {
+  if (key.size() != 32) {
+    return absl::InvalidArgumentError(absl::StrCat("database key must be 32 bytes, got ", key.size()));
+  }
+  struct stat info;
+  const bool exists = ::stat(path.c_str(), &info) == 0;
+  if (mode == Mode::kOpenExisting && !exists) {
+    return absl::NotFoundError(absl::StrCat("no vault database at ", path));
+  }
+  if (mode == Mode::kCreate && exists && target_version == LatestSchemaVersion()) {
+    return absl::AlreadyExistsError(absl::StrCat("a vault database already exists at ", path));
+  }
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
+                    (mode == Mode::kCreate ? SQLITE_OPEN_CREATE : 0);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  std::unique_ptr<Database> db(new Database(raw, path));
+  if (rc != SQLITE_OK) return SqliteError(raw, rc, absl::StrCat("cannot open ", path));
+
+  // The raw key must be the first statement. The hex text is built in guarded memory and passed
+  // straight to SQLite, which wipes its copy of the key schedule on close.
+  {
+    std::string hex = crypto::HexEncode(key.Reveal());
+    // NUL-terminated: sqlite3_exec reads a C string.
+    crypto::SecretBytes pragma = crypto::SecretBytes::CopyFrom(
+        absl::StrCat("PRAGMA key = \"x'", hex, "'\";", absl::string_view("\0", 1)));
+    std::fill(hex.begin(), hex.end(), '\0');
+    const int key_rc = sqlite3_exec(raw, reinterpret_cast<const char*>(pragma.data()), nullptr,
+                                    nullptr, nullptr);
+    if (key_rc != SQLITE_OK) return SqliteError(raw, key_rc, "keying the database failed");
+  }
+  if (absl::Status s = db->Exec("PRAGMA cipher_page_size = 4096;"); !s.ok()) return s;
+  // A wrong key shows only here, as "file is encrypted or is not a database".
+  if (absl::Status s = db->Exec("SELECT count(*) FROM sqlite_master;"); !s.ok()) {
+    return absl::PermissionDeniedError("wrong passphrase or not a Kluis database");
+  }
+  for (const char* pragma : {"PRAGMA journal_mode = WAL;", "PRAGMA synchronous = FULL;",
+                             "PRAGMA foreign_keys = ON;", "PRAGMA secure_delete = ON;",
+                             "PRAGMA temp_store = MEMORY;"}) {
+    if (absl::Status s = db->Exec(pragma); !s.ok()) return s;
+  }
+  if (mode == Mode::kCreate) ::chmod(path.c_str(), 0600);
+  const int version = db->SchemaVersion();
+  if (mode == Mode::kOpenExisting && version == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a Kluis database (no schema)"));
+  }
+  if (version > LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database schema version ", version, " is newer than this kluisd (",
+                     LatestSchemaVersion(), "): upgrade kluisd"));
+  }
+  if (absl::Status s = db->Migrate(target_version); !s.ok()) return s;
+  return db;
+}
+
+Database::~Database() {
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+absl::Status Database::Exec(const char* sql) {
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+  if (rc == SQLITE_OK) return absl::OkStatus();
+  sqlite3_free(error);
+  return SqliteError(db_, rc, "statement failed");
+}
+
+int Database::SchemaVersion() {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, "PRAGMA user_version;", -1, &stmt, nullptr) != SQLITE_OK) return -1;
+  Statement statement(db_, stmt);
+  absl::StatusOr<bool> row = statement.Step();
+  return row.ok() && *row ? static_cast<int>(statement.Int(0)) : -1;
+}
+
+absl::Status Database::Migrate(int target_version) {
+  const std::vector<const char*>& migrations = Migrations();
+  for (int version = SchemaVersion(); version < target_version; ++version) {
+    absl::MutexLock lock(&mu_);
+    // Each step commits with its version number, so a crash leaves a whole version behind.
+    if (absl::Status s = Exec("BEGIN IMMEDIATE;"); !s.ok()) return s;
+    absl::Status applied = Exec(migrations[version]);
+    if (applied.ok()) {
+      applied = Exec(absl::StrCat("PRAGMA user_version = ", version + 1, ";").c_str());
+    }
+    if (!applied.ok()) {
+      Exec("ROLLBACK;").IgnoreError();
+      return absl::InternalError(
+          absl::StrCat("migration to schema ", version + 1, " failed: ", applied.message()));
+    }
+    if (absl::Status s = Exec("COMMIT;"); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Exec("BEGIN IMMEDIATE;"); !s.ok()) return s;
+  Tx tx(db_);
+  absl::Status result = body(tx);
+  if (result.ok()) {
+    result = Exec("COMMIT;");
+    if (result.ok()) return result;
+  }
+  Exec("ROLLBACK;").IgnoreError();
+  return result;
+}
+
+absl::Status Database::Read(absl::FunctionRef<absl::Status(Tx&)> body) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Exec("BEGIN;"); !s.ok()) return s;
+  Tx tx(db_);
+  absl::Status result = body(tx);
+  Exec("COMMIT;").IgnoreError();
+  return result;
+}
+
+}  // namespace kluis::storage

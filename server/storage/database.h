@@ -1,0 +1,103 @@
+#ifndef KLUIS_SERVER_STORAGE_DATABASE_H_
+#define KLUIS_SERVER_STORAGE_DATABASE_H_
+
+#include "absl/strings/string_view.h"
+#include <sqlcipher/sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "crypto/secret_bytes.h"
+
+namespace kluis::storage {
+
+class Tx;
+
+// A prepared SQLite statement. Bind indices start at 1, column indices at 0. Owned by one
+// transaction body at a time; not thread-safe.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  ~Statement();
+
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, absl::string_view text);
+  Statement& BindBlob(int index, absl::string_view bytes);
+  Statement& BindNull(int index);
+  Statement& Bind(int index, std::optional<int64_t> value);
+
+  // Steps once: true while a row is available, false when done.
+  absl::StatusOr<bool> Step();
+  // Steps to completion, for statements that return no rows.
+  absl::Status Run();
+
+  int64_t Int(int column) const;
+  std::optional<int64_t> OptionalInt(int column) const;
+  std::string Text(int column) const;
+  std::string Blob(int column) const;
+  bool IsNull(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+// The vault's SQLCipher database file.
+//
+// Opened with a raw 32-byte key (`PRAGMA key = "x'…'"`), so SQLCipher's own PBKDF2 never runs;
+// then cipher_page_size 4096, WAL, synchronous=FULL, foreign_keys, secure_delete and in-memory
+// temp storage. A wrong key or a file that is not a Kluis database is reported as
+// kPermissionDenied "wrong passphrase or not a Kluis database", never as a crash.
+//
+// Thread-safe: one connection, and every Read or Write body runs under one mutex, so a body sees
+// and makes a consistent state. Write bodies run in BEGIN IMMEDIATE … COMMIT: committed in full,
+// durably (fsync), or not at all.
+class Database {
+ public:
+  enum class Mode { kCreate, kOpenExisting };
+
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
+                                                        const crypto::SecretBytes& key, Mode mode);
+  // Opens and migrates only up to `schema_version`; for migration tests.
+  static absl::StatusOr<std::unique_ptr<Database>> OpenAtVersionForTest(
+      const std::string& path, const crypto::SecretBytes& key, int schema_version);
+  ~Database();
+
+  // Runs `body` in one write transaction; commits if it returns OK, rolls back otherwise.
+  absl::Status Write(absl::FunctionRef<absl::Status(Tx&)> body);
+  // Runs `body` in one read transaction (a consistent snapshot).
+  absl::Status Read(absl::FunctionRef<absl::Status(Tx&)> body);
+
+  int SchemaVersion();
+  const std::string& path() const { return path_; }
+
+ private:
+  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  static absl::StatusOr<std::unique_ptr<Database>> OpenInternal(const std::string& path,
+                                                                const crypto::SecretBytes& key,
+                                                                Mode mode, int target_version);
+  absl::Status Migrate(int target_version);
+  absl::Status Exec(const char* sql);
+
+  absl::Mutex mu_;
+  sqlite3* db_;
+  std::string path_;
+};
+
+// SQLite's latest schema version for this build.
+int LatestSchemaVersion();
+
+// An sqlite error as a Status with the statement's context.
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what);
+
+}  // namespace kluis::storage
+
+#endif  // KLUIS_SERVER_STORAGE_DATABASE_H_

@@ -1,0 +1,123 @@
+#include "server/storage/schema.h"
+
+namespace kluis::storage {
+
+// SQLite 3.15 (SQLCipher 3.4.1): no UPSERT, RETURNING, window functions or STRICT tables.
+// Times are microseconds since the Unix epoch, UTC.
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> kMigrations = {
+      // 1: the organisation, accounts, sealed secrets, identities and the audit chain.
+      R"sql(
+CREATE TABLE vault_meta (
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+CREATE TABLE units (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL,
+  created_us INTEGER NOT NULL
+);
+CREATE TABLE teams (
+  id INTEGER PRIMARY KEY,
+  unit_id INTEGER NOT NULL REFERENCES units(id),
+  name TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  UNIQUE (unit_id, name)
+);
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1,
+  created_us INTEGER NOT NULL,
+  disabled_us INTEGER
+);
+CREATE TABLE role_bindings (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  role TEXT NOT NULL,
+  scope_kind TEXT NOT NULL CHECK (scope_kind IN ('account', 'team', 'unit', 'global')),
+  scope_id INTEGER NOT NULL,
+  valid_from_us INTEGER NOT NULL,
+  valid_until_us INTEGER,
+  granted_by TEXT NOT NULL,
+  ended_us INTEGER,
+  ended_by TEXT
+);
+CREATE INDEX role_bindings_by_user ON role_bindings (user_id);
+CREATE INDEX role_bindings_by_scope ON role_bindings (scope_kind, scope_id);
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY,
+  team_id INTEGER NOT NULL REFERENCES teams(id),
+  platform TEXT NOT NULL,
+  handle TEXT NOT NULL COLLATE NOCASE,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active',
+  created_us INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  UNIQUE (platform, handle)
+);
+CREATE INDEX accounts_by_handle ON accounts (handle);
+CREATE TABLE secrets (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  kind TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'current', 'previous', 'destroyed')),
+  sealed BLOB,
+  key_version INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  UNIQUE (account_id, kind, version)
+);
+CREATE TABLE enrollment_codes (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  code_hash BLOB NOT NULL,
+  created_us INTEGER NOT NULL,
+  expires_us INTEGER NOT NULL,
+  used_us INTEGER,
+  revoked_us INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX enrollment_codes_by_user ON enrollment_codes (user_id);
+CREATE TABLE certificates (
+  fingerprint TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  issued_us INTEGER NOT NULL,
+  not_after_us INTEGER NOT NULL,
+  revoked_us INTEGER
+);
+CREATE TABLE pki (
+  name TEXT PRIMARY KEY,
+  certificate_pem TEXT NOT NULL,
+  sealed_key BLOB NOT NULL
+);
+CREATE TABLE audit_records (
+  seq INTEGER PRIMARY KEY,
+  time_us INTEGER NOT NULL,
+  unit_id INTEGER,
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  action TEXT NOT NULL,
+  account TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  canonical BLOB NOT NULL,
+  chain_hash BLOB NOT NULL
+);
+CREATE INDEX audit_by_time ON audit_records (time_us);
+CREATE INDEX audit_by_actor ON audit_records (actor);
+CREATE INDEX audit_by_account ON audit_records (account);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace kluis::storage

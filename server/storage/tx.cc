@@ -1,0 +1,474 @@
+#include "absl/strings/string_view.h"
+#include "server/storage/tx.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace kluis::storage {
+namespace {
+
+constexpr char kBindingColumns[] =
+    "b.id, b.user_id, u.name, b.role, b.scope_kind, b.scope_id, "
+    "CASE b.scope_kind "
+    "  WHEN 'account' THEN (SELECT platform || '/' || handle FROM accounts WHERE id = b.scope_id) "
+    "  WHEN 'team' THEN (SELECT un.name || '/' || t.name FROM teams t JOIN units un "
+    "                    ON un.id = t.unit_id WHERE t.id = b.scope_id) "
+    "  WHEN 'unit' THEN (SELECT name FROM units WHERE id = b.scope_id) "
+    "  ELSE 'global' END, "
+    "b.valid_from_us, b.valid_until_us, b.granted_by, b.ended_us "
+    "FROM role_bindings b JOIN users u ON u.id = b.user_id ";
+
+BindingRow ReadBinding(const Statement& s) {
+  BindingRow b;
+  b.id = s.Int(0);
+  b.user_id = s.Int(1);
+  b.user_name = s.Text(2);
+  b.role = s.Text(3);
+  b.scope_kind = s.Text(4);
+  b.scope_id = s.Int(5);
+  b.scope_name = s.Text(6);
+  b.valid_from_us = s.Int(7);
+  b.valid_until_us = s.OptionalInt(8);
+  b.granted_by = s.Text(9);
+  b.ended_us = s.OptionalInt(10);
+  return b;
+}
+
+constexpr char kAccountColumns[] =
+    "a.id, a.team_id, t.unit_id, t.name, un.name, a.platform, a.handle, a.kind, a.status "
+    "FROM accounts a JOIN teams t ON t.id = a.team_id JOIN units un ON un.id = t.unit_id ";
+
+AccountRow ReadAccount(const Statement& s) {
+  AccountRow a;
+  a.id = s.Int(0);
+  a.team_id = s.Int(1);
+  a.unit_id = s.Int(2);
+  a.team_name = s.Text(3);
+  a.unit_name = s.Text(4);
+  a.platform = s.Text(5);
+  a.handle = s.Text(6);
+  a.kind = s.Text(7);
+  a.status = s.Text(8);
+  return a;
+}
+
+constexpr char kSecretColumns[] =
+    "id, account_id, kind, version, state, sealed, key_version, created_by, created_us "
+    "FROM secrets ";
+
+SecretRow ReadSecret(const Statement& s) {
+  SecretRow r;
+  r.id = s.Int(0);
+  r.account_id = s.Int(1);
+  r.kind = s.Text(2);
+  r.version = s.Int(3);
+  r.state = s.Text(4);
+  r.sealed = s.Blob(5);
+  r.key_version = s.Int(6);
+  r.created_by = s.Text(7);
+  r.created_us = s.Int(8);
+  return r;
+}
+
+constexpr char kAuditColumns[] =
+    "seq, time_us, unit_id, actor, role, action, account, decision, rule, reason, request_id, "
+    "peer, outcome, canonical, chain_hash FROM audit_records ";
+
+AuditRow ReadAudit(const Statement& s) {
+  AuditRow r;
+  r.seq = s.Int(0);
+  r.time_us = s.Int(1);
+  r.unit_id = s.OptionalInt(2);
+  r.actor = s.Text(3);
+  r.role = s.Text(4);
+  r.action = s.Text(5);
+  r.account = s.Text(6);
+  r.decision = s.Text(7);
+  r.rule = s.Text(8);
+  r.reason = s.Text(9);
+  r.request_id = s.Text(10);
+  r.peer = s.Text(11);
+  r.outcome = s.Text(12);
+  r.canonical = s.Blob(13);
+  r.chain_hash = s.Blob(14);
+  return r;
+}
+
+// Runs a query and collects every row with `read`.
+template <typename T, typename Reader>
+absl::StatusOr<std::vector<T>> Collect(Statement& statement, Reader read) {
+  std::vector<T> rows;
+  for (;;) {
+    absl::StatusOr<bool> row = statement.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return rows;
+    rows.push_back(read(statement));
+  }
+}
+
+template <typename T, typename Reader>
+absl::StatusOr<std::optional<T>> First(Statement& statement, Reader read) {
+  absl::StatusOr<bool> row = statement.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<T>();
+  return std::optional<T>(read(statement));
+}
+
+}  // namespace
+
+absl::StatusOr<Statement> Tx::Prepare(absl::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare failed");
+  return Statement(db_, stmt);
+}
+
+#define KLUIS_PREPARE(var, sql)                      \
+  absl::StatusOr<Statement> var##_or = Prepare(sql); \
+  if (!var##_or.ok()) return var##_or.status();      \
+  Statement& var = *var##_or
+
+absl::Status Tx::PutMeta(absl::string_view key, absl::string_view value) {
+  KLUIS_PREPARE(s, "INSERT OR REPLACE INTO vault_meta (key, value) VALUES (?, ?)");
+  return s.Bind(1, key).BindBlob(2, value).Run();
+}
+
+absl::StatusOr<std::optional<std::string>> Tx::GetMeta(absl::string_view key) {
+  KLUIS_PREPARE(s, "SELECT value FROM vault_meta WHERE key = ?");
+  s.Bind(1, key);
+  return First<std::string>(s, [](const Statement& s) { return s.Blob(0); });
+}
+
+absl::Status Tx::PutPki(absl::string_view name, absl::string_view certificate_pem,
+                        absl::string_view sealed_key) {
+  KLUIS_PREPARE(s, "INSERT OR REPLACE INTO pki (name, certificate_pem, sealed_key) VALUES (?, ?, ?)");
+  return s.Bind(1, name).Bind(2, certificate_pem).BindBlob(3, sealed_key).Run();
+}
+
+absl::StatusOr<std::optional<PkiRow>> Tx::GetPki(absl::string_view name) {
+  KLUIS_PREPARE(s, "SELECT certificate_pem, sealed_key FROM pki WHERE name = ?");
+  s.Bind(1, name);
+  return First<PkiRow>(s, [](const Statement& s) { return PkiRow{s.Text(0), s.Blob(1)}; });
+}
+
+absl::StatusOr<int64_t> Tx::InsertUnit(absl::string_view name, absl::string_view display_name,
+                                       int64_t now_us) {
+  KLUIS_PREPARE(s, "INSERT INTO units (name, display_name, created_us) VALUES (?, ?, ?)");
+  if (absl::Status r = s.Bind(1, name).Bind(2, display_name).Bind(3, now_us).Run(); !r.ok()) {
+    return r;
+  }
+  return sqlite3_last_insert_rowid(db_);
+}
+
+absl::StatusOr<std::optional<UnitRow>> Tx::FindUnit(absl::string_view name) {
+  KLUIS_PREPARE(s, "SELECT id, name, display_name FROM units WHERE name = ?");
+  s.Bind(1, name);
+  return First<UnitRow>(s, [](const Statement& s) {
+    return UnitRow{s.Int(0), s.Text(1), s.Text(2)};
+  });
+}
+
+absl::StatusOr<int64_t> Tx::InsertTeam(int64_t unit_id, absl::string_view name,
+                                       absl::string_view display_name, int64_t now_us) {
+  KLUIS_PREPARE(s,
+                "INSERT INTO teams (unit_id, name, display_name, created_us) VALUES (?, ?, ?, ?)");
+  if (absl::Status r = s.Bind(1, unit_id).Bind(2, name).Bind(3, display_name).Bind(4, now_us).Run();
+      !r.ok()) {
+    return r;
+  }
+  return sqlite3_last_insert_rowid(db_);
+}
+
+namespace {
+TeamRow ReadTeam(const Statement& s) {
+  return TeamRow{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4)};
+}
+constexpr char kTeamColumns[] =
+    "SELECT t.id, t.unit_id, u.name, t.name, t.display_name FROM teams t "
+    "JOIN units u ON u.id = t.unit_id ";
+}  // namespace
+
+absl::StatusOr<std::vector<TeamRow>> Tx::FindTeams(absl::string_view name) {
+  KLUIS_PREPARE(s, absl::StrCat(kTeamColumns, "WHERE t.name = ? ORDER BY u.name"));
+  s.Bind(1, name);
+  return Collect<TeamRow>(s, ReadTeam);
+}
+
+absl::StatusOr<std::optional<TeamRow>> Tx::FindTeamById(int64_t id) {
+  KLUIS_PREPARE(s, absl::StrCat(kTeamColumns, "WHERE t.id = ?"));
+  s.Bind(1, id);
+  return First<TeamRow>(s, ReadTeam);
+}
+
+absl::StatusOr<int64_t> Tx::InsertUser(absl::string_view name, absl::string_view display_name,
+                                       int64_t now_us) {
+  KLUIS_PREPARE(s, "INSERT INTO users (name, display_name, created_us) VALUES (?, ?, ?)");
+  if (absl::Status r = s.Bind(1, name).Bind(2, display_name).Bind(3, now_us).Run(); !r.ok()) {
+    return r;
+  }
+  return sqlite3_last_insert_rowid(db_);
+}
+
+namespace {
+UserRow ReadUser(const Statement& s) {
+  return UserRow{s.Int(0), s.Text(1), s.Text(2), s.Int(3) != 0};
+}
+}  // namespace
+
+absl::StatusOr<std::optional<UserRow>> Tx::FindUser(absl::string_view name) {
+  KLUIS_PREPARE(s, "SELECT id, name, display_name, active FROM users WHERE name = ?");
+  s.Bind(1, name);
+  return First<UserRow>(s, ReadUser);
+}
+
+absl::StatusOr<std::optional<UserRow>> Tx::FindUserById(int64_t id) {
+  KLUIS_PREPARE(s, "SELECT id, name, display_name, active FROM users WHERE id = ?");
+  s.Bind(1, id);
+  return First<UserRow>(s, ReadUser);
+}
+
+absl::Status Tx::DeactivateUser(int64_t user_id, int64_t now_us) {
+  KLUIS_PREPARE(s, "UPDATE users SET active = 0, disabled_us = ? WHERE id = ? AND active = 1");
+  return s.Bind(1, now_us).Bind(2, user_id).Run();
+}
+
+absl::StatusOr<int64_t> Tx::InsertBinding(const BindingRow& b) {
+  KLUIS_PREPARE(s,
+                "INSERT INTO role_bindings (user_id, role, scope_kind, scope_id, valid_from_us, "
+                "valid_until_us, granted_by) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (absl::Status r = s.Bind(1, b.user_id)
+                           .Bind(2, b.role)
+                           .Bind(3, b.scope_kind)
+                           .Bind(4, b.scope_id)
+                           .Bind(5, b.valid_from_us)
+                           .Bind(6, b.valid_until_us)
+                           .Bind(7, b.granted_by)
+                           .Run();
+      !r.ok()) {
+    return r;
+  }
+  return sqlite3_last_insert_rowid(db_);
+}
+
+absl::StatusOr<std::vector<BindingRow>> Tx::ActiveBindings(int64_t user_id, int64_t now_us) {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kBindingColumns,
+                                "WHERE b.user_id = ? AND b.ended_us IS NULL AND u.active = 1 "
+                                "AND b.valid_from_us <= ?2 "
+                                "AND (b.valid_until_us IS NULL OR b.valid_until_us > ?2) "
+                                "ORDER BY b.id"));
+  s.Bind(1, user_id).Bind(2, now_us);
+  return Collect<BindingRow>(s, ReadBinding);
+}
+
+absl::StatusOr<std::vector<BindingRow>> Tx::ListBindings(std::optional<int64_t> user_id) {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kBindingColumns,
+                                "WHERE (?1 IS NULL OR b.user_id = ?1) ORDER BY u.name, b.id"));
+  s.Bind(1, user_id);
+  return Collect<BindingRow>(s, ReadBinding);
+}
+
+absl::StatusOr<int> Tx::EndBindings(int64_t user_id, std::optional<absl::string_view> role,
+                                    std::optional<absl::string_view> scope_kind,
+                                    std::optional<int64_t> scope_id, int64_t now_us,
+                                    absl::string_view ended_by) {
+  KLUIS_PREPARE(s,
+                "UPDATE role_bindings SET ended_us = ?1, ended_by = ?2 "
+                "WHERE user_id = ?3 AND ended_us IS NULL "
+                "AND (?4 IS NULL OR role = ?4) AND (?5 IS NULL OR scope_kind = ?5) "
+                "AND (?6 IS NULL OR scope_id = ?6)");
+  s.Bind(1, now_us).Bind(2, ended_by).Bind(3, user_id).Bind(6, scope_id);
+  if (role.has_value()) s.Bind(4, *role); else s.BindNull(4);
+  if (scope_kind.has_value()) s.Bind(5, *scope_kind); else s.BindNull(5);
+  if (absl::Status r = s.Run(); !r.ok()) return r;
+  return sqlite3_changes(db_);
+}
+
+absl::StatusOr<std::vector<std::string>> Tx::UsersWithAccountRole(int64_t account_id,
+                                                                  absl::string_view role,
+                                                                  int64_t now_us) {
+  KLUIS_PREPARE(s,
+                "SELECT DISTINCT u.name FROM role_bindings b JOIN users u ON u.id = b.user_id "
+                "WHERE b.scope_kind = 'account' AND b.scope_id = ?1 AND b.role = ?2 "
+                "AND b.ended_us IS NULL AND u.active = 1 AND b.valid_from_us <= ?3 "
+                "AND (b.valid_until_us IS NULL OR b.valid_until_us > ?3) ORDER BY u.name");
+  s.Bind(1, account_id).Bind(2, role).Bind(3, now_us);
+  return Collect<std::string>(s, [](const Statement& s) { return s.Text(0); });
+}
+
+absl::StatusOr<int64_t> Tx::InsertAccount(int64_t team_id, absl::string_view platform,
+                                          absl::string_view handle, absl::string_view kind,
+                                          int64_t now_us, absl::string_view created_by) {
+  KLUIS_PREPARE(s,
+                "INSERT INTO accounts (team_id, platform, handle, kind, created_us, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?)");
+  if (absl::Status r = s.Bind(1, team_id)
+                           .Bind(2, platform)
+                           .Bind(3, handle)
+                           .Bind(4, kind)
+                           .Bind(5, now_us)
+                           .Bind(6, created_by)
+                           .Run();
+      !r.ok()) {
+    return r;
+  }
+  return sqlite3_last_insert_rowid(db_);
+}
+
+absl::StatusOr<std::vector<AccountRow>> Tx::FindAccounts(absl::string_view handle,
+                                                         std::optional<absl::string_view> platform) {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kAccountColumns,
+                                "WHERE a.handle = ?1 AND (?2 IS NULL OR a.platform = ?2) "
+                                "ORDER BY a.platform"));
+  s.Bind(1, handle);
+  if (platform.has_value()) s.Bind(2, *platform); else s.BindNull(2);
+  return Collect<AccountRow>(s, ReadAccount);
+}
+
+absl::StatusOr<std::optional<AccountRow>> Tx::FindAccountById(int64_t id) {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kAccountColumns, "WHERE a.id = ?"));
+  s.Bind(1, id);
+  return First<AccountRow>(s, ReadAccount);
+}
+
+absl::StatusOr<std::vector<AccountRow>> Tx::ListAccounts() {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kAccountColumns,
+                                "ORDER BY un.name, t.name, a.platform, a.handle"));
+  return Collect<AccountRow>(s, ReadAccount);
+}
+
+absl::StatusOr<std::optional<SecretRow>> Tx::CurrentSecret(int64_t account_id,
+                                                           absl::string_view kind) {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns,
+                                "WHERE account_id = ? AND kind = ? AND state = 'current'"));
+  s.Bind(1, account_id).Bind(2, kind);
+  return First<SecretRow>(s, ReadSecret);
+}
+
+absl::StatusOr<int64_t> Tx::NextSecretVersion(int64_t account_id, absl::string_view kind) {
+  KLUIS_PREPARE(s, "SELECT COALESCE(MAX(version), 0) + 1 FROM secrets WHERE account_id = ? AND kind = ?");
+  s.Bind(1, account_id).Bind(2, kind);
+  absl::StatusOr<bool> row = s.Step();
+  if (!row.ok()) return row.status();
+  return s.Int(0);
+}
+
+absl::Status Tx::InsertCurrentSecret(const SecretRow& secret) {
+  {
+    KLUIS_PREPARE(retire, "UPDATE secrets SET state = 'previous' "
+                          "WHERE account_id = ? AND kind = ? AND state = 'current'");
+    if (absl::Status r = retire.Bind(1, secret.account_id).Bind(2, secret.kind).Run(); !r.ok()) {
+      return r;
+    }
+  }
+  KLUIS_PREPARE(s,
+                "INSERT INTO secrets (account_id, kind, version, state, sealed, key_version, "
+                "created_by, created_us) VALUES (?, ?, ?, 'current', ?, ?, ?, ?)");
+  return s.Bind(1, secret.account_id)
+      .Bind(2, secret.kind)
+      .Bind(3, secret.version)
+      .BindBlob(4, secret.sealed)
+      .Bind(5, secret.key_version)
+      .Bind(6, secret.created_by)
+      .Bind(7, secret.created_us)
+      .Run();
+}
+
+absl::Status Tx::InsertEnrollmentCode(int64_t user_id, absl::string_view code_hash, int64_t now_us,
+                                      int64_t expires_us) {
+  {
+    KLUIS_PREPARE(revoke, "UPDATE enrollment_codes SET revoked_us = ? "
+                          "WHERE user_id = ? AND used_us IS NULL AND revoked_us IS NULL");
+    if (absl::Status r = revoke.Bind(1, now_us).Bind(2, user_id).Run(); !r.ok()) return r;
+  }
+  KLUIS_PREPARE(s, "INSERT INTO enrollment_codes (user_id, code_hash, created_us, expires_us) "
+                   "VALUES (?, ?, ?, ?)");
+  return s.Bind(1, user_id).BindBlob(2, code_hash).Bind(3, now_us).Bind(4, expires_us).Run();
+}
+
+absl::StatusOr<std::optional<EnrollmentCodeRow>> Tx::LatestEnrollmentCode(int64_t user_id) {
+  KLUIS_PREPARE(s, "SELECT id, user_id, code_hash, created_us, expires_us, used_us, revoked_us, "
+                   "attempts FROM enrollment_codes WHERE user_id = ? ORDER BY id DESC LIMIT 1");
+  s.Bind(1, user_id);
+  return First<EnrollmentCodeRow>(s, [](const Statement& s) {
+    return EnrollmentCodeRow{s.Int(0),         s.Int(1),         s.Blob(2),
+                             s.Int(3),         s.Int(4),         s.OptionalInt(5),
+                             s.OptionalInt(6), s.Int(7)};
+  });
+}
+
+absl::Status Tx::CountEnrollmentAttempt(int64_t code_id) {
+  KLUIS_PREPARE(s, "UPDATE enrollment_codes SET attempts = attempts + 1 WHERE id = ?");
+  return s.Bind(1, code_id).Run();
+}
+
+absl::Status Tx::MarkEnrollmentCodeUsed(int64_t code_id, int64_t now_us) {
+  KLUIS_PREPARE(s, "UPDATE enrollment_codes SET used_us = ? WHERE id = ?");
+  return s.Bind(1, now_us).Bind(2, code_id).Run();
+}
+
+absl::Status Tx::InsertCertificate(const CertificateRow& c) {
+  KLUIS_PREPARE(s, "INSERT INTO certificates (fingerprint, user_id, issued_us, not_after_us) "
+                   "VALUES (?, ?, ?, ?)");
+  return s.Bind(1, c.fingerprint).Bind(2, c.user_id).Bind(3, c.issued_us).Bind(4, c.not_after_us).Run();
+}
+
+absl::StatusOr<std::optional<CertificateRow>> Tx::FindCertificate(absl::string_view fingerprint) {
+  KLUIS_PREPARE(s, "SELECT fingerprint, user_id, issued_us, not_after_us, revoked_us "
+                   "FROM certificates WHERE fingerprint = ?");
+  s.Bind(1, fingerprint);
+  return First<CertificateRow>(s, [](const Statement& s) {
+    return CertificateRow{s.Text(0), s.Int(1), s.Int(2), s.Int(3), s.OptionalInt(4)};
+  });
+}
+
+absl::StatusOr<int> Tx::RevokeCertificates(int64_t user_id, int64_t now_us) {
+  KLUIS_PREPARE(s, "UPDATE certificates SET revoked_us = ? WHERE user_id = ? AND revoked_us IS NULL");
+  if (absl::Status r = s.Bind(1, now_us).Bind(2, user_id).Run(); !r.ok()) return r;
+  return sqlite3_changes(db_);
+}
+
+absl::StatusOr<std::optional<AuditRow>> Tx::LastAuditRecord() {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kAuditColumns, "ORDER BY seq DESC LIMIT 1"));
+  return First<AuditRow>(s, ReadAudit);
+}
+
+absl::Status Tx::InsertAuditRecord(const AuditRow& r) {
+  KLUIS_PREPARE(s,
+                "INSERT INTO audit_records (seq, time_us, unit_id, actor, role, action, account, "
+                "decision, rule, reason, request_id, peer, outcome, canonical, chain_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  return s.Bind(1, r.seq)
+      .Bind(2, r.time_us)
+      .Bind(3, r.unit_id)
+      .Bind(4, r.actor)
+      .Bind(5, r.role)
+      .Bind(6, r.action)
+      .Bind(7, r.account)
+      .Bind(8, r.decision)
+      .Bind(9, r.rule)
+      .Bind(10, r.reason)
+      .Bind(11, r.request_id)
+      .Bind(12, r.peer)
+      .Bind(13, r.outcome)
+      .BindBlob(14, r.canonical)
+      .BindBlob(15, r.chain_hash)
+      .Run();
+}
+
+absl::StatusOr<std::vector<AuditRow>> Tx::ListAuditRecords(const AuditFilter& f) {
+  std::string units_clause;
+  if (!f.units.empty()) {
+    units_clause = absl::StrCat(" AND unit_id IN (", absl::StrJoin(f.units, ","), ")");
+  }
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kAuditColumns,
+                                "WHERE (?1 IS NULL OR time_us >= ?1) AND (?2 IS NULL OR time_us < ?2) "
+                                "AND (?3 IS NULL OR account = ?3) AND (?4 IS NULL OR actor = ?4) "
+                                "AND (?6 IS NULL OR seq > ?6)",
+                                units_clause, " ORDER BY seq LIMIT ?5"));
+  s.Bind(1, f.since_us).Bind(2, f.until_us).Bind(5, f.limit).Bind(6, f.after_seq);
+  if (f.account.has_value()) s.Bind(3, *f.account); else s.BindNull(3);
+  if (f.actor.has_value()) s.Bind(4, *f.actor); else s.BindNull(4);
+  return Collect<AuditRow>(s, ReadAudit);
+}
+
+}  // namespace kluis::storage

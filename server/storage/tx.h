@@ -1,0 +1,214 @@
+#ifndef KLUIS_SERVER_STORAGE_TX_H_
+#define KLUIS_SERVER_STORAGE_TX_H_
+
+#include "absl/strings/string_view.h"
+#include <sqlcipher/sqlite3.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/storage/database.h"
+
+namespace kluis::storage {
+
+struct UnitRow {
+  int64_t id = 0;
+  std::string name;
+  std::string display_name;
+};
+
+struct TeamRow {
+  int64_t id = 0;
+  int64_t unit_id = 0;
+  std::string unit_name;
+  std::string name;
+  std::string display_name;
+};
+
+struct UserRow {
+  int64_t id = 0;
+  std::string name;
+  std::string display_name;
+  bool active = false;
+};
+
+// A role binding as stored. `role` and `scope_kind` are the words of DESIGN.md §5 ("beheerder",
+// "account"); scope_id is 0 for the global scope. scope_name is resolved for display.
+struct BindingRow {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string user_name;
+  std::string role;
+  std::string scope_kind;
+  int64_t scope_id = 0;
+  std::string scope_name;
+  int64_t valid_from_us = 0;
+  std::optional<int64_t> valid_until_us;
+  std::string granted_by;
+  std::optional<int64_t> ended_us;
+};
+
+struct AccountRow {
+  int64_t id = 0;
+  int64_t team_id = 0;
+  int64_t unit_id = 0;
+  std::string team_name;
+  std::string unit_name;
+  std::string platform;
+  std::string handle;
+  std::string kind;
+  std::string status;
+  std::string name() const { return platform + "/" + handle; }
+};
+
+struct SecretRow {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  std::string kind;  // "password", "email", later "totp", "recovery-code"
+  int64_t version = 0;
+  std::string state;
+  std::string sealed;
+  int64_t key_version = 0;
+  std::string created_by;
+  int64_t created_us = 0;
+};
+
+struct EnrollmentCodeRow {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string code_hash;
+  int64_t created_us = 0;
+  int64_t expires_us = 0;
+  std::optional<int64_t> used_us;
+  std::optional<int64_t> revoked_us;
+  int64_t attempts = 0;
+};
+
+struct CertificateRow {
+  std::string fingerprint;
+  int64_t user_id = 0;
+  int64_t issued_us = 0;
+  int64_t not_after_us = 0;
+  std::optional<int64_t> revoked_us;
+};
+
+struct PkiRow {
+  std::string certificate_pem;
+  std::string sealed_key;
+};
+
+// One audit record as stored: the fields, the canonical bytes that were hashed, and the chain hash.
+struct AuditRow {
+  int64_t seq = 0;
+  int64_t time_us = 0;
+  std::optional<int64_t> unit_id;
+  std::string actor, role, action, account, decision, rule, reason, request_id, peer, outcome;
+  std::string canonical;
+  std::string chain_hash;
+};
+
+struct AuditFilter {
+  std::optional<int64_t> since_us, until_us;
+  std::optional<std::string> account, actor;
+  std::optional<int64_t> after_seq;  // for paging by sequence
+  // Empty: every unit. Otherwise only records about these units.
+  std::vector<int64_t> units;
+  int64_t limit = 1000;
+};
+
+// The typed queries of one transaction, handed to Database::Write and Database::Read bodies. Valid
+// only inside that body. Every method is one or two SQL statements; no policy lives here.
+class Tx {
+ public:
+  explicit Tx(sqlite3* db) : db_(db) {}
+
+  // vault_meta
+  absl::Status PutMeta(absl::string_view key, absl::string_view value);
+  absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key);
+
+  // pki: the sealed CA and server keys
+  absl::Status PutPki(absl::string_view name, absl::string_view certificate_pem,
+                      absl::string_view sealed_key);
+  absl::StatusOr<std::optional<PkiRow>> GetPki(absl::string_view name);
+
+  // units and teams
+  absl::StatusOr<int64_t> InsertUnit(absl::string_view name, absl::string_view display_name,
+                                     int64_t now_us);
+  absl::StatusOr<std::optional<UnitRow>> FindUnit(absl::string_view name);
+  absl::StatusOr<int64_t> InsertTeam(int64_t unit_id, absl::string_view name,
+                                     absl::string_view display_name, int64_t now_us);
+  // Teams named `name`, in any unit.
+  absl::StatusOr<std::vector<TeamRow>> FindTeams(absl::string_view name);
+  absl::StatusOr<std::optional<TeamRow>> FindTeamById(int64_t id);
+
+  // users
+  absl::StatusOr<int64_t> InsertUser(absl::string_view name, absl::string_view display_name,
+                                     int64_t now_us);
+  absl::StatusOr<std::optional<UserRow>> FindUser(absl::string_view name);
+  absl::StatusOr<std::optional<UserRow>> FindUserById(int64_t id);
+  absl::Status DeactivateUser(int64_t user_id, int64_t now_us);
+
+  // role bindings
+  absl::StatusOr<int64_t> InsertBinding(const BindingRow& binding);
+  // Bindings of a user that are not ended and are valid at `now_us`.
+  absl::StatusOr<std::vector<BindingRow>> ActiveBindings(int64_t user_id, int64_t now_us);
+  // All bindings (of one user, when given), ended ones included.
+  absl::StatusOr<std::vector<BindingRow>> ListBindings(std::optional<int64_t> user_id);
+  // Ends the matching active bindings; returns how many.
+  absl::StatusOr<int> EndBindings(int64_t user_id, std::optional<absl::string_view> role,
+                                  std::optional<absl::string_view> scope_kind,
+                                  std::optional<int64_t> scope_id, int64_t now_us,
+                                  absl::string_view ended_by);
+  // Names of the active users bound as `role` to account `account_id` at `now_us`.
+  absl::StatusOr<std::vector<std::string>> UsersWithAccountRole(int64_t account_id,
+                                                                absl::string_view role,
+                                                                int64_t now_us);
+
+  // accounts
+  absl::StatusOr<int64_t> InsertAccount(int64_t team_id, absl::string_view platform,
+                                        absl::string_view handle, absl::string_view kind,
+                                        int64_t now_us, absl::string_view created_by);
+  // Accounts with this handle (case-insensitive), on any platform, or on `platform` when given.
+  absl::StatusOr<std::vector<AccountRow>> FindAccounts(absl::string_view handle,
+                                                       std::optional<absl::string_view> platform);
+  absl::StatusOr<std::optional<AccountRow>> FindAccountById(int64_t id);
+  absl::StatusOr<std::vector<AccountRow>> ListAccounts();
+
+  // secrets
+  absl::StatusOr<std::optional<SecretRow>> CurrentSecret(int64_t account_id, absl::string_view kind);
+  // Stores `secret` as the current version of its kind; the former current one becomes previous.
+  // Fills in secret.version (one past the highest) before sealing is done by the caller, so call
+  // NextSecretVersion first, seal with that version, then InsertCurrentSecret.
+  absl::StatusOr<int64_t> NextSecretVersion(int64_t account_id, absl::string_view kind);
+  absl::Status InsertCurrentSecret(const SecretRow& secret);
+
+  // enrollment codes
+  // Stores a new code for the user; earlier unused codes of the user are revoked.
+  absl::Status InsertEnrollmentCode(int64_t user_id, absl::string_view code_hash, int64_t now_us,
+                                    int64_t expires_us);
+  absl::StatusOr<std::optional<EnrollmentCodeRow>> LatestEnrollmentCode(int64_t user_id);
+  absl::Status CountEnrollmentAttempt(int64_t code_id);
+  absl::Status MarkEnrollmentCodeUsed(int64_t code_id, int64_t now_us);
+
+  // client certificates
+  absl::Status InsertCertificate(const CertificateRow& certificate);
+  absl::StatusOr<std::optional<CertificateRow>> FindCertificate(absl::string_view fingerprint);
+  absl::StatusOr<int> RevokeCertificates(int64_t user_id, int64_t now_us);
+
+  // audit
+  absl::StatusOr<std::optional<AuditRow>> LastAuditRecord();
+  absl::Status InsertAuditRecord(const AuditRow& row);
+  absl::StatusOr<std::vector<AuditRow>> ListAuditRecords(const AuditFilter& filter);
+
+ private:
+  absl::StatusOr<Statement> Prepare(absl::string_view sql);
+  sqlite3* db_;
+};
+
+}  // namespace kluis::storage
+
+#endif  // KLUIS_SERVER_STORAGE_TX_H_

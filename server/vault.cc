@@ -1,0 +1,1175 @@
+#include "absl/strings/string_view.h"
+#include "server/vault.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "crypto/aead.h"
+#include "crypto/base32.h"
+#include "crypto/hash.h"
+#include "crypto/kdf.h"
+#include "crypto/random.h"
+#include "server/audit/audit_log.h"
+
+namespace kluis::server {
+
+using policies::Action;
+using policies::Decision;
+using storage::AccountRow;
+using storage::Tx;
+
+std::string RootKeyPath(const std::string& data_dir) { return data_dir + "/root.sealed"; }
+std::string DatabasePath(const std::string& data_dir) { return data_dir + "/vault.db"; }
+std::string CaCertificatePath(const std::string& data_dir) { return data_dir + "/ca.pem"; }
+
+namespace {
+
+constexpr absl::string_view kPlatforms[] = {"x",       "instagram", "facebook", "linkedin",
+                                           "threads", "tiktok",    "youtube"};
+constexpr char kPassword[] = "password";
+constexpr char kLinkedEmail[] = "email";
+constexpr size_t kMaxSecretBytes = 1024;
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+// ---- input checks: a precise one-line error, nothing changed ----
+
+absl::Status CheckName(absl::string_view what, absl::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " name must be 1 to 64 characters"));
+  }
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '.' || c == '-' || c == '_')) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " name may contain only a-z, 0-9, '.', '-' and '_': \"", absl::CHexEscape(name),
+          "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckText(absl::string_view what, absl::string_view text, size_t max, bool required) {
+  if (required && text.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is required"));
+  if (text.size() > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is too long: ", text.size(), " bytes, at most ", max));
+  }
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " contains a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPlatform(absl::string_view platform) {
+  for (absl::string_view known : kPlatforms) {
+    if (platform == known) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown platform \"", absl::CHexEscape(platform),
+      "\": use x, instagram, facebook, linkedin, threads, tiktok or youtube"));
+}
+
+absl::Status CheckHandle(absl::string_view handle) {
+  if (handle.empty() || handle.size() > 64) {
+    return absl::InvalidArgumentError("account handle must be 1 to 64 characters");
+  }
+  for (char c : handle) {
+    if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("account handle may contain only letters, digits, '_', '.' and '-': \"",
+                       absl::CHexEscape(handle), "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEmail(absl::string_view email) {
+  if (absl::Status s = CheckText("linked e-mail address", email, 254, true); !s.ok()) return s;
+  const size_t at = email.find('@');
+  if (at == absl::string_view::npos || at == 0 || at + 1 >= email.size() ||
+      email.find('@', at + 1) != absl::string_view::npos || email.find(' ') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("linked e-mail address must look like name@domain");
+  }
+  return absl::OkStatus();
+}
+
+// ---- files ----
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+// Writes via a temporary file, fsync and rename, so a crash leaves the old file or the new one.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
+  const bool written = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+bool Exists(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0;
+}
+
+// ---- keys ----
+
+absl::StatusOr<crypto::XChaCha20Poly1305> PrivateKeySealer(const crypto::SecretBytes& root) {
+  absl::StatusOr<crypto::SecretBytes> key =
+      crypto::DeriveSubkey(root, crypto::SubkeyPurpose::kPrivateKeySeal);
+  if (!key.ok()) return key.status();
+  return crypto::XChaCha20Poly1305::Create(*std::move(key));
+}
+
+std::string PkiAssociatedData(absl::string_view name) { return absl::StrCat("kluis/pki/v1/", name); }
+
+// Enrollment codes: 128 random bits, base32 in groups of four for reading aloud.
+std::string NormaliseCode(absl::string_view code) {
+  std::string normalised;
+  for (char c : code) {
+    if (c != '-' && c != ' ') normalised.push_back(absl::ascii_toupper(c));
+  }
+  return normalised;
+}
+
+std::string HashCode(absl::string_view code) {
+  return crypto::Blake2b256().Update("kluis/enroll/v1").Update(NormaliseCode(code)).Finish();
+}
+
+std::string NewCode() {
+  const std::string plain = crypto::Base32Encode(crypto::RandomBytes(16));
+  std::string grouped;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    if (i > 0 && i % 4 == 0) grouped.push_back('-');
+    grouped.push_back(plain[i]);
+  }
+  return grouped;
+}
+
+// ---- policy inputs ----
+
+std::vector<policies::Binding> PolicyBindings(const std::vector<storage::BindingRow>& rows) {
+  std::vector<policies::Binding> bindings;
+  for (const storage::BindingRow& row : rows) {
+    std::optional<policies::Role> role = policies::ParseRole(row.role);
+    std::optional<policies::ScopeKind> scope = policies::ParseScopeKind(row.scope_kind);
+    if (!role || !scope) continue;  // an unknown word grants nothing
+    policies::Binding binding{*role, *scope, row.scope_id, absl::FromUnixMicros(row.valid_from_us)};
+    if (row.valid_until_us) binding.valid_until = absl::FromUnixMicros(*row.valid_until_us);
+    bindings.push_back(binding);
+  }
+  return bindings;
+}
+
+policies::Resource ResourceOf(const AccountRow& account) {
+  return policies::Resource{account.id, account.team_id, account.unit_id,
+                            policies::ParseAccountKind(account.kind)};
+}
+
+std::string RoleOf(const Decision& decision) {
+  return decision.role ? std::string(policies::RoleName(*decision.role)) : "";
+}
+
+audit::AuditEvent Event(const Caller& caller, absl::string_view action, absl::string_view account,
+                        const Decision& decision, absl::string_view reason,
+                        std::optional<int64_t> unit_id) {
+  audit::AuditEvent event;
+  event.actor = caller.user;
+  event.role = RoleOf(decision);
+  event.action = std::string(action);
+  event.account = std::string(account);
+  event.decision = decision.allows() ? "allow" : "deny";
+  event.rule = decision.rule;
+  event.reason = std::string(reason);
+  event.peer = caller.peer;
+  event.outcome = decision.allows() ? "ok" : "permission-denied";
+  event.unit_id = unit_id;
+  return event;
+}
+
+absl::Status Record(Tx& tx, const audit::AuditEvent& event, absl::Time now) {
+  return audit::Append(tx, event, now).status();
+}
+
+absl::Status DeniedError(const Decision& decision, absl::string_view what) {
+  return absl::PermissionDeniedError(
+      absl::StrCat(decision.role ? absl::StrCat("as ", policies::RoleName(*decision.role), ", you")
+                                 : std::string("you"),
+                   " may not ", what, " (rule ", decision.rule, ")"));
+}
+
+Decision Refusal(std::string rule) { return Decision{policies::Verdict::kDeny, std::move(rule), {}}; }
+
+// Finds the account named `name` ("platform/handle" or a bare handle) among the accounts the
+// caller may see. A missing account and one outside the caller's scope get the same answer.
+absl::StatusOr<AccountRow> ResolveVisibleAccount(Tx& tx, const Caller& caller,
+                                                 absl::string_view name, absl::Time now) {
+  if (name.empty()) return absl::InvalidArgumentError("account is required (PLATFORM/HANDLE)");
+  if (name.size() > 200) return absl::InvalidArgumentError("account name is too long");
+  std::optional<absl::string_view> platform;
+  absl::string_view handle = name;
+  if (const size_t slash = name.find('/'); slash != absl::string_view::npos) {
+    platform = name.substr(0, slash);
+    handle = name.substr(slash + 1);
+  }
+  const absl::Status not_found = absl::NotFoundError(
+      absl::StrCat("no account \"", absl::CHexEscape(name), "\" that you have a role on"));
+  if (!CheckHandle(handle).ok() || (platform && !CheckPlatform(*platform).ok())) return not_found;
+  absl::StatusOr<std::vector<AccountRow>> found = tx.FindAccounts(handle, platform);
+  if (!found.ok()) return found.status();
+  std::vector<AccountRow> visible;
+  for (AccountRow& account : *found) {
+    if (policies::Decide(caller.policy_bindings, ResourceOf(account), Action::kViewAccount, now)
+            .allows()) {
+      visible.push_back(std::move(account));
+    }
+  }
+  if (visible.empty()) return not_found;
+  if (visible.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("handle \"", handle,
+                                                   "\" is on several platforms: name it as "
+                                                   "PLATFORM/",
+                                                   handle));
+  }
+  return visible.front();
+}
+
+absl::StatusOr<AccountView> ViewOf(Tx& tx, const AccountRow& account, absl::Time now) {
+  AccountView view;
+  view.account = account;
+  absl::StatusOr<std::optional<storage::SecretRow>> password = tx.CurrentSecret(account.id, kPassword);
+  if (!password.ok()) return password.status();
+  if (password->has_value()) {
+    view.has_password = true;
+    view.password_set_at = absl::FromUnixMicros((*password)->created_us);
+  }
+  absl::StatusOr<std::optional<storage::SecretRow>> email = tx.CurrentSecret(account.id, kLinkedEmail);
+  if (!email.ok()) return email.status();
+  view.has_linked_email = email->has_value();
+  absl::StatusOr<std::vector<std::string>> beheerders =
+      tx.UsersWithAccountRole(account.id, "beheerder", Micros(now));
+  if (!beheerders.ok()) return beheerders.status();
+  view.beheerders = *std::move(beheerders);
+  return view;
+}
+
+// Finds the scope object of a role binding by name; its id and unit for the audit record.
+struct ScopeTarget {
+  int64_t id = 0;
+  std::optional<int64_t> unit_id;
+  std::string name;
+};
+
+absl::StatusOr<ScopeTarget> ResolveScope(Tx& tx, const Caller& caller, policies::ScopeKind scope,
+                                         absl::string_view name, absl::Time now) {
+  switch (scope) {
+    case policies::ScopeKind::kGlobal:
+      return ScopeTarget{0, std::nullopt, "global"};
+    case policies::ScopeKind::kUnit: {
+      absl::StatusOr<std::optional<storage::UnitRow>> unit = tx.FindUnit(name);
+      if (!unit.ok()) return unit.status();
+      if (!unit->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", name, "\""));
+      return ScopeTarget{(*unit)->id, (*unit)->id, (*unit)->name};
+    }
+    case policies::ScopeKind::kTeam: {
+      absl::string_view unit_name, team_name = name;
+      if (const size_t slash = name.find('/'); slash != absl::string_view::npos) {
+        unit_name = name.substr(0, slash);
+        team_name = name.substr(slash + 1);
+      }
+      absl::StatusOr<std::vector<storage::TeamRow>> teams = tx.FindTeams(team_name);
+      if (!teams.ok()) return teams.status();
+      std::vector<storage::TeamRow> matching;
+      for (storage::TeamRow& team : *teams) {
+        if (unit_name.empty() || team.unit_name == unit_name) matching.push_back(std::move(team));
+      }
+      if (matching.empty()) return absl::NotFoundError(absl::StrCat("no team \"", name, "\""));
+      if (matching.size() > 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("team \"", name, "\" exists in several units: name it as UNIT/", name));
+      }
+      return ScopeTarget{matching[0].id, matching[0].unit_id,
+                         absl::StrCat(matching[0].unit_name, "/", matching[0].name)};
+    }
+    case policies::ScopeKind::kAccount: {
+      absl::StatusOr<AccountRow> account = ResolveVisibleAccount(tx, caller, name, now);
+      if (!account.ok()) return account.status();
+      return ScopeTarget{account->id, account->unit_id, account->name()};
+    }
+  }
+  return absl::InvalidArgumentError("unknown scope");
+}
+
+}  // namespace
+
+// ===================================================================================== lifecycle
+
+absl::StatusOr<InitResult> Vault::Init(const InitOptions& options,
+                                       const crypto::SecretBytes& passphrase, Clock& clock) {
+  if (absl::Status s = CheckName("admin user", options.admin_user); !s.ok()) return s;
+  if (Exists(RootKeyPath(options.data_dir)) || Exists(DatabasePath(options.data_dir))) {
+    return absl::AlreadyExistsError(absl::StrCat("a vault already exists in ", options.data_dir,
+                                                 "; refusing to overwrite it"));
+  }
+  if (::mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", options.data_dir, ": ", std::strerror(errno)));
+  }
+  const absl::Time now = clock.Now();
+
+  crypto::SecretBytes root;
+  absl::StatusOr<std::string> sealed_root =
+      crypto::RootKey::CreateSealed(passphrase, options.argon2, &root);
+  if (!sealed_root.ok()) return sealed_root.status();
+  absl::StatusOr<crypto::SecretBytes> db_key =
+      crypto::DeriveSubkey(root, crypto::SubkeyPurpose::kDatabase);
+  if (!db_key.ok()) return db_key.status();
+
+  // The certificate authority and the server's TLS identity, their keys sealed under the root.
+  absl::StatusOr<crypto::KeyAndCertificate> ca_material =
+      crypto::CertificateAuthority::CreateNew("Kluis vault CA", now);
+  if (!ca_material.ok()) return ca_material.status();
+  absl::StatusOr<crypto::CertificateAuthority> ca = crypto::CertificateAuthority::Create(
+      ca_material->private_key_pem.Clone(), ca_material->certificate_pem);
+  if (!ca.ok()) return ca.status();
+  std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"};
+  if (const size_t colon = options.listen.rfind(':'); colon != std::string::npos) {
+    std::string host = options.listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (!host.empty() && host != "0.0.0.0" && host != "::") names.push_back(host);
+  }
+  names.insert(names.end(), options.server_names.begin(), options.server_names.end());
+  std::sort(names.begin() + 3, names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  absl::StatusOr<crypto::KeyAndCertificate> server_material = ca->IssueServerCertificate(names, now);
+  if (!server_material.ok()) return server_material.status();
+  absl::StatusOr<crypto::XChaCha20Poly1305> pki_sealer = PrivateKeySealer(root);
+  if (!pki_sealer.ok()) return pki_sealer.status();
+
+  absl::StatusOr<std::unique_ptr<storage::Database>> db =
+      storage::Database::Open(DatabasePath(options.data_dir), *db_key, storage::Database::Mode::kCreate);
+  if (!db.ok()) return db.status();
+
+  const EnrollmentCode admin_code{NewCode(), now + kEnrollmentCodeLifetime};
+  absl::Status stored = (*db)->Write([&](Tx& tx) -> absl::Status {
+    for (auto [name, material] : {std::pair{"ca", &*ca_material}, std::pair{"server", &*server_material}}) {
+      if (absl::Status s = tx.PutPki(name, material->certificate_pem,
+                                     pki_sealer->Seal(material->private_key_pem.Reveal(),
+                                                      PkiAssociatedData(name)));
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = tx.PutMeta("listen", options.listen); !s.ok()) return s;
+    if (absl::Status s = tx.PutMeta("created", absl::FormatTime(now)); !s.ok()) return s;
+    // The first operator: the only binding nobody grants, because nobody exists yet.
+    absl::StatusOr<int64_t> admin = tx.InsertUser(options.admin_user, options.admin_user, Micros(now));
+    if (!admin.ok()) return admin.status();
+    storage::BindingRow binding;
+    binding.user_id = *admin;
+    binding.role = "operator";
+    binding.scope_kind = "global";
+    binding.valid_from_us = Micros(now);
+    binding.granted_by = "kluisd-init";
+    if (absl::StatusOr<int64_t> id = tx.InsertBinding(binding); !id.ok()) return id.status();
+    if (absl::Status s = tx.InsertEnrollmentCode(*admin, HashCode(admin_code.code), Micros(now),
+                                                 Micros(admin_code.expires_at));
+        !s.ok()) {
+      return s;
+    }
+    audit::AuditEvent event;
+    event.actor = "kluisd-init";
+    event.action = "init";
+    event.decision = "allow";
+    event.rule = "init.first-operator";
+    event.reason = absl::StrCat("vault created; operator ", options.admin_user);
+    event.outcome = "ok";
+    return Record(tx, event, now);
+  });
+  if (stored.ok()) {
+    stored = WriteFileAtomically(CaCertificatePath(options.data_dir), ca_material->certificate_pem, 0644);
+  }
+  // The sealed root key is written last: a vault without it is not a vault, and a failed init
+  // leaves nothing that a second init would refuse.
+  if (stored.ok()) stored = WriteFileAtomically(RootKeyPath(options.data_dir), *sealed_root, 0600);
+  if (!stored.ok()) {
+    db->reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      ::unlink((DatabasePath(options.data_dir) + suffix).c_str());
+    }
+    return stored;
+  }
+  absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(ca_material->certificate_pem);
+  if (!fingerprint.ok()) return fingerprint.status();
+  return InitResult{admin_code, *fingerprint, CaCertificatePath(options.data_dir)};
+}
+
+absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
+                                                   const crypto::SecretBytes& passphrase,
+                                                   Clock& clock) {
+  if (!Exists(RootKeyPath(data_dir))) {
+    return absl::NotFoundError(absl::StrCat("no vault in ", data_dir, " (run kluisd init first)"));
+  }
+  absl::StatusOr<std::string> sealed_root = ReadWholeFile(RootKeyPath(data_dir));
+  if (!sealed_root.ok()) return sealed_root.status();
+  absl::StatusOr<crypto::SecretBytes> root = crypto::RootKey::Open(*sealed_root, passphrase);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<crypto::SecretBytes> db_key =
+      crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kDatabase);
+  if (!db_key.ok()) return db_key.status();
+  absl::StatusOr<std::unique_ptr<storage::Database>> db = storage::Database::Open(
+      DatabasePath(data_dir), *db_key, storage::Database::Mode::kOpenExisting);
+  if (!db.ok()) return db.status();
+  absl::StatusOr<SecretSealer> sealer = SecretSealer::Create(*root, /*key_version=*/1);
+  if (!sealer.ok()) return sealer.status();
+  // A broken chain means the log was altered behind the vault's back: refuse to serve on it.
+  absl::Status chain = (*db)->Read([](Tx& tx) { return audit::VerifyChain(tx).status(); });
+  if (!chain.ok()) {
+    return absl::DataLossError(absl::StrCat("refusing to serve: ", chain.message()));
+  }
+  return std::unique_ptr<Vault>(
+      new Vault(*std::move(db), *std::move(root), *std::move(sealer), clock));
+}
+
+absl::StatusOr<ServerIdentity> Vault::Identity() {
+  ServerIdentity identity;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::PkiRow>> server = tx.GetPki("server");
+    if (!server.ok()) return server.status();
+    absl::StatusOr<std::optional<storage::PkiRow>> ca = tx.GetPki("ca");
+    if (!ca.ok()) return ca.status();
+    if (!server->has_value() || !ca->has_value()) {
+      return absl::DataLossError("the vault has no TLS identity");
+    }
+    absl::StatusOr<crypto::XChaCha20Poly1305> sealer = PrivateKeySealer(root_);
+    if (!sealer.ok()) return sealer.status();
+    absl::StatusOr<crypto::SecretBytes> key =
+        sealer->Open((*server)->sealed_key, PkiAssociatedData("server"));
+    if (!key.ok()) return absl::DataLossError("the server's sealed TLS key does not open");
+    identity.private_key_pem = *std::move(key);
+    identity.certificate_pem = (*server)->certificate_pem;
+    identity.ca_certificate_pem = (*ca)->certificate_pem;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return identity;
+}
+
+absl::StatusOr<std::string> Vault::DefaultListenAddress() {
+  std::string listen = "127.0.0.1:7443";
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<std::string>> value = tx.GetMeta("listen");
+    if (!value.ok()) return value.status();
+    if (value->has_value()) listen = **value;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return listen;
+}
+
+// ====================================================================================== identity
+
+absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, absl::string_view peer) {
+  absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(certificate_pem);
+  if (!fingerprint.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
+  const absl::Time now = clock_.Now();
+  Caller caller;
+  caller.peer = std::string(peer);
+  absl::Status outcome;
+  absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::CertificateRow>> certificate =
+        tx.FindCertificate(*fingerprint);
+    if (!certificate.ok()) return certificate.status();
+    std::optional<storage::UserRow> user;
+    if (certificate->has_value()) {
+      absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUserById((*certificate)->user_id);
+      if (!found.ok()) return found.status();
+      user = *found;
+    }
+    std::string refusal_rule;
+    if (!user.has_value()) {
+      refusal_rule = "auth.unknown-certificate";
+      outcome = absl::UnauthenticatedError("client certificate is not known to this vault");
+    } else if ((*certificate)->revoked_us.has_value() || !user->active) {
+      refusal_rule = user->active ? "auth.certificate-revoked" : "auth.user-disabled";
+      outcome = absl::UnauthenticatedError(
+          absl::StrCat("user ", user->name, user->active ? ": certificate revoked" : " is disabled"));
+    } else {
+      caller.user_id = user->id;
+      caller.user = user->name;
+      absl::StatusOr<std::vector<storage::BindingRow>> bindings = tx.ActiveBindings(user->id, Micros(now));
+      if (!bindings.ok()) return bindings.status();
+      caller.bindings = *std::move(bindings);
+      caller.policy_bindings = PolicyBindings(caller.bindings);
+      return absl::OkStatus();  // a successful authentication is not a record of its own
+    }
+    // A refused caller is recorded, with the user when the certificate names one we know.
+    audit::AuditEvent event;
+    if (user.has_value()) {
+      event.actor = user->name;
+    } else {
+      absl::StatusOr<std::string> cn = crypto::CertificateCommonName(certificate_pem);
+      event.actor = absl::StrCat("unknown:", cn.ok() ? *cn : "?");
+    }
+    event.action = "authenticate";
+    event.decision = "deny";
+    event.rule = refusal_rule;
+    event.peer = caller.peer;
+    event.outcome = "unauthenticated";
+    return Record(tx, event, now);
+  });
+  if (!stored.ok()) return stored;
+  if (!outcome.ok()) return outcome;
+  return caller;
+}
+
+absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string_view code,
+                                       absl::string_view request_pem, absl::string_view peer) {
+  if (absl::Status s = CheckName("user", user_name); !s.ok()) return s;
+  if (code.empty() || code.size() > 64) return absl::InvalidArgumentError("enrollment code is malformed");
+  if (request_pem.empty() || request_pem.size() > 16 * 1024) {
+    return absl::InvalidArgumentError("certificate request is missing or too large");
+  }
+  const absl::Time now = clock_.Now();
+  Enrolled enrolled;
+  absl::Status outcome;
+  absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+    audit::AuditEvent event;
+    event.actor = std::string(user_name);
+    event.action = "enroll";
+    event.peer = std::string(peer);
+    // Refusals commit too: the attempt counter and the audit record must survive the refusal.
+    auto refuse = [&](std::string rule, absl::Status error) {
+      outcome = std::move(error);
+      event.decision = "deny";
+      event.rule = std::move(rule);
+      event.outcome = "unauthenticated";
+      return Record(tx, event, now);
+    };
+    absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(user_name);
+    if (!user.ok()) return user.status();
+    std::optional<storage::EnrollmentCodeRow> stored_code;
+    if (user->has_value() && (*user)->active) {
+      absl::StatusOr<std::optional<storage::EnrollmentCodeRow>> latest =
+          tx.LatestEnrollmentCode((*user)->id);
+      if (!latest.ok()) return latest.status();
+      stored_code = *latest;
+    }
+    // Until the caller proves the code, every failure reads the same: nothing about whether the
+    // user exists or has a code.
+    const absl::Status invalid = absl::UnauthenticatedError("invalid enrollment code");
+    if (!stored_code.has_value() || stored_code->revoked_us.has_value()) {
+      return refuse("enroll.no-valid-code", invalid);
+    }
+    if (stored_code->attempts >= kEnrollmentAttempts) {
+      return refuse("enroll.locked",
+                    absl::UnauthenticatedError("enrollment code locked after too many wrong "
+                                               "attempts: ask the operator for a new one"));
+    }
+    if (!crypto::SecretBytes::CopyFrom(HashCode(code))
+             .Equals(crypto::SecretBytes::CopyFrom(stored_code->code_hash))) {
+      if (absl::Status s = tx.CountEnrollmentAttempt(stored_code->id); !s.ok()) return s;
+      return refuse("enroll.wrong-code", invalid);
+    }
+    if (stored_code->used_us.has_value()) {
+      return refuse("enroll.code-used", absl::UnauthenticatedError(
+                                            "enrollment code already used: ask the operator for a new one"));
+    }
+    if (Micros(now) >= stored_code->expires_us) {
+      return refuse("enroll.code-expired", absl::UnauthenticatedError(
+                                               "enrollment code expired: ask the operator for a new one"));
+    }
+    absl::StatusOr<crypto::CertificateAuthority> ca = LoadCa(tx);
+    if (!ca.ok()) return ca.status();
+    absl::StatusOr<std::string> certificate =
+        ca->IssueClientCertificate(request_pem, user_name, now, kClientCertificateLifetime);
+    if (!certificate.ok()) {
+      // A bad request does not use up the code: the user can try again with a good one.
+      return refuse("enroll.bad-request", certificate.status());
+    }
+    absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(*certificate);
+    if (!fingerprint.ok()) return fingerprint.status();
+    if (absl::Status s = tx.InsertCertificate({*fingerprint, (*user)->id, Micros(now),
+                                               Micros(now + kClientCertificateLifetime), {}});
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = tx.MarkEnrollmentCodeUsed(stored_code->id, Micros(now)); !s.ok()) return s;
+    enrolled = Enrolled{(*user)->name, *certificate, ca->certificate_pem()};
+    event.decision = "allow";
+    event.rule = "enroll.code-valid";
+    event.reason = absl::StrCat("certificate ", fingerprint->substr(0, 16));
+    event.outcome = "ok";
+    return Record(tx, event, now);
+  });
+  if (!stored.ok()) return stored;
+  if (!outcome.ok()) return outcome;
+  return enrolled;
+}
+
+absl::StatusOr<crypto::CertificateAuthority> Vault::LoadCa(Tx& tx) {
+  absl::StatusOr<std::optional<storage::PkiRow>> row = tx.GetPki("ca");
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return absl::DataLossError("the vault has no certificate authority");
+  absl::StatusOr<crypto::XChaCha20Poly1305> sealer = PrivateKeySealer(root_);
+  if (!sealer.ok()) return sealer.status();
+  absl::StatusOr<crypto::SecretBytes> key = sealer->Open((*row)->sealed_key, PkiAssociatedData("ca"));
+  if (!key.ok()) return absl::DataLossError("the CA's sealed key does not open");
+  return crypto::CertificateAuthority::Create(*std::move(key), (*row)->certificate_pem);
+}
+
+absl::Status Vault::RunAudited(audit::AuditEvent& event, absl::Time now,
+                               absl::FunctionRef<absl::Status(Tx&)> body) {
+  absl::Status outcome;
+  absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+    outcome = body(tx);
+    if (!outcome.ok()) return outcome;  // roll back whatever the body changed
+    return Record(tx, event, now);
+  });
+  if (outcome.ok()) return stored;  // committed with its record, or failed closed
+  if (event.decision.empty()) event.decision = "deny";
+  if (event.rule.empty()) event.rule = "input";
+  std::string code = absl::AsciiStrToLower(absl::StatusCodeToString(outcome.code()));
+  std::replace(code.begin(), code.end(), '_', '-');
+  event.outcome = code;
+  absl::Status recorded = db_->Write([&](Tx& tx) { return Record(tx, event, now); });
+  if (!recorded.ok()) return recorded;
+  return outcome;
+}
+
+// ================================================================================== organisation
+
+namespace {
+
+// The event for an operator action; the decision fills in role and rule.
+audit::AuditEvent ManagementEvent(const Caller& caller, absl::string_view action,
+                                  absl::string_view subject) {
+  audit::AuditEvent event;
+  event.actor = caller.user;
+  event.action = std::string(action);
+  event.reason = std::string(subject);
+  event.peer = caller.peer;
+  return event;
+}
+
+// Decides an operator action on the whole vault and notes it in the event.
+absl::Status DecideManagement(const Caller& caller, audit::AuditEvent& event, absl::Time now,
+                              absl::string_view what) {
+  const Decision decision =
+      policies::Decide(caller.policy_bindings, policies::Resource{}, Action::kManageOrganisation, now);
+  event.role = RoleOf(decision);
+  event.rule = decision.rule;
+  event.decision = decision.allows() ? "allow" : "deny";
+  event.outcome = "ok";
+  if (!decision.allows()) return DeniedError(decision, what);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Vault::AddUnit(const Caller& caller, absl::string_view unit,
+                            absl::string_view display_name) {
+  if (absl::Status s = CheckName("unit", unit); !s.ok()) return s;
+  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  audit::AuditEvent event = ManagementEvent(caller, "add-unit", unit);
+  return RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    if (absl::Status s = DecideManagement(caller, event, now, "add units"); !s.ok()) return s;
+    absl::StatusOr<int64_t> id = tx.InsertUnit(unit, display_name.empty() ? unit : display_name, Micros(now));
+    if (!id.ok()) {
+      return id.status().code() == absl::StatusCode::kAlreadyExists
+                 ? absl::AlreadyExistsError(absl::StrCat("unit ", unit, " already exists"))
+                 : id.status();
+    }
+    event.unit_id = *id;
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Vault::AddTeam(const Caller& caller, absl::string_view unit, absl::string_view team,
+                            absl::string_view display_name) {
+  if (absl::Status s = CheckName("unit", unit); !s.ok()) return s;
+  if (absl::Status s = CheckName("team", team); !s.ok()) return s;
+  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  audit::AuditEvent event = ManagementEvent(caller, "add-team", absl::StrCat(unit, "/", team));
+  return RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    if (absl::Status s = DecideManagement(caller, event, now, "add teams"); !s.ok()) return s;
+    absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", unit, "\""));
+    event.unit_id = (*found)->id;
+    absl::StatusOr<int64_t> id =
+        tx.InsertTeam((*found)->id, team, display_name.empty() ? team : display_name, Micros(now));
+    if (!id.ok() && id.status().code() == absl::StatusCode::kAlreadyExists) {
+      return absl::AlreadyExistsError(absl::StrCat("team ", unit, "/", team, " already exists"));
+    }
+    return id.status();
+  });
+}
+
+absl::StatusOr<EnrollmentCode> Vault::AddUser(const Caller& caller, absl::string_view user,
+                                              absl::string_view display_name) {
+  return IssueEnrollmentCode(caller, user, /*create=*/true, display_name);
+}
+
+absl::StatusOr<EnrollmentCode> Vault::NewEnrollmentCode(const Caller& caller, absl::string_view user) {
+  return IssueEnrollmentCode(caller, user, /*create=*/false, "");
+}
+
+absl::StatusOr<EnrollmentCode> Vault::IssueEnrollmentCode(const Caller& caller,
+                                                          absl::string_view user, bool create,
+                                                          absl::string_view display_name) {
+  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  const EnrollmentCode code{NewCode(), now + kEnrollmentCodeLifetime};
+  audit::AuditEvent event =
+      ManagementEvent(caller, create ? "add-user" : "new-enrollment-code", user);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    if (absl::Status s = DecideManagement(caller, event, now, "manage users"); !s.ok()) return s;
+    int64_t user_id = 0;
+    if (create) {
+      absl::StatusOr<int64_t> id = tx.InsertUser(user, display_name.empty() ? user : display_name, Micros(now));
+      if (!id.ok() && id.status().code() == absl::StatusCode::kAlreadyExists) {
+        return absl::AlreadyExistsError(absl::StrCat("user ", user, " already exists"));
+      }
+      if (!id.ok()) return id.status();
+      user_id = *id;
+    } else {
+      absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
+      if (!found.ok()) return found.status();
+      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+      if (!(*found)->active) {
+        return absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled"));
+      }
+      user_id = (*found)->id;
+    }
+    // The code itself is never stored or recorded: only its hash.
+    return tx.InsertEnrollmentCode(user_id, HashCode(code.code), Micros(now), Micros(code.expires_at));
+  });
+  if (!done.ok()) return done;
+  return code;
+}
+
+absl::StatusOr<Vault::Disabled> Vault::DisableUser(const Caller& caller, absl::string_view user) {
+  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  Disabled disabled;
+  audit::AuditEvent event = ManagementEvent(caller, "disable-user", user);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    if (absl::Status s = DecideManagement(caller, event, now, "disable users"); !s.ok()) return s;
+    if (user == caller.user) {
+      event.rule = "sod.not-yourself";
+      return absl::PermissionDeniedError("you cannot disable yourself: ask another operator");
+    }
+    absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+    const int64_t id = (*found)->id;
+    // All in one transaction: the very next call of this user is refused.
+    absl::StatusOr<int> ended = tx.EndBindings(id, {}, {}, {}, Micros(now), caller.user);
+    if (!ended.ok()) return ended.status();
+    absl::StatusOr<int> revoked = tx.RevokeCertificates(id, Micros(now));
+    if (!revoked.ok()) return revoked.status();
+    if (absl::Status s = tx.DeactivateUser(id, Micros(now)); !s.ok()) return s;
+    if (absl::Status s = tx.InsertEnrollmentCode(id, crypto::RandomBytes(32), Micros(now), Micros(now));
+        !s.ok()) {
+      return s;  // replaces any open code with one that can never match and is already expired
+    }
+    disabled = Disabled{*ended, *revoked};
+    event.reason = absl::StrCat(user, ": ", *ended, " bindings ended, ", *revoked,
+                                " certificates revoked");
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return disabled;
+}
+
+absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl::string_view user,
+                                                     policies::Role role, policies::ScopeKind scope,
+                                                     absl::string_view scope_name,
+                                                     std::optional<absl::Time> valid_until) {
+  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  const std::vector<policies::ScopeKind> allowed = policies::AllowedScopes(role);
+  if (std::find(allowed.begin(), allowed.end(), scope) == allowed.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "role ", policies::RoleName(role), " is granted on ",
+        policies::ScopeKindName(allowed.front()),
+        allowed.size() > 1 ? absl::StrCat(" or ", policies::ScopeKindName(allowed.back())) : "",
+        " scope, not on ", policies::ScopeKindName(scope)));
+  }
+  const absl::Time now = clock_.Now();
+  if (valid_until.has_value() && *valid_until <= now) {
+    return absl::InvalidArgumentError("valid-until lies in the past");
+  }
+  storage::BindingRow binding;
+  audit::AuditEvent event = ManagementEvent(
+      caller, "grant-role",
+      absl::StrCat(user, " ", policies::RoleName(role), " on ", policies::ScopeKindName(scope), " ",
+                   scope_name));
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    if (absl::Status s = DecideManagement(caller, event, now, "grant roles"); !s.ok()) return s;
+    if (user == caller.user) {
+      event.rule = "sod.no-self-grant";
+      return absl::PermissionDeniedError("nobody grants a role to themselves");
+    }
+    absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
+    if (!target.ok()) return target.status();
+    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+    if (!(*target)->active) {
+      return absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled"));
+    }
+    absl::StatusOr<ScopeTarget> resolved = ResolveScope(tx, caller, scope, scope_name, now);
+    if (!resolved.ok()) return resolved.status();
+    event.unit_id = resolved->unit_id;
+    if (scope == policies::ScopeKind::kAccount) event.account = resolved->name;
+    binding.user_id = (*target)->id;
+    binding.user_name = (*target)->name;
+    binding.role = std::string(policies::RoleName(role));
+    binding.scope_kind = std::string(policies::ScopeKindName(scope));
+    binding.scope_id = resolved->id;
+    binding.scope_name = resolved->name;
+    binding.valid_from_us = Micros(now);
+    if (valid_until.has_value()) binding.valid_until_us = Micros(*valid_until);
+    binding.granted_by = caller.user;
+    absl::StatusOr<int64_t> id = tx.InsertBinding(binding);
+    if (!id.ok()) return id.status();
+    binding.id = *id;
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return binding;
+}
+
+absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view user,
+                                      policies::Role role, policies::ScopeKind scope,
+                                      absl::string_view scope_name) {
+  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  int ended = 0;
+  audit::AuditEvent event = ManagementEvent(
+      caller, "revoke-role",
+      absl::StrCat(user, " ", policies::RoleName(role), " on ", policies::ScopeKindName(scope), " ",
+                   scope_name));
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    if (absl::Status s = DecideManagement(caller, event, now, "revoke roles"); !s.ok()) return s;
+    absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
+    if (!target.ok()) return target.status();
+    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+    absl::StatusOr<ScopeTarget> resolved = ResolveScope(tx, caller, scope, scope_name, now);
+    if (!resolved.ok()) return resolved.status();
+    event.unit_id = resolved->unit_id;
+    absl::StatusOr<int> count =
+        tx.EndBindings((*target)->id, policies::RoleName(role), policies::ScopeKindName(scope),
+                       resolved->id, Micros(now), caller.user);
+    if (!count.ok()) return count.status();
+    if (*count == 0) {
+      return absl::NotFoundError(absl::StrCat(user, " has no active ", policies::RoleName(role),
+                                              " binding on ", resolved->name));
+    }
+    ended = *count;
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return ended;
+}
+
+absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& caller,
+                                                                  absl::string_view user) {
+  const absl::Time now = clock_.Now();
+  const Decision decision =
+      policies::Decide(caller.policy_bindings, policies::Resource{}, Action::kManageOrganisation, now);
+  // Everyone may list their own bindings; the operator may list anyone's.
+  if (!decision.allows() && !user.empty() && user != caller.user) {
+    return DeniedError(decision, "list other users' roles");
+  }
+  std::vector<storage::BindingRow> bindings;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    std::optional<int64_t> user_id;
+    if (!decision.allows()) {
+      user_id = caller.user_id;
+    } else if (!user.empty()) {
+      absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
+      if (!found.ok()) return found.status();
+      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+      user_id = (*found)->id;
+    }
+    absl::StatusOr<std::vector<storage::BindingRow>> rows = tx.ListBindings(user_id);
+    if (!rows.ok()) return rows.status();
+    bindings = *std::move(rows);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return bindings;
+}
+
+// ====================================================================================== accounts
+
+absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string_view platform,
+                                              absl::string_view handle, absl::string_view team,
+                                              absl::string_view kind,
+                                              absl::string_view linked_email) {
+  if (kind == "prive") {
+    // R7 (policy 2020 §3.3, §3.4, §5): private accounts are the officer's own business.
+    return absl::InvalidArgumentError(
+        "private accounts (types 3 and 4) are not facilitated by the organisation, so Kluis does "
+        "not store them (rule R7)");
+  }
+  if (!policies::ParseAccountKind(kind).has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown account kind \"", absl::CHexEscape(kind),
+        "\": use politie-alleen, politie-samen, corporate, hybrid or organisatie"));
+  }
+  if (absl::Status s = CheckPlatform(platform); !s.ok()) return s;
+  if (absl::Status s = CheckHandle(handle); !s.ok()) return s;
+  if (!linked_email.empty()) {
+    if (absl::Status s = CheckEmail(linked_email); !s.ok()) return s;
+  }
+  const absl::Time now = clock_.Now();
+  const std::string name = absl::StrCat(platform, "/", handle);
+  AccountView view;
+  audit::AuditEvent event = ManagementEvent(caller, "add-account", kind);
+  event.account = name;
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<ScopeTarget> target = ResolveScope(tx, caller, policies::ScopeKind::kTeam, team, now);
+    if (!target.ok()) return target.status();
+    event.unit_id = target->unit_id;
+    const Decision decision = policies::Decide(
+        caller.policy_bindings, policies::Resource{0, target->id, target->unit_id.value_or(0)},
+        Action::kRegisterAccount, now);
+    event.role = RoleOf(decision);
+    event.rule = decision.rule;
+    event.decision = decision.allows() ? "allow" : "deny";
+    event.outcome = "ok";
+    if (!decision.allows()) return DeniedError(decision, absl::StrCat("register accounts in ", target->name));
+    absl::StatusOr<int64_t> id = tx.InsertAccount(target->id, platform, handle, kind, Micros(now), caller.user);
+    if (!id.ok() && id.status().code() == absl::StatusCode::kAlreadyExists) {
+      return absl::AlreadyExistsError(absl::StrCat("account ", name, " already exists"));
+    }
+    if (!id.ok()) return id.status();
+    if (!linked_email.empty()) {
+      storage::SecretRow email{0, *id, kLinkedEmail, 1, "current",
+                               sealer_.Seal(*id, kLinkedEmail, 1, linked_email),
+                               sealer_.key_version(), caller.user, Micros(now)};
+      if (absl::Status s = tx.InsertCurrentSecret(email); !s.ok()) return s;
+    }
+    absl::StatusOr<std::optional<AccountRow>> row = tx.FindAccountById(*id);
+    if (!row.ok()) return row.status();
+    absl::StatusOr<AccountView> added = ViewOf(tx, **row, now);
+    if (!added.ok()) return added.status();
+    view = *std::move(added);
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return view;
+}
+
+absl::StatusOr<std::vector<AccountView>> Vault::ListAccounts(const Caller& caller,
+                                                             absl::string_view unit,
+                                                             absl::string_view team) {
+  const absl::Time now = clock_.Now();
+  std::vector<AccountView> views;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
+    if (!accounts.ok()) return accounts.status();
+    for (const AccountRow& account : *accounts) {
+      if (!unit.empty() && account.unit_name != unit) continue;
+      if (!team.empty() && account.team_name != team &&
+          absl::StrCat(account.unit_name, "/", account.team_name) != team) {
+        continue;
+      }
+      if (!policies::Decide(caller.policy_bindings, ResourceOf(account), Action::kViewAccount, now)
+               .allows()) {
+        continue;
+      }
+      absl::StatusOr<AccountView> view = ViewOf(tx, account, now);
+      if (!view.ok()) return view.status();
+      views.push_back(*std::move(view));
+    }
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return views;
+}
+
+absl::StatusOr<AccountView> Vault::ShowAccount(const Caller& caller, absl::string_view account) {
+  const absl::Time now = clock_.Now();
+  AccountView view;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, account, now);
+    if (!found.ok()) return found.status();
+    absl::StatusOr<AccountView> shown = ViewOf(tx, *found, now);
+    if (!shown.ok()) return shown.status();
+    view = *std::move(shown);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return view;
+}
+
+// ======================================================================================= secrets
+
+absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_view account,
+                                           const crypto::SecretBytes& password) {
+  if (password.empty()) return absl::InvalidArgumentError("password is empty");
+  if (password.size() > kMaxSecretBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("password is too long: ", password.size(), " bytes, at most ", kMaxSecretBytes));
+  }
+  const absl::Time now = clock_.Now();
+  int64_t version = 0;
+  audit::AuditEvent event = ManagementEvent(caller, "set-password", "");
+  event.account = std::string(account);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, account, now);
+    if (!found.ok()) return found.status();
+    event.account = found->name();
+    event.unit_id = found->unit_id;
+    const Decision decision =
+        policies::Decide(caller.policy_bindings, ResourceOf(*found), Action::kStoreSecret, now);
+    event.role = RoleOf(decision);
+    event.rule = decision.rule;
+    event.decision = decision.allows() ? "allow" : "deny";
+    event.outcome = "ok";
+    if (!decision.allows()) return DeniedError(decision, absl::StrCat("set the password of ", found->name()));
+    absl::StatusOr<int64_t> next = tx.NextSecretVersion(found->id, kPassword);
+    if (!next.ok()) return next.status();
+    version = *next;
+    event.reason = absl::StrCat("version ", version);
+    return tx.InsertCurrentSecret({0, found->id, kPassword, version, "current",
+                                   sealer_.Seal(found->id, kPassword, version, password.Reveal()),
+                                   sealer_.key_version(), caller.user, Micros(now)});
+  });
+  if (!done.ok()) return done;
+  return version;
+}
+
+absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::string_view account,
+                                               absl::string_view reason) {
+  if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  Decision decision = Refusal("account-not-visible");
+  AccountRow found;
+  std::optional<storage::SecretRow> password, email;
+  absl::Status refusal;
+
+  absl::Status recorded = db_->Write([&](Tx& tx) -> absl::Status {
+    // 1. Which account: only among those the caller has a role on, so a stranger learns nothing.
+    absl::StatusOr<AccountRow> resolved = ResolveVisibleAccount(tx, caller, account, now);
+    if (resolved.ok()) {
+      found = *resolved;
+      // 2. Decide, before anything secret is touched.
+      decision = policies::Decide(caller.policy_bindings, ResourceOf(found), Action::kReleaseLogin, now);
+    } else {
+      refusal = resolved.status();
+    }
+    if (decision.allows()) {
+      // Only the sealed rows are fetched here; nothing is opened before the record commits.
+      absl::StatusOr<std::optional<storage::SecretRow>> p = tx.CurrentSecret(found.id, kPassword);
+      if (!p.ok()) return p.status();
+      absl::StatusOr<std::optional<storage::SecretRow>> e = tx.CurrentSecret(found.id, kLinkedEmail);
+      if (!e.ok()) return e.status();
+      password = *p;
+      email = *e;
+      if (!password.has_value()) {
+        refusal = absl::NotFoundError(absl::StrCat("no password is stored for ", found.name()));
+      }
+    } else if (refusal.ok()) {
+      refusal = DeniedError(decision, absl::StrCat("release the login of ", found.name()));
+    }
+    // 3. Record the attempt. No audit record, no release: this commits before any secret opens.
+    audit::AuditEvent event =
+        Event(caller, "release", resolved.ok() ? found.name() : std::string(account), decision,
+              reason, resolved.ok() ? std::optional<int64_t>(found.unit_id) : std::nullopt);
+    if (!refusal.ok()) {
+      std::string code = absl::AsciiStrToLower(absl::StatusCodeToString(refusal.code()));
+      std::replace(code.begin(), code.end(), '_', '-');
+      event.outcome = code;
+    }
+    return Record(tx, event, now);
+  });
+  if (!recorded.ok()) return recorded;
+  if (!refusal.ok()) return refusal;
+
+  // 4. Open. A seal that does not open was altered or moved: say so, release nothing.
+  Login login;
+  login.account = found.name();
+  login.handle = found.handle;
+  login.version = password->version;
+  login.set_at = absl::FromUnixMicros(password->created_us);
+  login.rule = decision.rule;
+  absl::StatusOr<crypto::SecretBytes> opened =
+      sealer_.Open(found.id, kPassword, password->version, password->sealed);
+  if (!opened.ok()) return opened.status();
+  login.password = *std::move(opened);
+  if (email.has_value()) {
+    absl::StatusOr<crypto::SecretBytes> opened_email =
+        sealer_.Open(found.id, kLinkedEmail, email->version, email->sealed);
+    if (!opened_email.ok()) return opened_email.status();
+    login.linked_email = *std::move(opened_email);
+  }
+  return login;
+}
+
+// ========================================================================================= audit
+
+absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& caller,
+                                                                const AuditQuery& query) {
+  const absl::Time now = clock_.Now();
+  const policies::AuditReadScope scope = policies::ReadableAudit(caller.policy_bindings, now);
+  storage::AuditFilter filter;
+  if (query.since) filter.since_us = Micros(*query.since);
+  if (query.until) filter.until_us = Micros(*query.until);
+  filter.account = query.account;
+  filter.actor = query.actor;
+  filter.limit = std::clamp<int64_t>(query.limit <= 0 ? 1000 : query.limit, 1, 10000);
+  if (!scope.everything) filter.units = scope.units;
+
+  std::vector<storage::AuditRow> rows;
+  audit::AuditEvent event = ManagementEvent(caller, "audit-list", "");
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    const Decision decision =
+        scope.any() ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
+                    : Refusal("deny-by-default");
+    event.role = RoleOf(decision);
+    event.rule = decision.rule;
+    event.decision = decision.allows() ? "allow" : "deny";
+    event.outcome = "ok";
+    if (!decision.allows()) return DeniedError(decision, "read the audit log (auditors only)");
+    absl::StatusOr<std::vector<storage::AuditRow>> found = tx.ListAuditRecords(filter);
+    if (!found.ok()) return found.status();
+    rows = *std::move(found);
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return rows;
+}
+
+}  // namespace kluis::server

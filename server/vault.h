@@ -1,0 +1,192 @@
+#ifndef KLUIS_SERVER_VAULT_H_
+#define KLUIS_SERVER_VAULT_H_
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crypto/certificates.h"
+#include "crypto/root_key.h"
+#include "crypto/secret_bytes.h"
+#include "policies/decide.h"
+#include "server/audit/audit_log.h"
+#include "server/clock.h"
+#include "server/secret_sealer.h"
+#include "server/storage/database.h"
+#include "server/storage/tx.h"
+
+namespace kluis::server {
+
+// Who is calling: the user behind a verified client certificate, their role bindings valid now,
+// and the network peer (for the audit log).
+struct Caller {
+  int64_t user_id = 0;
+  std::string user;
+  std::vector<storage::BindingRow> bindings;
+  std::vector<policies::Binding> policy_bindings;
+  std::string peer;
+};
+
+// A released login. The password and e-mail stay in guarded memory until the service layer copies
+// them into the reply.
+struct Login {
+  std::string account;
+  std::string handle;
+  crypto::SecretBytes password;
+  crypto::SecretBytes linked_email;
+  int64_t version = 0;
+  absl::Time set_at;
+  std::string rule;
+};
+
+// What anyone with a role in scope may see about an account: never a secret.
+struct AccountView {
+  storage::AccountRow account;
+  bool has_password = false;
+  bool has_linked_email = false;
+  std::vector<std::string> beheerders;
+  std::optional<absl::Time> password_set_at;
+};
+
+struct EnrollmentCode {
+  std::string code;  // shown once to the operator
+  absl::Time expires_at;
+};
+
+struct Enrolled {
+  std::string user;
+  std::string certificate_pem;
+  std::string ca_certificate_pem;
+};
+
+struct InitOptions {
+  std::string data_dir;
+  std::string admin_user;
+  std::string listen = "127.0.0.1:7443";
+  std::vector<std::string> server_names;  // extra DNS names or addresses for the server certificate
+  crypto::Argon2Params argon2 = crypto::Argon2Params::Moderate();
+};
+
+struct InitResult {
+  EnrollmentCode admin_code;
+  std::string ca_fingerprint;  // SHA-256 of the CA certificate (DER), hex
+  std::string ca_certificate_path;
+};
+
+// The TLS material the server listens with. The key stays in guarded memory.
+struct ServerIdentity {
+  crypto::SecretBytes private_key_pem;
+  std::string certificate_pem;
+  std::string ca_certificate_pem;
+};
+
+struct AuditQuery {
+  std::optional<absl::Time> since, until;
+  std::optional<std::string> account, actor;
+  int64_t limit = 1000;
+};
+
+// The vault core: one function per use case, each the main flow of that use case, readable top to
+// bottom. Every function that touches an account decides first (policies::Decide, a pure
+// function), records the attempt in the audit log in the same transaction as any change, and only
+// then reads or opens a secret. A denied caller learns nothing about accounts outside their
+// scope: a missing account and an invisible one get the same answer.
+//
+// Thread-safe: all state is in the database, whose transactions are serialised.
+class Vault {
+ public:
+  static constexpr absl::Duration kEnrollmentCodeLifetime = absl::Hours(24);
+  static constexpr int kEnrollmentAttempts = 5;
+  static constexpr absl::Duration kClientCertificateLifetime = absl::Hours(24 * 365);
+
+  // Creates a new vault in options.data_dir; refuses if one exists there.
+  static absl::StatusOr<InitResult> Init(const InitOptions& options,
+                                         const crypto::SecretBytes& passphrase, Clock& clock);
+  // Opens an existing vault: unseals the root key, opens the database, checks the audit chain.
+  static absl::StatusOr<std::unique_ptr<Vault>> Open(const std::string& data_dir,
+                                                     const crypto::SecretBytes& passphrase,
+                                                     Clock& clock);
+
+  absl::StatusOr<ServerIdentity> Identity();
+  absl::StatusOr<std::string> DefaultListenAddress();
+
+  // Identity.
+  absl::StatusOr<Caller> Authenticate(absl::string_view certificate_pem, absl::string_view peer);
+  absl::StatusOr<Enrolled> Enroll(absl::string_view user, absl::string_view code,
+                                  absl::string_view request_pem, absl::string_view peer);
+
+  // Organisation (operator).
+  absl::Status AddUnit(const Caller& caller, absl::string_view unit, absl::string_view display_name);
+  absl::Status AddTeam(const Caller& caller, absl::string_view unit, absl::string_view team,
+                       absl::string_view display_name);
+  absl::StatusOr<EnrollmentCode> AddUser(const Caller& caller, absl::string_view user,
+                                         absl::string_view display_name);
+  absl::StatusOr<EnrollmentCode> NewEnrollmentCode(const Caller& caller, absl::string_view user);
+  struct Disabled {
+    int bindings_ended = 0;
+    int certificates_revoked = 0;
+  };
+  absl::StatusOr<Disabled> DisableUser(const Caller& caller, absl::string_view user);
+  absl::StatusOr<storage::BindingRow> GrantRole(const Caller& caller, absl::string_view user,
+                                                policies::Role role, policies::ScopeKind scope,
+                                                absl::string_view scope_name,
+                                                std::optional<absl::Time> valid_until);
+  absl::StatusOr<int> RevokeRole(const Caller& caller, absl::string_view user, policies::Role role,
+                                 policies::ScopeKind scope, absl::string_view scope_name);
+  absl::StatusOr<std::vector<storage::BindingRow>> ListRoles(const Caller& caller,
+                                                             absl::string_view user);
+
+  // Accounts.
+  absl::StatusOr<AccountView> AddAccount(const Caller& caller, absl::string_view platform,
+                                         absl::string_view handle, absl::string_view team,
+                                         absl::string_view kind, absl::string_view linked_email);
+  absl::StatusOr<std::vector<AccountView>> ListAccounts(const Caller& caller,
+                                                        absl::string_view unit,
+                                                        absl::string_view team);
+  absl::StatusOr<AccountView> ShowAccount(const Caller& caller, absl::string_view account);
+
+  // Secrets.
+  absl::StatusOr<int64_t> SetPassword(const Caller& caller, absl::string_view account,
+                                      const crypto::SecretBytes& password);
+  absl::StatusOr<Login> ReleaseCredential(const Caller& caller, absl::string_view account,
+                                          absl::string_view reason);
+
+  // Audit.
+  absl::StatusOr<std::vector<storage::AuditRow>> ListAudit(const Caller& caller,
+                                                           const AuditQuery& query);
+
+ private:
+  Vault(std::unique_ptr<storage::Database> db, crypto::SecretBytes root, SecretSealer sealer,
+        Clock& clock)
+      : db_(std::move(db)), root_(std::move(root)), sealer_(std::move(sealer)), clock_(clock) {}
+
+  absl::StatusOr<crypto::CertificateAuthority> LoadCa(storage::Tx& tx);
+  // Runs one use case in one write transaction. `body` resolves, decides and, when allowed,
+  // changes state, filling in `event`; the event commits with the change. When `body` fails or
+  // refuses, its change is rolled back and the attempt is recorded in a transaction of its own.
+  // If no record can be written, the operation fails (fail closed).
+  absl::Status RunAudited(audit::AuditEvent& event, absl::Time now,
+                          absl::FunctionRef<absl::Status(storage::Tx&)> body);
+  absl::StatusOr<EnrollmentCode> IssueEnrollmentCode(const Caller& caller, absl::string_view user,
+                                                     bool create, absl::string_view display_name);
+
+  std::unique_ptr<storage::Database> db_;
+  crypto::SecretBytes root_;
+  SecretSealer sealer_;
+  Clock& clock_;
+};
+
+// Files in a vault's data directory.
+std::string RootKeyPath(const std::string& data_dir);
+std::string DatabasePath(const std::string& data_dir);
+std::string CaCertificatePath(const std::string& data_dir);
+
+}  // namespace kluis::server
+
+#endif  // KLUIS_SERVER_VAULT_H_
