@@ -11,6 +11,10 @@ namespace kluis::crypto {
 
 SecretBytes::SecretBytes(size_t size) : size_(size) {
   if (size == 0) return;
+  // sodium_malloc needs libsodium initialised; sodium_init is idempotent and thread-safe, so a
+  // SecretBytes made before main's Initialize() (a static, a test fixture member) still works.
+  static const bool initialised = sodium_init() >= 0;
+  if (!initialised) std::abort();
   data_ = static_cast<unsigned char*>(sodium_malloc(size));
   // Out of locked memory is not recoverable for a vault: refuse to carry on with unguarded secrets.
   if (data_ == nullptr) std::abort();

@@ -175,6 +175,11 @@ absl::Status Database::Exec(const char* sql) {
   return SqliteError(db_, rc, "statement failed");
 }
 
+absl::Status Database::ExecForTest(const std::string& sql) {
+  absl::MutexLock lock(&mu_);
+  return Exec(sql.c_str());
+}
+
 int Database::SchemaVersion() {
   absl::MutexLock lock(&mu_);
   sqlite3_stmt* stmt = nullptr;

@@ -77,6 +77,8 @@ class Database {
   absl::Status Read(absl::FunctionRef<absl::Status(Tx&)> body);
 
   int SchemaVersion();
+  // Runs raw SQL outside the typed queries: tests use it to tamper with rows.
+  absl::Status ExecForTest(const std::string& sql);
   const std::string& path() const { return path_; }
 
  private:

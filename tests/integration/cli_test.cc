@@ -1,0 +1,260 @@
+// The real binaries: kluisd init/serve as a child process, kluis for every command, exit codes and
+// one-line errors as a person sees them.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "tests/integration/test_vault.h"
+
+namespace kluis::testing {
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string BinDir() {
+  const char* dir = std::getenv("KLUIS_BIN_DIR");
+  return dir != nullptr ? dir : "build/bin";
+}
+
+// Runs a binary with `args`, feeding `input` on stdin; captures stdout and stderr.
+Result RunBinary(const std::string& binary, const std::vector<std::string>& args,
+           const std::string& input = "") {
+  const std::string dir = MakeTempDir("kluis-run");
+  const std::string in = dir + "/in", out = dir + "/out", err = dir + "/err";
+  std::ofstream(in) << input;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    freopen(in.c_str(), "r", stdin);
+    freopen(out.c_str(), "w", stdout);
+    freopen(err.c_str(), "w", stderr);
+    std::vector<char*> argv;
+    std::string path = BinDir() + "/" + binary;
+    argv.push_back(path.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  Result result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  };
+  result.out = slurp(out);
+  result.err = slurp(err);
+  std::filesystem::remove_all(dir);
+  return result;
+}
+
+std::string Field(const std::string& text, const std::string& label) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, label)) {
+      return std::string(absl::StripLeadingAsciiWhitespace(line.substr(label.size())));
+    }
+  }
+  return "";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = MakeTempDir("kluis-cli");
+    data_ = root_ + "/data";
+    pass_ = root_ + "/pass";
+    std::ofstream(pass_) << "cli test passphrase\n";
+    std::filesystem::permissions(pass_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    Result init = RunBinary("kluisd", {"init", "--data-dir", data_, "--passphrase-file", pass_, "--admin",
+                                 "operator", "--listen", "127.0.0.1:0", "--argon2", "interactive"});
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+    admin_code_ = Field(init.out, "enrollment code:");
+    ASSERT_FALSE(admin_code_.empty()) << init.out;
+  }
+
+  void TearDown() override {
+    StopServer();
+    std::filesystem::remove_all(root_);
+  }
+
+  void StartServer() {
+    const std::string port_file = root_ + "/port";
+    server_ = fork();
+    if (server_ == 0) {
+      freopen((root_ + "/kluisd.log").c_str(), "w", stderr);
+      const std::string path = BinDir() + "/kluisd";
+      execl(path.c_str(), path.c_str(), "serve", "--data-dir", data_.c_str(), "--passphrase-file",
+            pass_.c_str(), "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 200 && !std::filesystem::exists(port_file); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::ifstream in(port_file);
+    int port = 0;
+    in >> port;
+    ASSERT_GT(port, 0) << "kluisd did not start";
+    address_ = "127.0.0.1:" + std::to_string(port);
+  }
+
+  int StopServer() {
+    if (server_ <= 0) return -1;
+    kill(server_, SIGTERM);
+    int status = 0;
+    waitpid(server_, &status, 0);
+    server_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  Result Kluis(const std::string& user, std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {"--profile", root_ + "/profiles/" + user});
+    return RunBinary("kluis", args, input);
+  }
+
+  Result Enroll(const std::string& user, const std::string& code) {
+    return RunBinary("kluis", {"enroll", "--server", address_, "--ca-cert", data_ + "/ca.pem", "--user",
+                         user, "--code", code, "--profile", root_ + "/profiles/" + user});
+  }
+
+  void AddUser(const std::string& user) {
+    Result added = Kluis("operator", {"user", "add", user, "--name", user});
+    ASSERT_EQ(added.exit_code, 0) << added.err;
+    Result enrolled = Enroll(user, Field(added.out, "enrollment code:"));
+    ASSERT_EQ(enrolled.exit_code, 0) << enrolled.err;
+  }
+
+  std::string root_, data_, pass_, admin_code_, address_;
+  pid_t server_ = 0;
+};
+
+TEST_F(CliTest, BeheerderGetsTheLoginOthersAreRefusedWithExitCodes) {
+  StartServer();
+  ASSERT_EQ(Enroll("operator", admin_code_).exit_code, 0);
+  EXPECT_EQ(std::filesystem::status(root_ + "/profiles/operator").permissions() &
+                std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  EXPECT_EQ(std::filesystem::status(root_ + "/profiles/operator/key.pem").permissions() &
+                std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ASSERT_EQ(Kluis("operator", {"unit", "add", "rotterdam", "--name", "Eenheid Rotterdam"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"team", "add", "rotterdam", "ijsselmonde"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"account", "add", "x/WA_Lombardijen1", "--team", "ijsselmonde",
+                               "--kind", "politie-alleen", "--email", "wa@politie.example"})
+                .exit_code,
+            0);
+  for (const char* user : {"robin.peters", "teamchef.ijsselmonde", "auditor"}) AddUser(user);
+  ASSERT_EQ(Kluis("operator", {"role", "grant", "robin.peters", "beheerder", "--account", "WA_Lombardijen1"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"role", "grant", "teamchef.ijsselmonde", "teamchef", "--team", "rotterdam/ijsselmonde"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"role", "grant", "auditor", "auditor", "--unit", "rotterdam"}).exit_code, 0);
+
+  Result set = Kluis("robin.peters", {"secret", "set", "WA_Lombardijen1"}, "Zomer-2026-geheim\n");
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  Result get = Kluis("robin.peters", {"get", "WA_Lombardijen1"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(Field(get.out, "password:"), "Zomer-2026-geheim");
+  EXPECT_EQ(Field(get.out, "e-mail:"), "wa@politie.example");
+  EXPECT_EQ(Kluis("robin.peters", {"get", "WA_Lombardijen1", "--field", "password"}).out,
+            "Zomer-2026-geheim\n");
+
+  for (const char* user : {"teamchef.ijsselmonde", "auditor", "operator"}) {
+    Result denied = Kluis(user, {"get", "WA_Lombardijen1"});
+    EXPECT_EQ(denied.exit_code, 2) << user << denied.err;
+    EXPECT_EQ(std::count(denied.err.begin(), denied.err.end(), '\n'), 1) << denied.err;
+    EXPECT_TRUE(denied.out.empty());
+  }
+  EXPECT_EQ(Kluis("robin.peters", {"get", "x/Bestaat_Niet"}).exit_code, 3);
+  EXPECT_EQ(Kluis("robin.peters", {"get"}).exit_code, 1);
+
+  Result csv = Kluis("auditor", {"audit", "list", "--format", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_TRUE(absl::StrContains(csv.out, "release,x/WA_Lombardijen1,deny")) << csv.out;
+  EXPECT_FALSE(absl::StrContains(csv.out, "Zomer-2026-geheim"));
+  Result json = Kluis("auditor", {"audit", "list", "--format", "json"});
+  EXPECT_TRUE(absl::StrContains(json.out, "\"rule\": \"R1.beheerder-release\"")) << json.out;
+  EXPECT_EQ(Kluis("robin.peters", {"audit", "list"}).exit_code, 2);
+
+  Result accounts = Kluis("teamchef.ijsselmonde", {"account", "list", "--format", "csv"});
+  EXPECT_TRUE(absl::StrContains(accounts.out, "x/WA_Lombardijen1,politie-alleen")) << accounts.out;
+  Result prive = Kluis("operator", {"account", "add", "instagram/prive", "--team", "ijsselmonde", "--kind", "prive"});
+  EXPECT_EQ(prive.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(prive.err, "R7"));
+
+  ASSERT_EQ(Kluis("operator", {"user", "disable", "robin.peters"}).exit_code, 0);
+  Result after = Kluis("robin.peters", {"get", "WA_Lombardijen1"});
+  EXPECT_EQ(after.exit_code, 5);
+  EXPECT_TRUE(absl::StrContains(after.err, "disabled")) << after.err;
+
+  EXPECT_EQ(StopServer(), 0);
+  std::ifstream log(root_ + "/kluisd.log");
+  std::stringstream server_log;
+  server_log << log.rdbuf();
+  EXPECT_TRUE(absl::StrContains(server_log.str(), "stopped")) << server_log.str();
+  EXPECT_FALSE(absl::StrContains(server_log.str(), "Zomer-2026-geheim"));
+  EXPECT_EQ(Kluis("auditor", {"whoami"}).exit_code, 5) << "server is down";
+}
+
+TEST_F(CliTest, WrongEnrollmentCodeExitsFive) {
+  StartServer();
+  Result wrong = Enroll("operator", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GG");
+  EXPECT_EQ(wrong.exit_code, 5);
+  EXPECT_EQ(wrong.err, "kluis: invalid enrollment code\n");
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/profiles/operator/key.pem"));
+}
+
+std::map<std::string, std::string> Snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    files[entry.path().filename()] = s.str();
+  }
+  return files;
+}
+
+TEST_F(CliTest, ServeWithWrongPassphraseExitsWithOneLineAndChangesNothing) {
+  const auto before = Snapshot(data_);
+  const std::string wrong = root_ + "/wrong";
+  std::ofstream(wrong) << "not the passphrase\n";
+  std::filesystem::permissions(wrong, std::filesystem::perms::owner_read);
+  Result serve = RunBinary("kluisd", {"serve", "--data-dir", data_, "--passphrase-file", wrong});
+  EXPECT_EQ(serve.exit_code, 2);
+  EXPECT_EQ(serve.err, "kluisd: error: wrong passphrase: the root key does not open\n");
+  EXPECT_EQ(Snapshot(data_), before);
+}
+
+TEST_F(CliTest, InitRefusesAnExistingVault) {
+  const auto before = Snapshot(data_);
+  Result again = RunBinary("kluisd", {"init", "--data-dir", data_, "--passphrase-file", pass_, "--admin",
+                                "someone", "--argon2", "interactive"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(again.err, "already exists")) << again.err;
+  EXPECT_EQ(Snapshot(data_), before);
+}
+
+TEST_F(CliTest, SecretsAreNotAcceptedOnTheCommandLine) {
+  Result set = RunBinary("kluis", {"secret", "set", "WA_Lombardijen1", "--password", "x"});
+  EXPECT_EQ(set.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(set.err, "--password")) << set.err;
+}
+
+}  // namespace
+}  // namespace kluis::testing

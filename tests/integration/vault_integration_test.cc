@@ -1,0 +1,486 @@
+// Through the real server: real mutual TLS on 127.0.0.1, a real SQLCipher file, the real client
+// library. Time is a manual clock.
+#include <gtest/gtest.h>
+
+#include <grpcpp/generic/generic_stub.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "crypto/hash.h"
+#include "kluis/v1/audit.grpc.pb.h"
+#include "tests/integration/test_vault.h"
+
+namespace kluis::testing {
+namespace {
+
+namespace pb = ::kluis::v1;
+using client::Client;
+
+constexpr char kPassword[] = "Lombardijen-Wachtwoord-2026!";
+constexpr char kEmail[] = "wa.lombardijen1@politie.example";
+
+// The organisation of seed 000: unit rotterdam, team ijsselmonde, one account of a wijkagent, and
+// one user per role.
+class ReleaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Client& op = vault_.operator_client();
+    pb::AddUnitRequest unit;
+    unit.set_unit("rotterdam");
+    ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddUnit, unit).ok());
+    pb::AddTeamRequest team;
+    team.set_unit("rotterdam");
+    team.set_team("ijsselmonde");
+    ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddTeam, team).ok());
+    AddAccount("WA_Lombardijen1", kEmail);
+    for (const char* user : {"robin.peters", "teamchef.ijsselmonde", "regisseur.rotterdam",
+                             "landelijk.regisseur", "auditor", "buitenstaander"}) {
+      clients_[user] = vault_.ClientFor(vault_.AddAndEnroll(user));
+    }
+    Grant("robin.peters", pb::ROLE_BEHEERDER, Scope("account", "x/WA_Lombardijen1"));
+    Grant("teamchef.ijsselmonde", pb::ROLE_TEAMCHEF, Scope("team", "rotterdam/ijsselmonde"));
+    Grant("regisseur.rotterdam", pb::ROLE_REGISSEUR, Scope("unit", "rotterdam"));
+    Grant("landelijk.regisseur", pb::ROLE_LANDELIJK_REGISSEUR, Scope("global", ""));
+    Grant("auditor", pb::ROLE_AUDITOR, Scope("global", ""));
+    ASSERT_TRUE(SetPassword("robin.peters", "WA_Lombardijen1", kPassword).ok());
+  }
+
+  static pb::Scope Scope(const std::string& kind, const std::string& name) {
+    pb::Scope scope;
+    if (kind == "account") scope.set_account(name);
+    if (kind == "team") scope.set_team(name);
+    if (kind == "unit") scope.set_unit(name);
+    if (kind == "global") scope.set_global(true);
+    return scope;
+  }
+
+  absl::Status Grant(const std::string& user, pb::Role role, const pb::Scope& scope,
+                     int64_t until = 0) {
+    pb::GrantRoleRequest request;
+    request.set_user(user);
+    request.set_role(role);
+    *request.mutable_scope() = scope;
+    request.set_valid_until_unix(until);
+    Client& op = vault_.operator_client();
+    absl::Status s = op.Call(op.organisation(), &pb::Organisation::Stub::GrantRole, request).status();
+    EXPECT_TRUE(s.ok()) << s;
+    return s;
+  }
+
+  void AddAccount(const std::string& handle, const std::string& email) {
+    pb::AddAccountRequest account;
+    account.set_platform("x");
+    account.set_handle(handle);
+    account.set_team("ijsselmonde");
+    account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+    account.set_linked_email(email);
+    Client& op = vault_.operator_client();
+    auto added = op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account);
+    ASSERT_TRUE(added.ok()) << added.status();
+  }
+
+  absl::Status SetPassword(const std::string& user, const std::string& account,
+                           const std::string& password) {
+    pb::SetPasswordRequest request;
+    request.set_account(account);
+    request.set_password(password);
+    Client& c = *clients_[user];
+    return c.Call(c.vault(), &pb::Vault::Stub::SetPassword, request).status();
+  }
+
+  absl::StatusOr<pb::ReleaseCredentialResponse> Get(Client& c, const std::string& account) {
+    pb::ReleaseCredentialRequest request;
+    request.set_account(account);
+    return c.Call(c.vault(), &pb::Vault::Stub::ReleaseCredential, request);
+  }
+  absl::StatusOr<pb::ReleaseCredentialResponse> Get(const std::string& user, const std::string& account) {
+    return Get(*clients_[user], account);
+  }
+
+  std::vector<pb::AuditRecord> Audit(const std::string& actor = "") {
+    pb::ListAuditRequest request;
+    request.set_actor(actor);
+    Client& c = *clients_["auditor"];
+    auto listed = c.Call(c.audit(), &pb::Audit::Stub::ListAudit, request);
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    return {listed->records().begin(), listed->records().end()};
+  }
+
+  TestVault vault_;
+  std::map<std::string, std::unique_ptr<Client>> clients_;
+};
+
+TEST_F(ReleaseTest, R1BeheerderGetsPasswordAndLinkedEmail) {
+  auto login = Get("robin.peters", "WA_Lombardijen1");
+  ASSERT_TRUE(login.ok()) << login.status();
+  EXPECT_EQ(login->password(), kPassword);
+  EXPECT_EQ(login->linked_email(), kEmail);
+  EXPECT_EQ(login->account(), "x/WA_Lombardijen1");
+  EXPECT_EQ(login->rule(), "R1.beheerder-release");
+  auto by_full_name = Get("robin.peters", "x/WA_Lombardijen1");
+  EXPECT_TRUE(by_full_name.ok());
+}
+
+TEST_F(ReleaseTest, R1EveryOtherRoleIsDenied) {
+  for (const char* user : {"teamchef.ijsselmonde", "regisseur.rotterdam", "landelijk.regisseur",
+                           "auditor"}) {
+    auto login = Get(user, "WA_Lombardijen1");
+    EXPECT_EQ(login.status().code(), absl::StatusCode::kPermissionDenied) << user << login.status();
+  }
+  auto by_operator = Get(vault_.operator_client(), "WA_Lombardijen1");
+  EXPECT_EQ(by_operator.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ReleaseTest, StrangerLearnsNothingAboutExistence) {
+  auto existing = Get("buitenstaander", "x/WA_Lombardijen1");
+  auto missing = Get("buitenstaander", "x/Bestaat_Niet");
+  EXPECT_EQ(existing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  // The same sentence, but for the name the caller typed.
+  EXPECT_EQ(std::string(existing.status().message()).substr(0, 10),
+            std::string(missing.status().message()).substr(0, 10));
+  EXPECT_TRUE(absl::StrContains(existing.status().message(), "that you have a role on"));
+}
+
+TEST_F(ReleaseTest, OnlyTheBeheerderStoresThePassword) {
+  EXPECT_EQ(SetPassword("teamchef.ijsselmonde", "WA_Lombardijen1", "x").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(SetPassword("auditor", "WA_Lombardijen1", "x").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(SetPassword("robin.peters", "WA_Lombardijen1", "").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SetPassword("robin.peters", "WA_Lombardijen1", std::string(2000, 'p')).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(SetPassword("robin.peters", "WA_Lombardijen1", "nieuw").ok());
+  EXPECT_EQ(Get("robin.peters", "WA_Lombardijen1")->version(), 2);
+}
+
+TEST_F(ReleaseTest, EveryAttemptIsAuditedWithTheDecidingRule) {
+  ASSERT_TRUE(Get("robin.peters", "WA_Lombardijen1").ok());
+  ASSERT_FALSE(Get("teamchef.ijsselmonde", "WA_Lombardijen1").ok());
+  ASSERT_FALSE(Get(vault_.operator_client(), "WA_Lombardijen1").ok());
+  ASSERT_FALSE(Get("buitenstaander", "WA_Lombardijen1").ok());
+  std::map<std::string, pb::AuditRecord> releases;
+  for (const pb::AuditRecord& r : Audit()) {
+    if (r.action() == "release") releases[r.actor()] = r;
+  }
+  EXPECT_EQ(releases["robin.peters"].decision(), "allow");
+  EXPECT_EQ(releases["robin.peters"].rule(), "R1.beheerder-release");
+  EXPECT_EQ(releases["teamchef.ijsselmonde"].decision(), "deny");
+  EXPECT_EQ(releases["teamchef.ijsselmonde"].role(), "teamchef");
+  EXPECT_EQ(releases["operator"].decision(), "deny");
+  EXPECT_EQ(releases["buitenstaander"].outcome(), "not-found");
+  for (const pb::AuditRecord& r : Audit()) {
+    EXPECT_FALSE(absl::StrContains(r.DebugString(), kPassword));
+    EXPECT_FALSE(absl::StrContains(r.DebugString(), kEmail));
+  }
+}
+
+TEST_F(ReleaseTest, DisabledUserIsRefusedOnTheVeryNextCall) {
+  ASSERT_TRUE(Get("robin.peters", "WA_Lombardijen1").ok());
+  pb::DisableUserRequest request;
+  request.set_user("robin.peters");
+  Client& op = vault_.operator_client();
+  auto disabled = op.Call(op.organisation(), &pb::Organisation::Stub::DisableUser, request);
+  ASSERT_TRUE(disabled.ok()) << disabled.status();
+  EXPECT_EQ(disabled->bindings_ended(), 1);
+  auto refused = Get("robin.peters", "WA_Lombardijen1");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "disabled"));
+  bool audited = false;
+  for (const pb::AuditRecord& r : Audit("robin.peters")) {
+    audited |= r.rule() == "auth.user-disabled";
+  }
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(ReleaseTest, R1ExpiredBindingIsRefused) {
+  auto c = vault_.ClientFor(vault_.AddAndEnroll("invaller"));
+  const int64_t until = absl::ToUnixSeconds(vault_.clock().Now() + absl::Hours(1));
+  ASSERT_TRUE(Grant("invaller", pb::ROLE_BEHEERDER, Scope("account", "WA_Lombardijen1"), until).ok());
+  EXPECT_TRUE(Get(*c, "WA_Lombardijen1").ok());
+  vault_.clock().Advance(absl::Hours(2));
+  EXPECT_EQ(Get(*c, "WA_Lombardijen1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ReleaseTest, NobodyGrantsARoleToThemselves) {
+  pb::GrantRoleRequest request;
+  request.set_user("operator");
+  request.set_role(pb::ROLE_BEHEERDER);
+  request.mutable_scope()->set_account("WA_Lombardijen1");
+  Client& op = vault_.operator_client();
+  auto granted = op.Call(op.organisation(), &pb::Organisation::Stub::GrantRole, request);
+  EXPECT_EQ(granted.status().code(), absl::StatusCode::kPermissionDenied);
+  // And a non-operator grants nothing at all.
+  request.set_user("robin.peters");
+  Client& robin = *clients_["robin.peters"];
+  EXPECT_EQ(robin.Call(robin.organisation(), &pb::Organisation::Stub::GrantRole, request).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ReleaseTest, RoleOnTheWrongScopeKindIsRefused) {
+  pb::GrantRoleRequest request;
+  request.set_user("robin.peters");
+  request.set_role(pb::ROLE_TEAMCHEF);
+  request.mutable_scope()->set_account("WA_Lombardijen1");
+  Client& op = vault_.operator_client();
+  EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::GrantRole, request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ReleaseTest, R7PrivateAccountIsRefusedWithTheReason) {
+  pb::AddAccountRequest account;
+  account.set_platform("instagram");
+  account.set_handle("robin_prive");
+  account.set_team("ijsselmonde");
+  account.set_kind(pb::ACCOUNT_KIND_PRIVE);
+  Client& op = vault_.operator_client();
+  auto added = op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account);
+  EXPECT_EQ(added.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(added.status().message(), "R7"));
+  account.set_kind(static_cast<pb::AccountKind>(99));
+  EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ReleaseTest, TamperedSealedSecretIsDataLossWithAClearError) {
+  auto db = vault_.OpenDatabaseForTest();
+  ASSERT_TRUE(db->ExecForTest("UPDATE secrets SET sealed = substr(sealed, 1, 30) || x'00' || "
+                              "substr(sealed, 32) WHERE kind = 'password'")
+                  .ok());
+  auto login = Get("robin.peters", "WA_Lombardijen1");
+  EXPECT_EQ(login.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(login.status().message(), "altered or moved"));
+}
+
+TEST_F(ReleaseTest, SealedRowMovedToAnotherAccountDoesNotOpen) {
+  AddAccount("POL_IJsselmonde", "pol.ijsselmonde@politie.example");
+  Grant("robin.peters", pb::ROLE_BEHEERDER, Scope("account", "POL_IJsselmonde"));
+  ASSERT_TRUE(SetPassword("robin.peters", "POL_IJsselmonde", "ander-wachtwoord").ok());
+  auto db = vault_.OpenDatabaseForTest();
+  ASSERT_TRUE(db->ExecForTest(
+                    "UPDATE secrets SET sealed = (SELECT s.sealed FROM secrets s JOIN accounts a ON "
+                    "a.id = s.account_id WHERE a.handle = 'WA_Lombardijen1' AND s.kind = 'password') "
+                    "WHERE kind = 'password' AND account_id = (SELECT id FROM accounts WHERE handle "
+                    "= 'POL_IJsselmonde')")
+                  .ok());
+  EXPECT_EQ(Get("robin.peters", "POL_IJsselmonde").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(Get("robin.peters", "WA_Lombardijen1").ok());
+}
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_F(ReleaseTest, NoPlaintextSecretsOrHandlesInTheDataDirectory) {
+  ASSERT_TRUE(Get("robin.peters", "WA_Lombardijen1").ok());
+  auto scan = [&] {
+    int files = 0;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(vault_.data_dir())) {
+      if (!entry.is_regular_file()) continue;
+      ++files;
+      const std::string bytes = ReadAll(entry.path());
+      for (const char* needle : {kPassword, kEmail, "WA_Lombardijen1", "robin.peters"}) {
+        EXPECT_FALSE(absl::StrContains(bytes, needle)) << needle << " in " << entry.path();
+      }
+    }
+    return files;
+  };
+  EXPECT_GE(scan(), 3);  // root.sealed, vault.db, its WAL, ca.pem
+  vault_.Stop();
+  EXPECT_GE(scan(), 3);
+}
+
+// The database is real SQLCipher: the sqlcipher shell opens it with the derived raw key, and
+// not without it.
+TEST_F(ReleaseTest, SqlcipherShellOpensTheDatabaseOnlyWithTheKey) {
+  vault_.Stop();
+  const std::string db = server::DatabasePath(vault_.data_dir());
+  const std::string script = vault_.data_dir() + "/../shell.sql";
+  auto run_shell = [&](const std::string& commands) {
+    std::ofstream(script) << commands;
+    std::string output;
+    FILE* pipe = popen(("sqlcipher " + db + " < " + script + " 2>&1").c_str(), "r");
+    char buffer[256];
+    while (fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
+    pclose(pipe);
+    std::remove(script.c_str());
+    return output;
+  };
+  const std::string with_key =
+      run_shell("PRAGMA key = \"x'" + crypto::HexEncode(vault_.DatabaseKey().Reveal()) +
+                "'\";\nPRAGMA cipher_page_size = 4096;\nSELECT count(*) FROM accounts;\n"
+                "SELECT handle FROM accounts;\n");
+  EXPECT_TRUE(absl::StrContains(with_key, "1\nWA_Lombardijen1")) << with_key;
+  const std::string without_key = run_shell("SELECT count(*) FROM accounts;\n");
+  EXPECT_TRUE(absl::StrContains(without_key, "file is encrypted or is not a database")) << without_key;
+}
+
+class EnrollmentTest : public ::testing::Test {
+ protected:
+  std::string NewCode(const std::string& user) {
+    pb::AddUserRequest request;
+    request.set_user(user);
+    Client& op = vault_.operator_client();
+    auto added = op.Call(op.organisation(), &pb::Organisation::Stub::AddUser, request);
+    EXPECT_TRUE(added.ok()) << added.status();
+    return added->enrollment_code();
+  }
+  absl::StatusOr<client::Profile> Enroll(const std::string& user, const std::string& code) {
+    return Client::Enroll(vault_.address(), vault_.ca_pem(), user, code,
+                          vault_.data_dir() + "/../p-" + user);
+  }
+  TestVault vault_;
+};
+
+TEST_F(EnrollmentTest, ValidCodeGivesAWorkingProfile) {
+  const std::string code = NewCode("sanne.devries");
+  EXPECT_GE(code.size(), 26u);  // 128 bits in base32
+  auto profile = Enroll("sanne.devries", code);
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  auto client = vault_.ClientFor(*profile);
+  auto me = client->Call(client->organisation(), &pb::Organisation::Stub::WhoAmI, pb::WhoAmIRequest());
+  ASSERT_TRUE(me.ok()) << me.status();
+  EXPECT_EQ(me->user(), "sanne.devries");
+  EXPECT_TRUE(Enroll("sanne.devries", absl::AsciiStrToLower(code)).status().message() ==
+              "enrollment code already used: ask the operator for a new one");
+}
+
+TEST_F(EnrollmentTest, ReusedCodeIsRefused) {
+  const std::string code = NewCode("u1");
+  ASSERT_TRUE(Enroll("u1", code).ok());
+  auto again = Enroll("u1", code);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StrContains(again.status().message(), "already used"));
+}
+
+TEST_F(EnrollmentTest, ExpiredCodeIsRefused) {
+  const std::string code = NewCode("u2");
+  vault_.clock().Advance(absl::Hours(24) + absl::Seconds(1));
+  auto late = Enroll("u2", code);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StrContains(late.status().message(), "expired"));
+}
+
+TEST_F(EnrollmentTest, WrongCodeIsRefusedAndLocksAfterFiveAttempts) {
+  const std::string code = NewCode("u3");
+  for (int i = 0; i < 5; ++i) {
+    auto wrong = Enroll("u3", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GG");
+    EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_EQ(wrong.status().message(), "invalid enrollment code");
+  }
+  auto locked = Enroll("u3", code);
+  EXPECT_EQ(locked.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StrContains(locked.status().message(), "locked"));
+  // Unknown users get the same answer as a wrong code.
+  EXPECT_EQ(Enroll("niemand", code).status().message(), "invalid enrollment code");
+}
+
+TEST_F(EnrollmentTest, MalformedRequestIsRefusedWithoutUsingTheCode) {
+  const std::string code = NewCode("u4");
+  pb::EnrollRequest request;
+  request.set_user("u4");
+  request.set_code(code);
+  request.set_csr_pem("-----BEGIN CERTIFICATE REQUEST-----\nnonsense\n-----END CERTIFICATE REQUEST-----\n");
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = vault_.ca_pem();
+  auto stub = pb::Enrollment::NewStub(grpc::CreateChannel(vault_.address(), grpc::SslCredentials(tls)));
+  grpc::ClientContext context;
+  pb::EnrollResponse response;
+  EXPECT_EQ(stub->Enroll(&context, request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Enroll("u4", code).ok());
+}
+
+TEST_F(EnrollmentTest, EnrollmentAttemptsAreAudited) {
+  const std::string code = NewCode("u5");
+  ASSERT_FALSE(Enroll("u5", "AAAA").ok());
+  ASSERT_TRUE(Enroll("u5", code).ok());
+  auto db = vault_.OpenDatabaseForTest();
+  std::vector<std::string> rules;
+  ASSERT_TRUE(db->Read([&](storage::Tx& tx) -> absl::Status {
+    storage::AuditFilter filter;
+    filter.actor = "u5";
+    auto rows = tx.ListAuditRecords(filter);
+    for (const auto& row : *rows) rules.push_back(row.rule);
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(rules, (std::vector<std::string>{"enroll.wrong-code", "enroll.code-valid"}));
+}
+
+// Every method of every service refuses a call that carries no client certificate, before any
+// handler runs; only enrollment and the health service answer. Walks the service descriptors, so
+// a method added later is covered without touching this test.
+TEST(CertificateGateTest, CallWithoutClientCertificateIsRefusedForEveryMethod) {
+  TestVault vault;
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = vault.ca_pem();  // verifies the server; sends no client certificate
+  auto channel = grpc::CreateChannel(vault.address(), grpc::SslCredentials(tls));
+  grpc::GenericStub stub(channel);
+  auto call = [&](const std::string& method) {
+    grpc::CompletionQueue cq;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    auto reader = stub.PrepareUnaryCall(&context, method, request, &cq);
+    reader->StartCall();
+    grpc::Status status;
+    reader->Finish(&response, &status, reinterpret_cast<void*>(1));
+    void* tag;
+    bool ok;
+    cq.Next(&tag, &ok);
+    return status;
+  };
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  int methods = 0;
+  for (const char* name : {"kluis.v1.Organisation", "kluis.v1.Vault", "kluis.v1.Audit"}) {
+    const auto* service = pool->FindServiceByName(name);
+    ASSERT_NE(service, nullptr) << name;
+    for (int i = 0; i < service->method_count(); ++i) {
+      const std::string method = "/" + std::string(name) + "/" + service->method(i)->name();
+      EXPECT_EQ(call(method).error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+      ++methods;
+    }
+  }
+  EXPECT_GE(methods, 14);
+  EXPECT_EQ(call("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call("/kluis.v1.Enrollment/Enroll").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // grpc.health.v1.Health/Check with an empty request: the whole server is SERVING.
+  EXPECT_TRUE(call("/grpc.health.v1.Health/Check").ok());
+}
+
+TEST(CertificateGateTest, CertificateFromAnotherCaIsRefusedByTls) {
+  TestVault vault;
+  TestVault other;
+  client::Profile foreign = other.AddAndEnroll("indringer");
+  foreign.server = vault.address();
+  foreign.ca_certificate_pem = vault.ca_pem();
+  auto client = vault.ClientFor(foreign);
+  auto me = client->Call(client->organisation(), &pb::Organisation::Stub::WhoAmI, pb::WhoAmIRequest());
+  EXPECT_EQ(me.status().code(), absl::StatusCode::kUnavailable) << me.status();
+}
+
+TEST(VaultOpenTest, BrokenAuditChainRefusesToServe) {
+  TestVault vault;
+  {
+    auto db = vault.OpenDatabaseForTest();
+    ASSERT_TRUE(db->ExecForTest("UPDATE audit_records SET reason = 'herschreven' WHERE seq = 1").ok());
+  }
+  vault.Stop();
+  server::SystemClock clock;
+  auto reopened = server::Vault::Open(vault.data_dir(),
+                                      crypto::SecretBytes::CopyFrom(TestVault::kPassphrase), clock);
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(reopened.status().message(), "record 1")) << reopened.status();
+}
+
+}  // namespace
+}  // namespace kluis::testing

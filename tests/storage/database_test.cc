@@ -1,0 +1,110 @@
+#include "server/storage/database.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "crypto/random.h"
+#include "server/storage/schema.h"
+#include "server/storage/tx.h"
+
+namespace kluis::storage {
+namespace {
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::Initialize().ok());
+    char tmpl[] = "/tmp/kluis-db-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    path_ = dir_ + "/vault.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_, path_;
+  crypto::SecretBytes key_ = crypto::RandomSecret(32);
+};
+
+TEST_F(DatabaseTest, CreatesAtLatestSchemaAndReopens) {
+  {
+    auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+    ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_EQ((*db)->SchemaVersion(), LatestSchemaVersion());
+    ASSERT_TRUE((*db)->Write([](Tx& tx) { return tx.PutMeta("k", "v"); }).ok());
+  }
+  auto db = Database::Open(path_, key_, Database::Mode::kOpenExisting);
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::optional<std::string> value;
+  ASSERT_TRUE((*db)->Read([&](Tx& tx) -> absl::Status {
+    auto v = tx.GetMeta("k");
+    if (!v.ok()) return v.status();
+    value = *v;
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(value.value_or(""), "v");
+}
+
+TEST_F(DatabaseTest, WrongKeyIsAClearErrorNotACrash) {
+  { ASSERT_TRUE(Database::Open(path_, key_, Database::Mode::kCreate).ok()); }
+  auto db = Database::Open(path_, crypto::RandomSecret(32), Database::Mode::kOpenExisting);
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(db.status().message(), "wrong passphrase or not a Kluis database");
+}
+
+TEST_F(DatabaseTest, FileThatIsNotADatabaseIsAClearError) {
+  std::ofstream(path_) << std::string(8192, 'x');
+  auto db = Database::Open(path_, key_, Database::Mode::kOpenExisting);
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(DatabaseTest, MissingFileIsNotFoundAndCreateRefusesExisting) {
+  EXPECT_EQ(Database::Open(path_, key_, Database::Mode::kOpenExisting).status().code(),
+            absl::StatusCode::kNotFound);
+  { ASSERT_TRUE(Database::Open(path_, key_, Database::Mode::kCreate).ok()); }
+  EXPECT_EQ(Database::Open(path_, key_, Database::Mode::kCreate).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+// Every older schema version opens and migrates forward to the latest.
+TEST_F(DatabaseTest, EveryOlderSchemaMigratesToLatest) {
+  for (int version = 0; version < LatestSchemaVersion(); ++version) {
+    const std::string path = dir_ + "/v" + std::to_string(version) + ".db";
+    {
+      auto old = Database::OpenAtVersionForTest(path, key_, version);
+      ASSERT_TRUE(old.ok()) << old.status();
+      EXPECT_EQ((*old)->SchemaVersion(), version);
+    }
+    if (version == 0) continue;  // an empty file has no schema: not a Kluis database yet
+    auto db = Database::Open(path, key_, Database::Mode::kOpenExisting);
+    ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_EQ((*db)->SchemaVersion(), LatestSchemaVersion());
+  }
+}
+
+TEST_F(DatabaseTest, FailedWriteRollsBackEverything) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  absl::Status failed = (*db)->Write([](Tx& tx) -> absl::Status {
+    if (absl::Status s = tx.PutMeta("half", "done"); !s.ok()) return s;
+    return absl::InternalError("fail after the first write");
+  });
+  EXPECT_FALSE(failed.ok());
+  std::optional<std::string> value;
+  ASSERT_TRUE((*db)->Read([&](Tx& tx) -> absl::Status {
+    auto v = tx.GetMeta("half");
+    value = v.ok() ? *v : std::nullopt;
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_FALSE(value.has_value());
+}
+
+TEST_F(DatabaseTest, DuplicateNamesAreAlreadyExists) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  ASSERT_TRUE((*db)->Write([](Tx& tx) { return tx.InsertUnit("rotterdam", "R", 1).status(); }).ok());
+  EXPECT_EQ((*db)->Write([](Tx& tx) { return tx.InsertUnit("rotterdam", "R", 1).status(); }).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace kluis::storage
