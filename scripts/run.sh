@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and serves a demo vault on 127.0.0.1 in the foreground.
+# The first run creates the vault under var/ with demo units, users, accounts and enrolled client
+# profiles; later runs reuse it. Stop with Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+
+LISTEN="${KLUIS_LISTEN:-127.0.0.1:7443}"
+VAR="$PWD/var"
+DATA="$VAR/data"
+PASSPHRASE="$VAR/passphrase"
+PROFILES="$VAR/profiles"
+KLUISD="$PWD/build/bin/kluisd"
+KLUIS="$PWD/build/bin/kluis"
+
+kluis_install_deps
+kluis_build kluisd kluis
+
+as() { local user="$1"; shift; "$KLUIS" --profile "$PROFILES/$user" "$@"; }
+
+enroll() {  # enroll USER CODE
+  "$KLUIS" enroll --server "$LISTEN" --ca-cert "$DATA/ca.pem" --user "$1" --code "$2" \
+    --profile "$PROFILES/$1" >/dev/null
+}
+
+add_user() {  # add_user USER "Full Name"
+  local code
+  code=$(as operator user add "$1" --name "$2" | awk '/^enrollment code:/ {print $3}')
+  enroll "$1" "$code"
+}
+
+seed_demo() {
+  echo "kluis: creating the demo organisation (seed 000: Eenheid Rotterdam, Basisteam IJsselmonde)"
+  as operator unit add rotterdam --name "Eenheid Rotterdam" >/dev/null
+  as operator team add rotterdam ijsselmonde --name "Basisteam IJsselmonde" >/dev/null
+  as operator account add x/POL_IJsselmonde --team rotterdam/ijsselmonde --kind politie-samen \
+    --email basisteam.ijsselmonde@demo.politie.example >/dev/null
+  as operator account add x/WA_Lombardijen1 --team rotterdam/ijsselmonde --kind politie-alleen \
+    --email wijkagent.lombardijen@demo.politie.example >/dev/null
+  add_user robin.peters "Robin Peters"
+  add_user sanne.devries "Sanne de Vries"
+  add_user teamchef.ijsselmonde "Teamchef IJsselmonde"
+  add_user regisseur.rotterdam "Socialmediaregisseur Rotterdam"
+  add_user landelijk.regisseur "Landelijk socialmediaregisseur"
+  add_user auditor "Auditor Eenheid Rotterdam"
+  as operator role grant robin.peters beheerder --account x/WA_Lombardijen1 >/dev/null
+  as operator role grant sanne.devries beheerder --account x/POL_IJsselmonde >/dev/null
+  as operator role grant teamchef.ijsselmonde teamchef --team rotterdam/ijsselmonde >/dev/null
+  as operator role grant regisseur.rotterdam regisseur --unit rotterdam >/dev/null
+  as operator role grant landelijk.regisseur landelijk-regisseur --global >/dev/null
+  as operator role grant auditor auditor --unit rotterdam >/dev/null
+  # Made-up passwords, stored by each account's beheerder through standard input.
+  printf 'Lombardijen-demo-%s\n' "$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')" |
+    as robin.peters secret set x/WA_Lombardijen1 >/dev/null
+  printf 'IJsselmonde-demo-%s\n' "$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')" |
+    as sanne.devries secret set x/POL_IJsselmonde >/dev/null
+  touch "$VAR/.demo-seeded"
+}
+
+wait_for_port_file() {
+  for _ in $(seq 1 100); do
+    [ -s "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "kluis: kluisd did not start; see the lines above" >&2
+  exit 5
+}
+
+if [ ! -f "$DATA/root.sealed" ]; then
+  mkdir -p "$VAR" && chmod 700 "$VAR"
+  # A random passphrase in a 0600 file: for this demo only. In production the passphrase comes
+  # from the operators, not from a file next to the vault (docs/SECURITY.md).
+  (umask 077 && head -c 32 /dev/urandom | base64 > "$PASSPHRASE")
+  rm -rf "$PROFILES"
+  init_out=$("$KLUISD" init --data-dir "$DATA" --passphrase-file "$PASSPHRASE" --admin operator \
+    --listen "$LISTEN")
+  echo "$init_out" | grep -E "^(vault created|CA fingerprint)"
+  admin_code=$(echo "$init_out" | awk '/^enrollment code:/ {print $3}')
+  # Serve briefly in the background to enroll the demo users, then serve in the foreground.
+  rm -f "$VAR/port"
+  "$KLUISD" serve --data-dir "$DATA" --passphrase-file "$PASSPHRASE" --listen "$LISTEN" \
+    --port-file "$VAR/port" &
+  seed_pid=$!
+  trap 'kill $seed_pid 2>/dev/null || true' EXIT
+  wait_for_port_file "$VAR/port"
+  enroll operator "$admin_code"
+  seed_demo
+  kill -TERM "$seed_pid"
+  wait "$seed_pid" || true
+  trap - EXIT
+fi
+
+cat <<TXT
+
+Kluis demo vault in var/ (passphrase file var/passphrase is for this demo only), serving on $LISTEN.
+Profiles of the demo users are in var/profiles/<user>. Try, in another terminal:
+
+  build/bin/kluis --profile var/profiles/robin.peters get WA_Lombardijen1          # the beheerder: login
+  build/bin/kluis --profile var/profiles/sanne.devries get x/POL_IJsselmonde       # the other beheerder
+  build/bin/kluis --profile var/profiles/teamchef.ijsselmonde get WA_Lombardijen1  # refused, exit 2
+  build/bin/kluis --profile var/profiles/auditor get WA_Lombardijen1               # refused, exit 2
+  build/bin/kluis --profile var/profiles/operator account list
+  build/bin/kluis --profile var/profiles/auditor audit list
+
+Stop the server with Ctrl-C.
+TXT
+exec "$KLUISD" serve --data-dir "$DATA" --passphrase-file "$PASSPHRASE" --listen "$LISTEN"
