@@ -196,20 +196,25 @@ std::string RoleOf(const Decision& decision) {
   return decision.role ? std::string(policies::RoleName(*decision.role)) : "";
 }
 
+// Notes what the rules decided in the event that records the attempt.
+void NoteDecision(audit::AuditEvent& event, const Decision& decision) {
+  event.role = RoleOf(decision);
+  event.rule = decision.rule;
+  event.decision = decision.allows() ? "allow" : "deny";
+  event.outcome = decision.allows() ? "ok" : "permission-denied";
+}
+
 audit::AuditEvent Event(const Caller& caller, absl::string_view action, absl::string_view account,
                         const Decision& decision, absl::string_view reason,
                         std::optional<int64_t> unit_id) {
   audit::AuditEvent event;
   event.actor = caller.user;
-  event.role = RoleOf(decision);
   event.action = std::string(action);
   event.account = std::string(account);
-  event.decision = decision.allows() ? "allow" : "deny";
-  event.rule = decision.rule;
   event.reason = std::string(reason);
   event.peer = caller.peer;
-  event.outcome = decision.allows() ? "ok" : "permission-denied";
   event.unit_id = unit_id;
+  NoteDecision(event, decision);
   return event;
 }
 
@@ -683,10 +688,7 @@ absl::Status DecideManagement(const Caller& caller, audit::AuditEvent& event, ab
                               absl::string_view what) {
   const Decision decision =
       policies::Decide(caller.policy_bindings, policies::Resource{}, Action::kManageOrganisation, now);
-  event.role = RoleOf(decision);
-  event.rule = decision.rule;
-  event.decision = decision.allows() ? "allow" : "deny";
-  event.outcome = "ok";
+  NoteDecision(event, decision);
   if (!decision.allows()) return DeniedError(decision, what);
   return absl::OkStatus();
 }
@@ -964,10 +966,7 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
     const Decision decision = policies::Decide(
         caller.policy_bindings, policies::Resource{0, target->id, target->unit_id.value_or(0)},
         Action::kRegisterAccount, now);
-    event.role = RoleOf(decision);
-    event.rule = decision.rule;
-    event.decision = decision.allows() ? "allow" : "deny";
-    event.outcome = "ok";
+    NoteDecision(event, decision);
     if (!decision.allows()) return DeniedError(decision, absl::StrCat("register accounts in ", target->name));
     absl::StatusOr<int64_t> id = tx.InsertAccount(target->id, platform, handle, kind, Micros(now), caller.user);
     if (!id.ok() && id.status().code() == absl::StatusCode::kAlreadyExists) {
@@ -1054,10 +1053,7 @@ absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_vi
     event.unit_id = found->unit_id;
     const Decision decision =
         policies::Decide(caller.policy_bindings, ResourceOf(*found), Action::kStoreSecret, now);
-    event.role = RoleOf(decision);
-    event.rule = decision.rule;
-    event.decision = decision.allows() ? "allow" : "deny";
-    event.outcome = "ok";
+    NoteDecision(event, decision);
     if (!decision.allows()) return DeniedError(decision, absl::StrCat("set the password of ", found->name()));
     absl::StatusOr<int64_t> next = tx.NextSecretVersion(found->id, kPassword);
     if (!next.ok()) return next.status();
@@ -1158,10 +1154,7 @@ absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& ca
     const Decision decision =
         scope.any() ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
                     : Refusal("deny-by-default");
-    event.role = RoleOf(decision);
-    event.rule = decision.rule;
-    event.decision = decision.allows() ? "allow" : "deny";
-    event.outcome = "ok";
+    NoteDecision(event, decision);
     if (!decision.allows()) return DeniedError(decision, "read the audit log (auditors only)");
     absl::StatusOr<std::vector<storage::AuditRow>> found = tx.ListAuditRecords(filter);
     if (!found.ok()) return found.status();

@@ -211,6 +211,19 @@ TEST_F(CliTest, BeheerderGetsTheLoginOthersAreRefusedWithExitCodes) {
   EXPECT_EQ(Kluis("auditor", {"whoami"}).exit_code, 5) << "server is down";
 }
 
+TEST_F(CliTest, ServerRunsWithCoreDumpsDisabled) {
+  StartServer();
+  std::ifstream limits("/proc/" + std::to_string(server_) + "/limits");
+  std::string line, core;
+  while (std::getline(limits, line)) {
+    if (absl::StartsWith(line, "Max core file size")) core = line;
+  }
+  std::vector<std::string> fields = absl::StrSplit(core.substr(18), ' ', absl::SkipEmpty());
+  ASSERT_GE(fields.size(), 2u) << core;
+  EXPECT_EQ(fields[0], "0") << "soft limit: " << core;
+  EXPECT_EQ(fields[1], "0") << "hard limit: " << core;
+}
+
 TEST_F(CliTest, WrongEnrollmentCodeExitsFive) {
   StartServer();
   Result wrong = Enroll("operator", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GG");
