@@ -30,6 +30,8 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitDenied;
     case absl::StatusCode::kNotFound:
       return kExitNotFound;
+    case absl::StatusCode::kFailedPrecondition:  // needs approval, or a request in the wrong state
+      return kExitNeedsApproval;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kUnauthenticated:
     case absl::StatusCode::kDeadlineExceeded:
@@ -170,9 +172,36 @@ struct Args {
   std::string unit, team, name, account, kind, email, role, until, reason, field;
   std::string scope_account, scope_team, scope_unit;
   bool scope_global = false;
-  std::string since, actor;
+  std::string since, actor, purpose, ttl;
+  int64_t request_id = 0;
   int limit = 0;
 };
+
+Table RequestsTable(const google::protobuf::RepeatedPtrField<pb::AccessRequest>& requests) {
+  Table table{{"ID", "ACCOUNT", "REQUESTER", "PURPOSE", "STATE", "CREATED", "DECIDED BY", "GRANT UNTIL", "REASON"}, {}};
+  for (const pb::AccessRequest& r : requests) {
+    table.rows.push_back({std::to_string(r.id()), r.account(), r.requester(), r.purpose(), r.state(),
+                          FormatTime(r.created_unix()),
+                          r.escalation_decided_by().empty() ? r.decided_by() : r.escalation_decided_by(),
+                          FormatTime(r.grant_expires_unix()), r.reason()});
+  }
+  return table;
+}
+
+void PrintRequest(const pb::AccessRequest& r) {
+  std::cout << "request " << r.id() << " for " << r.account() << " by " << r.requester() << ": " << r.state();
+  if (r.grant_expires_unix() != 0) std::cout << ", usable once until " << FormatTime(r.grant_expires_unix());
+  std::cout << "\n";
+}
+
+absl::StatusOr<int64_t> ParseDurationArg(const std::string& text) {
+  if (text.empty()) return 0;
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("--ttl must be a duration like 4h or 90m, got \"", text, "\""));
+  }
+  return absl::ToInt64Seconds(d);
+}
 
 absl::StatusOr<int64_t> ParseTimeArg(const std::string& text, const char* what) {
   if (text.empty()) return 0;
@@ -395,10 +424,97 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     std::cout << "password of " << a.account << " stored (version " << r->version() << ")\n";
     return absl::OkStatus();
   }
-  if (command == "get") {
+  if (command == "request") {
+    pb::RequestAccessRequest request;
+    request.set_account(a.account);
+    request.set_purpose(a.purpose);
+    request.set_reason(a.reason);
+    absl::StatusOr<pb::AccessRequest> r = c.Call(c.vault(), &pb::Vault::Stub::RequestAccess, request);
+    if (!r.ok()) return r.status();
+    PrintRequest(*r);
+    std::cout << "the beheerders and teamchef see it in kluis inbox; once approved: kluis get "
+              << r->account() << " --request " << r->id() << "\n";
+    return absl::OkStatus();
+  }
+  if (command == "requests") {
+    absl::StatusOr<pb::ListRequestsResponse> r =
+        c.Call(c.vault(), &pb::Vault::Stub::ListRequests, pb::ListRequestsRequest());
+    if (!r.ok()) return r.status();
+    if (a.format != "table") {
+      pb::ListRequestsResponse both = *r;
+      PrintListing(a.format, RequestsTable(both.mine()), both, std::cout);
+      return absl::OkStatus();
+    }
+    std::cout << "mine:\n";
+    RequestsTable(r->mine()).PrintTable(std::cout);
+    std::cout << "\nto decide:\n";
+    RequestsTable(r->to_decide()).PrintTable(std::cout);
+    return absl::OkStatus();
+  }
+  if (command == "approve" || command == "deny") {
+    pb::DecideRequestRequest request;
+    request.set_id(a.request_id);
+    request.set_approve(command == "approve");
+    request.set_reason(a.reason);
+    absl::StatusOr<int64_t> ttl = ParseDurationArg(a.ttl);
+    if (!ttl.ok()) return ttl.status();
+    request.set_ttl_seconds(*ttl);
+    absl::StatusOr<pb::AccessRequest> r = c.Call(c.vault(), &pb::Vault::Stub::DecideRequest, request);
+    if (!r.ok()) return r.status();
+    PrintRequest(*r);
+    return absl::OkStatus();
+  }
+  if (command == "escalate") {
+    pb::EscalateRequestRequest request;
+    request.set_id(a.request_id);
+    request.set_reason(a.reason);
+    absl::StatusOr<pb::AccessRequest> r = c.Call(c.vault(), &pb::Vault::Stub::EscalateRequest, request);
+    if (!r.ok()) return r.status();
+    PrintRequest(*r);
+    std::cout << "the landelijk regisseur decides; that decision stands\n";
+    return absl::OkStatus();
+  }
+  if (command == "inbox") {
+    absl::StatusOr<pb::Inbox> r = c.Call(c.vault(), &pb::Vault::Stub::GetInbox, pb::GetInboxRequest());
+    if (!r.ok()) return r.status();
+    if (a.format == "json") {
+      PrintJson(*r, std::cout);
+      return absl::OkStatus();
+    }
+    std::cout << "waiting for your decision (kluis approve ID | kluis deny ID --reason R):\n";
+    if (r->to_decide().empty()) std::cout << "  nothing\n";
+    for (const pb::AccessRequest& q : r->to_decide()) {
+      std::cout << "  " << q.id() << "  " << q.account() << "  " << q.requester() << "  " << q.purpose()
+                << "  " << q.state() << "  " << q.reason() << "\n";
+    }
+    std::cout << "your grants (kluis get ACCOUNT --request ID):\n";
+    if (r->grants().empty()) std::cout << "  none\n";
+    for (const pb::AccessRequest& q : r->grants()) {
+      std::cout << "  " << q.id() << "  " << q.account() << "  until " << FormatTime(q.grant_expires_unix()) << "\n";
+    }
+    std::cout << "notices:\n";
+    if (r->notices().empty()) std::cout << "  none\n";
+    for (const pb::Notice& n : r->notices()) {
+      std::cout << "  " << FormatTime(n.created_unix()) << "  [" << n.kind() << "] " << n.text() << "\n";
+    }
+    return absl::OkStatus();
+  }
+  if (command == "due") {
+    absl::StatusOr<pb::ListDueResponse> r = c.Call(c.vault(), &pb::Vault::Stub::ListDue, pb::ListDueRequest());
+    if (!r.ok()) return r.status();
+    Table table{{"ACCOUNT", "RAISED", "BY", "CAUSE"}, {}};
+    for (const pb::RotationFlag& f : r->flags()) {
+      table.rows.push_back({f.account(), FormatTime(f.raised_unix()), f.raised_by(), f.cause()});
+    }
+    PrintListing(a.format, table, *r, std::cout);
+    return absl::OkStatus();
+  }
+  if (command == "get" || command == "emergency") {
     pb::ReleaseCredentialRequest request;
     request.set_account(a.account);
     request.set_reason(a.reason);
+    request.set_request_id(a.request_id);
+    request.set_break_glass(command == "emergency");
     absl::StatusOr<pb::ReleaseCredentialResponse> r = c.Call(c.vault(), &pb::Vault::Stub::ReleaseCredential, request);
     if (!r.ok()) return r.status();
     if (a.field == "password") {
@@ -528,6 +644,32 @@ int RunKluis(int argc, char** argv) {
   get->add_option("ACCOUNT", a.account)->required();
   get->add_option("--reason", a.reason, "why (recorded in the audit log)");
   get->add_option("--field", a.field, "print only this field")->check(CLI::IsMember({"password", "email"}));
+  get->add_option("--request", a.request_id, "use the grant of this approved request");
+
+  CLI::App* emergency = command(&app, "emergency", "break-glass release, with a reason; everyone concerned is told", "emergency");
+  emergency->add_option("ACCOUNT", a.account)->required();
+  emergency->add_option("--reason", a.reason, "why (recorded, and sent to the beheerders and regisseur)")->required();
+  emergency->add_option("--field", a.field, "print only this field")->check(CLI::IsMember({"password", "email"}));
+
+  CLI::App* request = command(&app, "request", "ask for the login of an account", "request");
+  request->add_option("ACCOUNT", a.account)->required();
+  request->add_option("--purpose", a.purpose, "koppelen, ziekte, verlof, uitdienst, overlijden, stopzetten, overig")
+      ->required();
+  request->add_option("--reason", a.reason, "what for")->required();
+  listing(command(&app, "requests", "my requests and those I can decide", "requests"));
+  CLI::App* approve = command(&app, "approve", "approve a request", "approve");
+  approve->add_option("ID", a.request_id)->required();
+  approve->add_option("--ttl", a.ttl, "a shorter grant than the policy's, e.g. 4h");
+  approve->add_option("--reason", a.reason, "note (recorded)");
+  CLI::App* deny = command(&app, "deny", "deny a request", "deny");
+  deny->add_option("ID", a.request_id)->required();
+  deny->add_option("--reason", a.reason, "why (the requester sees it)")->required();
+  CLI::App* escalate = command(&app, "escalate", "take a denied request to the landelijk regisseur", "escalate");
+  escalate->add_option("ID", a.request_id)->required();
+  escalate->add_option("--reason", a.reason, "why (recorded)");
+  CLI::App* inbox = command(&app, "inbox", "requests to decide, notices, my grants", "inbox");
+  inbox->add_option("--format", a.format)->check(CLI::IsMember({"table", "json"}));
+  listing(command(&app, "due", "accounts whose password is due for rotation", "due"));
 
   CLI::App* audit = app.add_subcommand("audit", "the audit log")->require_subcommand(1);
   CLI::App* audit_list = command(audit, "list", "list audit records", "audit list");

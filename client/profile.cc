@@ -21,7 +21,7 @@ absl::StatusOr<std::string> ReadProfileFile(const std::string& dir, const char* 
   const std::string path = absl::StrCat(dir, "/", name);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::FailedPreconditionError(
+    return absl::InvalidArgumentError(
         absl::StrCat("no usable profile in ", dir, " (missing ", name, "): run kluis enroll"));
   }
   std::ostringstream contents;

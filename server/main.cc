@@ -11,6 +11,8 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "policies/policy.h"
 #include "crypto/process.h"
 #include "crypto/random.h"
 #include "server/server.h"
@@ -90,8 +92,38 @@ int RunInit(const std::string& data_dir, const std::string& passphrase_file,
   return 0;
 }
 
+// Validates a policy file and prints what it says; the vault is not touched.
+int RunCheckPolicy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read policy file ", path)));
+  std::ostringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<kluis::policies::Policy> policy = kluis::policies::ParsePolicy(text.str(), path);
+  if (!policy.ok()) return Fail(policy.status());
+  std::cout << "policy \"" << policy->name << "\": " << policy->rules.size() << " rules; grants last "
+            << absl::FormatDuration(policy->grant_ttl) << " (at most "
+            << absl::FormatDuration(policy->max_grant_ttl) << "), undecided requests approve after "
+            << absl::FormatDuration(policy->waiting_period) << ", reasons of at least "
+            << policy->min_reason_length << " characters\n";
+  for (const kluis::policies::Rule& rule : policy->rules) {
+    std::vector<std::string> actions, kinds, extras;
+    for (auto a : rule.actions) actions.emplace_back(kluis::policies::ActionName(a));
+    for (auto k : rule.account_kinds) kinds.emplace_back(kluis::policies::AccountKindName(k));
+    for (auto r : rule.approvers) extras.push_back(absl::StrCat("approver ", kluis::policies::RoleName(r)));
+    if (rule.escalate_to) extras.push_back(absl::StrCat("escalates to ", kluis::policies::RoleName(*rule.escalate_to)));
+    for (auto n : rule.notify) extras.push_back(absl::StrCat("notify ", kluis::policies::NotifyName(n)));
+    if (rule.raise_rotation_flag) extras.emplace_back("rotation flag");
+    if (!rule.required_reason_prefix.empty()) extras.push_back(absl::StrCat("reason \"", rule.required_reason_prefix, "…\""));
+    std::cout << "  " << rule.id << ": " << kluis::policies::RoleName(rule.role) << " "
+              << kluis::policies::ModeName(rule.mode) << " " << absl::StrJoin(actions, ",")
+              << (kinds.empty() ? "" : absl::StrCat(" on ", absl::StrJoin(kinds, ",")))
+              << (extras.empty() ? "" : absl::StrCat(" (", absl::StrJoin(extras, "; "), ")")) << "\n";
+  }
+  return 0;
+}
+
 int RunServe(const std::string& data_dir, const std::string& passphrase_file, std::string listen,
-             const std::string& port_file) {
+             const std::string& port_file, const std::string& policy_file) {
   // Block the stop signals before gRPC starts its threads, so only sigwait below receives them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -106,6 +138,10 @@ int RunServe(const std::string& data_dir, const std::string& passphrase_file, st
   absl::StatusOr<std::unique_ptr<kluis::server::Vault>> vault =
       kluis::server::Vault::Open(data_dir, *passphrase, clock);
   if (!vault.ok()) return Fail(vault.status());
+  if (!policy_file.empty()) {
+    if (absl::Status loaded = (*vault)->ReloadPolicy(policy_file); !loaded.ok()) return Fail(loaded);
+    Log(absl::StrCat("policy from ", policy_file));
+  }
   if (listen.empty()) {
     absl::StatusOr<std::string> configured = (*vault)->DefaultListenAddress();
     if (!configured.ok()) return Fail(configured.status());
@@ -124,7 +160,14 @@ int RunServe(const std::string& data_dir, const std::string& passphrase_file, st
     int signal_number = 0;
     sigwait(&signals, &signal_number);
     if (signal_number == SIGHUP) {
-      Log("SIGHUP: nothing to reload yet");
+      // Reload the release rules; a broken file leaves the rules in force untouched.
+      if (policy_file.empty()) {
+        Log("SIGHUP: serving the built-in policy; start with --policy FILE to reload one");
+      } else if (absl::Status s = (*vault)->ReloadPolicy(policy_file); !s.ok()) {
+        Log(absl::StrCat("policy not reloaded, the previous policy stays: ", s.message()));
+      } else {
+        Log(absl::StrCat("policy reloaded from ", policy_file));
+      }
       continue;
     }
     Log(absl::StrCat("stopping on ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"));
@@ -155,12 +198,19 @@ int main(int argc, char** argv) {
   init->add_option("--argon2", argon2, "passphrase stretching cost")
       ->check(CLI::IsMember({"interactive", "moderate", "sensitive"}));
 
-  std::string serve_listen, port_file;
+  std::string serve_listen, port_file, policy_file;
   CLI::App* serve = app.add_subcommand("serve", "serve a vault");
   serve->add_option("--data-dir", data_dir, "the vault's directory")->required();
   serve->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
   serve->add_option("--listen", serve_listen, "host:port (default: as given at init)");
   serve->add_option("--port-file", port_file, "write the bound port here once serving");
+  serve->add_option("--policy", policy_file,
+                    "release rules (protobuf text format); default: the built-in policies/default.textproto; "
+                    "SIGHUP reloads it");
+
+  std::string check_file;
+  CLI::App* check = app.add_subcommand("check-policy", "validate a policy file and summarise it");
+  check->add_option("FILE", check_file, "policy file")->required();
 
   try {
     app.parse(argc, argv);
@@ -168,5 +218,6 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 1;
   }
   if (*init) return RunInit(data_dir, passphrase_file, admin, listen, server_names, argon2);
-  return RunServe(data_dir, passphrase_file, serve_listen, port_file);
+  if (*check) return RunCheckPolicy(check_file);
+  return RunServe(data_dir, passphrase_file, serve_listen, port_file, policy_file);
 }

@@ -120,6 +120,24 @@ std::optional<absl::Time> OptionalUnix(int64_t seconds) {
   return absl::FromUnixSeconds(seconds);
 }
 
+void RequestToProto(const RequestView& view, pb::AccessRequest* out) {
+  const policies::AccessRequest& r = view.request;
+  out->set_id(r.id);
+  out->set_account(view.account);
+  out->set_requester(r.requester);
+  out->set_purpose(r.purpose);
+  out->set_reason(r.reason);
+  out->set_state(std::string(policies::RequestStateName(view.status.state)));
+  out->set_created_unix(absl::ToUnixSeconds(r.created));
+  if (r.decision) {
+    out->set_decided_by(r.decision->by);
+    out->set_decision_reason(r.decision->reason);
+  }
+  if (r.escalation_decision) out->set_escalation_decided_by(r.escalation_decision->by);
+  if (view.status.grant_expires) out->set_grant_expires_unix(absl::ToUnixSeconds(*view.status.grant_expires));
+  out->set_rule(r.rule_id);
+}
+
 // ---- authentication ----
 
 // Maps the verified client certificate of this call to a Caller. TLS has already checked the
@@ -329,7 +347,11 @@ class VaultService final : public pb::Vault::Service {
                                  const pb::ReleaseCredentialRequest* request,
                                  pb::ReleaseCredentialResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<Login> login = vault_.ReleaseCredential(caller, request->account(), request->reason());
+      ReleaseOptions options;
+      options.reason = request->reason();
+      options.break_glass = request->break_glass();
+      options.request_id = request->request_id();
+      absl::StatusOr<Login> login = vault_.ReleaseCredential(caller, request->account(), options);
       if (!login.ok()) return login.status();
       response->set_account(login->account);
       response->set_handle(login->handle);
@@ -338,6 +360,86 @@ class VaultService final : public pb::Vault::Service {
       response->set_version(static_cast<int32_t>(login->version));
       response->set_set_unix(absl::ToUnixSeconds(login->set_at));
       response->set_rule(login->rule);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status RequestAccess(ServerContext* context, const pb::RequestAccessRequest* request,
+                             pb::AccessRequest* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<RequestView> view =
+          vault_.RequestAccess(caller, request->account(), request->purpose(), request->reason());
+      if (!view.ok()) return view.status();
+      RequestToProto(*view, response);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ListRequests(ServerContext* context, const pb::ListRequestsRequest*,
+                            pb::ListRequestsResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<RequestLists> lists = vault_.ListRequests(caller);
+      if (!lists.ok()) return lists.status();
+      for (const RequestView& view : lists->mine) RequestToProto(view, response->add_mine());
+      for (const RequestView& view : lists->to_decide) RequestToProto(view, response->add_to_decide());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status DecideRequest(ServerContext* context, const pb::DecideRequestRequest* request,
+                             pb::AccessRequest* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      std::optional<absl::Duration> ttl;
+      if (request->ttl_seconds() != 0) ttl = absl::Seconds(request->ttl_seconds());
+      absl::StatusOr<RequestView> view =
+          vault_.DecideRequest(caller, request->id(), request->approve(), request->reason(), ttl);
+      if (!view.ok()) return view.status();
+      RequestToProto(*view, response);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status EscalateRequest(ServerContext* context, const pb::EscalateRequestRequest* request,
+                               pb::AccessRequest* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<RequestView> view = vault_.EscalateRequest(caller, request->id(), request->reason());
+      if (!view.ok()) return view.status();
+      RequestToProto(*view, response);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status GetInbox(ServerContext* context, const pb::GetInboxRequest*,
+                        pb::Inbox* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<Inbox> inbox = vault_.GetInbox(caller);
+      if (!inbox.ok()) return inbox.status();
+      for (const RequestView& view : inbox->to_decide) RequestToProto(view, response->add_to_decide());
+      for (const RequestView& view : inbox->grants) RequestToProto(view, response->add_grants());
+      for (const storage::NotificationRow& n : inbox->notices) {
+        pb::Notice* notice = response->add_notices();
+        notice->set_kind(n.kind);
+        notice->set_account(n.account);
+        notice->set_request_id(n.request_id.value_or(0));
+        notice->set_text(n.text);
+        notice->set_created_unix(n.created_us / 1000000);
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ListDue(ServerContext* context, const pb::ListDueRequest*,
+                       pb::ListDueResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<std::vector<DueFlag>> due = vault_.ListDue(caller);
+      if (!due.ok()) return due.status();
+      for (const DueFlag& d : *due) {
+        pb::RotationFlag* flag = response->add_flags();
+        flag->set_account(d.account);
+        flag->set_cause(d.flag.cause);
+        flag->set_raised_by(d.flag.raised_by);
+        flag->set_raised_unix(d.flag.raised_us / 1000000);
+      }
       return absl::OkStatus();
     });
   }

@@ -27,6 +27,7 @@
 namespace kluis::server {
 
 using policies::Action;
+using policies::AdminAction;
 using policies::Decision;
 using storage::AccountRow;
 using storage::Tx;
@@ -223,6 +224,13 @@ absl::Status Record(Tx& tx, const audit::AuditEvent& event, absl::Time now) {
 }
 
 absl::Status DeniedError(const Decision& decision, absl::string_view what) {
+  if (!decision.explanation.empty()) {
+    const std::string& text = decision.explanation;
+    if (decision.verdict == policies::Verdict::kNeedsApproval) {
+      return absl::FailedPreconditionError(absl::StrCat("needs approval: ", text));
+    }
+    return absl::PermissionDeniedError(absl::StrCat("you may not ", what, ": ", text));
+  }
   return absl::PermissionDeniedError(
       absl::StrCat(decision.role ? absl::StrCat("as ", policies::RoleName(*decision.role), ", you")
                                  : std::string("you"),
@@ -250,7 +258,7 @@ absl::StatusOr<AccountRow> ResolveVisibleAccount(Tx& tx, const Caller& caller,
   if (!found.ok()) return found.status();
   std::vector<AccountRow> visible;
   for (AccountRow& account : *found) {
-    if (policies::Decide(caller.policy_bindings, ResourceOf(account), Action::kViewAccount, now)
+    if (policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kViewAccount, now)
             .allows()) {
       visible.push_back(std::move(account));
     }
@@ -277,11 +285,134 @@ absl::StatusOr<AccountView> ViewOf(Tx& tx, const AccountRow& account, absl::Time
   absl::StatusOr<std::optional<storage::SecretRow>> email = tx.CurrentSecret(account.id, kLinkedEmail);
   if (!email.ok()) return email.status();
   view.has_linked_email = email->has_value();
-  absl::StatusOr<std::vector<std::string>> beheerders =
-      tx.UsersWithAccountRole(account.id, "beheerder", Micros(now));
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> beheerders =
+      tx.UsersWithRole("account", account.id, "beheerder", Micros(now));
   if (!beheerders.ok()) return beheerders.status();
-  view.beheerders = *std::move(beheerders);
+  for (auto& [id, name] : *beheerders) view.beheerders.push_back(std::move(name));
   return view;
+}
+
+std::string OutcomeName(const absl::Status& status) {
+  std::string code = absl::AsciiStrToLower(absl::StatusCodeToString(status.code()));
+  std::replace(code.begin(), code.end(), '_', '-');
+  return code;
+}
+
+std::optional<policies::RequestDecision> DecisionOf(const std::optional<std::string>& decision,
+                                                    const std::string& by,
+                                                    std::optional<int64_t> at_us,
+                                                    const std::string& reason,
+                                                    std::optional<int64_t> ttl_us) {
+  if (!decision.has_value() || !at_us.has_value()) return std::nullopt;
+  policies::RequestDecision d;
+  d.approve = *decision == "approve";
+  d.by = by;
+  d.at = absl::FromUnixMicros(*at_us);
+  d.reason = reason;
+  if (ttl_us.has_value()) d.ttl = absl::Microseconds(*ttl_us);
+  return d;
+}
+
+policies::AccessRequest RequestOf(const storage::RequestRow& row) {
+  policies::AccessRequest r;
+  r.id = row.id;
+  r.account_id = row.account_id;
+  r.requester_id = row.requester_id;
+  r.requester = row.requester;
+  r.rule_id = row.rule_id;
+  r.purpose = row.purpose;
+  r.reason = row.reason;
+  r.created = absl::FromUnixMicros(row.created_us);
+  r.decision = DecisionOf(row.decision, row.decided_by, row.decided_us, row.decision_reason,
+                          row.grant_ttl_us);
+  if (row.escalated_us) r.escalated = absl::FromUnixMicros(*row.escalated_us);
+  r.escalation_decision =
+      DecisionOf(row.escalation_decision, row.escalation_decided_by, row.escalation_decided_us,
+                 row.escalation_reason, row.escalation_ttl_us);
+  if (row.used_us) r.used = absl::FromUnixMicros(*row.used_us);
+  return r;
+}
+
+RequestView ViewOfRequest(const storage::RequestRow& row, const std::string& account,
+                          const policies::Policy& policy, absl::Time now) {
+  policies::AccessRequest request = RequestOf(row);
+  const policies::RequestStatus status = policies::DeriveStatus(request, policy, now);
+  return RequestView{std::move(request), account, status};
+}
+
+// The active users who hold `role` on the account: on the account itself, its team, its unit, or
+// globally, as the role is granted.
+absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> UsersHolding(Tx& tx, policies::Role role,
+                                                                          const AccountRow& account,
+                                                                          absl::Time now) {
+  std::vector<std::pair<int64_t, std::string>> users;
+  for (policies::ScopeKind scope : policies::AllowedScopes(role)) {
+    const int64_t id = scope == policies::ScopeKind::kAccount ? account.id
+                       : scope == policies::ScopeKind::kTeam  ? account.team_id
+                       : scope == policies::ScopeKind::kUnit  ? account.unit_id
+                                                              : 0;
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> found = tx.UsersWithRole(
+        policies::ScopeKindName(scope), id, policies::RoleName(role), Micros(now));
+    if (!found.ok()) return found.status();
+    for (auto& user : *found) {
+      if (std::find(users.begin(), users.end(), user) == users.end()) users.push_back(std::move(user));
+    }
+  }
+  return users;
+}
+
+// Puts a notice in the inbox of everyone who holds one of `roles` on the account.
+absl::Status NotifyHolders(Tx& tx, const AccountRow& account, const std::vector<policies::Role>& roles,
+                           absl::string_view kind, std::optional<int64_t> request_id,
+                           const std::string& text, absl::Time now) {
+  std::vector<int64_t> told;
+  for (policies::Role role : roles) {
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> users = UsersHolding(tx, role, account, now);
+    if (!users.ok()) return users.status();
+    for (const auto& [id, name] : *users) {
+      if (std::find(told.begin(), told.end(), id) != told.end()) continue;
+      told.push_back(id);
+      if (absl::Status s = tx.InsertNotification({0, id, std::string(kind), account.name(), request_id,
+                                                  text, Micros(now)});
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Carries out what an allowing decision obliges, inside the release's transaction.
+absl::Status ApplyObligations(Tx& tx, const Caller& caller, const AccountRow& account,
+                              const Decision& decision, absl::string_view reason, absl::Time now) {
+  const policies::Obligations& o = decision.obligations;
+  if (o.consume_request != 0) {
+    if (absl::Status s = tx.MarkRequestUsed(o.consume_request, Micros(now)); !s.ok()) return s;
+  }
+  std::vector<policies::Role> roles;
+  for (policies::Notify notify : o.notify) {
+    roles.push_back(notify == policies::Notify::kBeheerders ? policies::Role::kBeheerder
+                    : notify == policies::Notify::kTeamchefs ? policies::Role::kTeamchef
+                                                             : policies::Role::kRegisseur);
+  }
+  const std::string what = o.break_glass ? "break-glass release" : "release";
+  if (!roles.empty()) {
+    if (absl::Status s = NotifyHolders(
+            tx, account, roles, o.break_glass ? "break-glass" : "release",
+            o.consume_request != 0 ? std::optional<int64_t>(o.consume_request) : std::nullopt,
+            absl::StrCat(what, " of ", account.name(), " to ", caller.user, " (",
+                         decision.role ? policies::RoleName(*decision.role) : "", ", rule ",
+                         decision.rule, "): ", reason),
+            now);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (o.raise_rotation_flag) {
+    return tx.RaiseRotationFlag(account.id, absl::StrCat(what, " to ", caller.user, " (", decision.rule, ")"),
+                                caller.user, Micros(now));
+  }
+  return absl::OkStatus();
 }
 
 // Finds the scope object of a role binding by name; its id and unit for the audit record.
@@ -437,7 +568,7 @@ absl::StatusOr<InitResult> Vault::Init(const InitOptions& options,
 
 absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
                                                    const crypto::SecretBytes& passphrase,
-                                                   Clock& clock) {
+                                                   Clock& clock, policies::Policy policy) {
   if (!Exists(RootKeyPath(data_dir))) {
     return absl::NotFoundError(absl::StrCat("no vault in ", data_dir, " (run kluisd init first)"));
   }
@@ -458,8 +589,8 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
   if (!chain.ok()) {
     return absl::DataLossError(absl::StrCat("refusing to serve: ", chain.message()));
   }
-  return std::unique_ptr<Vault>(
-      new Vault(*std::move(db), *std::move(root), *std::move(sealer), clock));
+  return std::unique_ptr<Vault>(new Vault(*std::move(db), *std::move(root), *std::move(sealer),
+                                          clock, std::move(policy)));
 }
 
 absl::StatusOr<ServerIdentity> Vault::Identity() {
@@ -496,6 +627,38 @@ absl::StatusOr<std::string> Vault::DefaultListenAddress() {
   });
   if (!read.ok()) return read;
   return listen;
+}
+
+std::shared_ptr<const policies::Policy> Vault::policy() const {
+  absl::MutexLock lock(&policy_mu_);
+  return policy_;
+}
+
+absl::Status Vault::ReloadPolicy(const std::string& path) {
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<policies::Policy> loaded = absl::NotFoundError(absl::StrCat("cannot read policy file ", path));
+  if (std::ifstream in(path, std::ios::binary); in) {
+    std::ostringstream text;
+    text << in.rdbuf();
+    loaded = text.str().size() > 1024 * 1024
+                 ? absl::InvalidArgumentError(absl::StrCat(path, ": policy file larger than 1 MiB"))
+                 : policies::ParsePolicy(text.str(), path);
+  }
+  audit::AuditEvent event;
+  event.actor = "kluisd";
+  event.action = "policy-reload";
+  event.decision = loaded.ok() ? "allow" : "deny";
+  event.rule = loaded.ok() ? "policy.valid" : "policy.invalid";
+  event.reason = loaded.ok() ? absl::StrCat(path, ": policy \"", loaded->name, "\", ",
+                                            loaded->rules.size(), " rules")
+                             : std::string(loaded.status().message());
+  event.outcome = loaded.ok() ? "ok" : OutcomeName(loaded.status());
+  // The new rules count from the moment the record of them is durable.
+  if (absl::Status s = db_->Write([&](Tx& tx) { return Record(tx, event, now); }); !s.ok()) return s;
+  if (!loaded.ok()) return loaded.status();
+  absl::MutexLock lock(&policy_mu_);
+  policy_ = std::make_shared<const policies::Policy>(*std::move(loaded));
+  return absl::OkStatus();
 }
 
 // ====================================================================================== identity
@@ -660,9 +823,7 @@ absl::Status Vault::RunAudited(audit::AuditEvent& event, absl::Time now,
   if (outcome.ok()) return stored;  // committed with its record, or failed closed
   if (event.decision.empty()) event.decision = "deny";
   if (event.rule.empty()) event.rule = "input";
-  std::string code = absl::AsciiStrToLower(absl::StatusCodeToString(outcome.code()));
-  std::replace(code.begin(), code.end(), '_', '-');
-  event.outcome = code;
+  event.outcome = OutcomeName(outcome);
   absl::Status recorded = db_->Write([&](Tx& tx) { return Record(tx, event, now); });
   if (!recorded.ok()) return recorded;
   return outcome;
@@ -687,7 +848,7 @@ audit::AuditEvent ManagementEvent(const Caller& caller, absl::string_view action
 absl::Status DecideManagement(const Caller& caller, audit::AuditEvent& event, absl::Time now,
                               absl::string_view what) {
   const Decision decision =
-      policies::Decide(caller.policy_bindings, policies::Resource{}, Action::kManageOrganisation, now);
+      policies::DecideAdmin(caller.policy_bindings, policies::Resource{}, AdminAction::kManageOrganisation, now);
   NoteDecision(event, decision);
   if (!decision.allows()) return DeniedError(decision, what);
   return absl::OkStatus();
@@ -907,7 +1068,7 @@ absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& 
                                                                   absl::string_view user) {
   const absl::Time now = clock_.Now();
   const Decision decision =
-      policies::Decide(caller.policy_bindings, policies::Resource{}, Action::kManageOrganisation, now);
+      policies::DecideAdmin(caller.policy_bindings, policies::Resource{}, AdminAction::kManageOrganisation, now);
   // Everyone may list their own bindings; the operator may list anyone's.
   if (!decision.allows() && !user.empty() && user != caller.user) {
     return DeniedError(decision, "list other users' roles");
@@ -963,9 +1124,9 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
     absl::StatusOr<ScopeTarget> target = ResolveScope(tx, caller, policies::ScopeKind::kTeam, team, now);
     if (!target.ok()) return target.status();
     event.unit_id = target->unit_id;
-    const Decision decision = policies::Decide(
+    const Decision decision = policies::DecideAdmin(
         caller.policy_bindings, policies::Resource{0, target->id, target->unit_id.value_or(0)},
-        Action::kRegisterAccount, now);
+        AdminAction::kRegisterAccount, now);
     NoteDecision(event, decision);
     if (!decision.allows()) return DeniedError(decision, absl::StrCat("register accounts in ", target->name));
     absl::StatusOr<int64_t> id = tx.InsertAccount(target->id, platform, handle, kind, Micros(now), caller.user);
@@ -1004,7 +1165,7 @@ absl::StatusOr<std::vector<AccountView>> Vault::ListAccounts(const Caller& calle
           absl::StrCat(account.unit_name, "/", account.team_name) != team) {
         continue;
       }
-      if (!policies::Decide(caller.policy_bindings, ResourceOf(account), Action::kViewAccount, now)
+      if (!policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kViewAccount, now)
                .allows()) {
         continue;
       }
@@ -1052,7 +1213,8 @@ absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_vi
     event.account = found->name();
     event.unit_id = found->unit_id;
     const Decision decision =
-        policies::Decide(caller.policy_bindings, ResourceOf(*found), Action::kStoreSecret, now);
+        policies::Decide(*policy(), caller.policy_bindings, ResourceOf(*found), Action::kStoreSecret,
+                         policies::ReleaseContext{caller.user_id}, now);
     NoteDecision(event, decision);
     if (!decision.allows()) return DeniedError(decision, absl::StrCat("set the password of ", found->name()));
     absl::StatusOr<int64_t> next = tx.NextSecretVersion(found->id, kPassword);
@@ -1068,9 +1230,10 @@ absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_vi
 }
 
 absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::string_view account,
-                                               absl::string_view reason) {
-  if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return s;
+                                               const ReleaseOptions& options) {
+  if (absl::Status s = CheckText("reason", options.reason, 500, false); !s.ok()) return s;
   const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
   Decision decision = Refusal("account-not-visible");
   AccountRow found;
   std::optional<storage::SecretRow> password, email;
@@ -1079,10 +1242,23 @@ absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::strin
   absl::Status recorded = db_->Write([&](Tx& tx) -> absl::Status {
     // 1. Which account: only among those the caller has a role on, so a stranger learns nothing.
     absl::StatusOr<AccountRow> resolved = ResolveVisibleAccount(tx, caller, account, now);
+    std::optional<policies::AccessRequest> request;
     if (resolved.ok()) {
       found = *resolved;
+      if (options.request_id != 0) {
+        absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(options.request_id);
+        if (!row.ok()) return row.status();
+        if (row->has_value()) request = RequestOf(**row);
+      }
       // 2. Decide, before anything secret is touched.
-      decision = policies::Decide(caller.policy_bindings, ResourceOf(found), Action::kReleaseLogin, now);
+      policies::ReleaseContext context{caller.user_id, options.break_glass, options.reason,
+                                       request ? &*request : nullptr};
+      if (options.request_id != 0 && !request) {
+        refusal = absl::NotFoundError(absl::StrCat("no request ", options.request_id));
+      } else {
+        decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(found),
+                                    Action::kReleaseLogin, context, now);
+      }
     } else {
       refusal = resolved.status();
     }
@@ -1100,21 +1276,26 @@ absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::strin
     } else if (refusal.ok()) {
       refusal = DeniedError(decision, absl::StrCat("release the login of ", found.name()));
     }
-    // 3. Record the attempt. No audit record, no release: this commits before any secret opens.
-    audit::AuditEvent event =
-        Event(caller, "release", resolved.ok() ? found.name() : std::string(account), decision,
-              reason, resolved.ok() ? std::optional<int64_t>(found.unit_id) : std::nullopt);
-    if (!refusal.ok()) {
-      std::string code = absl::AsciiStrToLower(absl::StatusCodeToString(refusal.code()));
-      std::replace(code.begin(), code.end(), '_', '-');
-      event.outcome = code;
+    // 3. What must follow a release happens in the same transaction: spend the single-use grant,
+    //    tell whoever the rule names, flag the password for rotation.
+    if (refusal.ok()) {
+      if (absl::Status s = ApplyObligations(tx, caller, found, decision, options.reason, now); !s.ok()) {
+        return s;
+      }
     }
+    // 4. Record the attempt. No audit record, no release: this commits before any secret opens.
+    audit::AuditEvent event = Event(caller, options.break_glass ? "break-glass" : "release",
+                                    resolved.ok() ? found.name() : std::string(account), decision,
+                                    options.reason,
+                                    resolved.ok() ? std::optional<int64_t>(found.unit_id) : std::nullopt);
+    if (options.request_id != 0) event.request_id = absl::StrCat(options.request_id);
+    if (!refusal.ok()) event.outcome = OutcomeName(refusal);
     return Record(tx, event, now);
   });
   if (!recorded.ok()) return recorded;
   if (!refusal.ok()) return refusal;
 
-  // 4. Open. A seal that does not open was altered or moved: say so, release nothing.
+  // 5. Open. A seal that does not open was altered or moved: say so, release nothing.
   Login login;
   login.account = found.name();
   login.handle = found.handle;
@@ -1132,6 +1313,261 @@ absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::strin
     login.linked_email = *std::move(opened_email);
   }
   return login;
+}
+
+// ====================================================================================== requests
+
+absl::StatusOr<RequestView> Vault::RequestAccess(const Caller& caller, absl::string_view account,
+                                                 absl::string_view purpose,
+                                                 absl::string_view reason) {
+  if (!policies::IsRequestPurpose(purpose)) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown purpose \"", absl::CHexEscape(purpose),
+                                                   "\": use ", policies::kRequestPurposes));
+  }
+  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  if (static_cast<int>(absl::StripAsciiWhitespace(reason).size()) < policy->min_reason_length) {
+    return absl::InvalidArgumentError(absl::StrCat("a request needs a reason of at least ",
+                                                   policy->min_reason_length, " characters"));
+  }
+  RequestView view;
+  audit::AuditEvent event = ManagementEvent(caller, "request-access", reason);
+  event.account = std::string(account);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, account, now);
+    if (!found.ok()) return found.status();
+    event.account = found->name();
+    event.unit_id = found->unit_id;
+    const Decision decision =
+        policies::DecideNewRequest(*policy, caller.policy_bindings, ResourceOf(*found), now);
+    NoteDecision(event, decision);
+    if (!decision.allows()) return DeniedError(decision, absl::StrCat("request ", found->name()));
+    storage::RequestRow row;
+    row.account_id = found->id;
+    row.requester_id = caller.user_id;
+    row.requester = caller.user;
+    row.rule_id = decision.rule;
+    row.purpose = std::string(purpose);
+    row.reason = std::string(reason);
+    row.created_us = Micros(now);
+    absl::StatusOr<int64_t> id = tx.InsertRequest(row);
+    if (!id.ok()) return id.status();
+    row.id = *id;
+    event.request_id = absl::StrCat(*id);
+    event.reason = absl::StrCat(purpose, ": ", reason);
+    view = ViewOfRequest(row, found->name(), *policy, now);
+    // The approvers hear of it in their inbox.
+    const policies::Rule* rule = policy->FindRule(decision.rule);
+    std::vector<policies::Role> approvers = rule != nullptr ? rule->approvers : std::vector<policies::Role>{};
+    return NotifyHolders(tx, *found, approvers, "request", *id,
+                         absl::StrCat(caller.user, " requests the login of ", found->name(), " (",
+                                      purpose, "): ", reason, "; kluis approve ", *id, " or kluis deny ", *id),
+                         now);
+  });
+  if (!done.ok()) return done;
+  return view;
+}
+
+absl::StatusOr<std::vector<RequestView>> Vault::Decidable(Tx& tx, const Caller& caller,
+                                                          const policies::Policy& policy,
+                                                          const std::vector<storage::RequestRow>& rows,
+                                                          absl::Time now) {
+  std::vector<RequestView> decidable;
+  for (const storage::RequestRow& row : rows) {
+    const policies::AccessRequest request = RequestOf(row);
+    const policies::RequestStatus status = policies::DeriveStatus(request, policy, now);
+    const bool escalation = status.state == policies::RequestState::kEscalated;
+    if (status.state != policies::RequestState::kPending && !escalation) continue;
+    absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById(row.account_id);
+    if (!account.ok()) return account.status();
+    if (!account->has_value()) continue;
+    if (policies::DecideOnRequest(policy, caller.policy_bindings, ResourceOf(**account), request,
+                                  caller.user_id, escalation, now)
+            .allows()) {
+      decidable.push_back(RequestView{request, (*account)->name(), status});
+    }
+  }
+  return decidable;
+}
+
+absl::StatusOr<RequestLists> Vault::ListRequests(const Caller& caller) {
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  RequestLists lists;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::vector<storage::RequestRow>> mine = tx.ListRequests(caller.user_id, 100);
+    if (!mine.ok()) return mine.status();
+    for (const storage::RequestRow& row : *mine) {
+      absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById(row.account_id);
+      if (!account.ok()) return account.status();
+      lists.mine.push_back(ViewOfRequest(row, account->has_value() ? (*account)->name() : "?", *policy, now));
+    }
+    absl::StatusOr<std::vector<storage::RequestRow>> open = tx.ListRequests(std::nullopt, 1000);
+    if (!open.ok()) return open.status();
+    absl::StatusOr<std::vector<RequestView>> decidable = Decidable(tx, caller, *policy, *open, now);
+    if (!decidable.ok()) return decidable.status();
+    lists.to_decide = *std::move(decidable);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return lists;
+}
+
+absl::StatusOr<RequestView> Vault::DecideRequest(const Caller& caller, int64_t request_id,
+                                                 bool approve, absl::string_view reason,
+                                                 std::optional<absl::Duration> ttl) {
+  if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  if (!approve && static_cast<int>(absl::StripAsciiWhitespace(reason).size()) < policy->min_reason_length) {
+    return absl::InvalidArgumentError(absl::StrCat("a denial needs a reason of at least ",
+                                                   policy->min_reason_length, " characters"));
+  }
+  if (ttl.has_value() && (*ttl <= absl::ZeroDuration() || *ttl > policy->max_grant_ttl)) {
+    return absl::InvalidArgumentError(absl::StrCat("--ttl must be more than 0 and at most ",
+                                                   absl::FormatDuration(policy->max_grant_ttl)));
+  }
+  RequestView view;
+  audit::AuditEvent event = ManagementEvent(caller, approve ? "approve-request" : "deny-request", reason);
+  event.request_id = absl::StrCat(request_id);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(request_id);
+    if (!row.ok()) return row.status();
+    const absl::Status not_found = absl::NotFoundError(absl::StrCat("no request ", request_id));
+    if (!row->has_value()) return not_found;
+    absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById((*row)->account_id);
+    if (!account.ok()) return account.status();
+    if (!account->has_value() ||
+        !policies::DecideAdmin(caller.policy_bindings, ResourceOf(**account), AdminAction::kViewAccount, now)
+             .allows()) {
+      return not_found;
+    }
+    event.account = (*account)->name();
+    event.unit_id = (*account)->unit_id;
+    const policies::AccessRequest request = RequestOf(**row);
+    const policies::RequestStatus status = policies::DeriveStatus(request, *policy, now);
+    const bool escalation = status.state == policies::RequestState::kEscalated;
+    const Decision decision = policies::DecideOnRequest(*policy, caller.policy_bindings, ResourceOf(**account),
+                                                        request, caller.user_id, escalation, now);
+    NoteDecision(event, decision);
+    if (!decision.allows()) return DeniedError(decision, absl::StrCat("decide request ", request_id));
+    if (status.state != policies::RequestState::kPending && !escalation) {
+      return absl::FailedPreconditionError(absl::StrCat("request ", request_id, " is ",
+                                                        policies::RequestStateName(status.state),
+                                                        ": there is nothing to decide"));
+    }
+    std::optional<int64_t> ttl_us;
+    if (ttl.has_value()) ttl_us = absl::ToInt64Microseconds(*ttl);
+    if (absl::Status s = tx.RecordRequestDecision(request_id, escalation, approve, caller.user,
+                                                  Micros(now), reason, ttl_us);
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<std::optional<storage::RequestRow>> updated = tx.FindRequest(request_id);
+    if (!updated.ok()) return updated.status();
+    view = ViewOfRequest(**updated, (*account)->name(), *policy, now);
+    return tx.InsertNotification(
+        {0, (*row)->requester_id, "decision", (*account)->name(), request_id,
+         absl::StrCat(caller.user, approve ? " approved" : " denied", " your request ", request_id,
+                      " for ", (*account)->name(),
+                      approve ? absl::StrCat(": kluis get ", (*account)->name(), " --request ", request_id)
+                              : absl::StrCat(": ", reason)),
+         Micros(now)});
+  });
+  if (!done.ok()) return done;
+  return view;
+}
+
+absl::StatusOr<RequestView> Vault::EscalateRequest(const Caller& caller, int64_t request_id,
+                                                   absl::string_view reason) {
+  if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  RequestView view;
+  audit::AuditEvent event = ManagementEvent(caller, "escalate-request", reason);
+  event.request_id = absl::StrCat(request_id);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(request_id);
+    if (!row.ok()) return row.status();
+    // Only the requester escalates their own request; to anyone else it does not exist.
+    if (!row->has_value() || (*row)->requester_id != caller.user_id) {
+      return absl::NotFoundError(absl::StrCat("no request ", request_id, " of yours"));
+    }
+    absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById((*row)->account_id);
+    if (!account.ok()) return account.status();
+    event.account = (*account)->name();
+    event.unit_id = (*account)->unit_id;
+    const policies::AccessRequest request = RequestOf(**row);
+    const policies::RequestStatus status = policies::DeriveStatus(request, *policy, now);
+    const policies::Rule* rule = policy->FindRule(request.rule_id);
+    event.rule = rule != nullptr ? absl::StrCat(rule->id, "/escalate") : "request.rule-gone";
+    event.decision = "allow";
+    event.outcome = "ok";
+    if (rule == nullptr || !rule->escalate_to.has_value()) {
+      event.decision = "deny";
+      return absl::FailedPreconditionError(
+          absl::StrCat("request ", request_id, " cannot be escalated: its rule names nobody above"));
+    }
+    if (status.state != policies::RequestState::kDenied) {
+      event.decision = "deny";
+      return absl::FailedPreconditionError(absl::StrCat("request ", request_id, " is ",
+                                                        policies::RequestStateName(status.state),
+                                                        "; only a denied request is escalated"));
+    }
+    if (absl::Status s = tx.RecordEscalation(request_id, Micros(now)); !s.ok()) return s;
+    absl::StatusOr<std::optional<storage::RequestRow>> updated = tx.FindRequest(request_id);
+    if (!updated.ok()) return updated.status();
+    view = ViewOfRequest(**updated, (*account)->name(), *policy, now);
+    return NotifyHolders(tx, **account, {*rule->escalate_to}, "escalation", request_id,
+                         absl::StrCat(caller.user, " escalates request ", request_id, " for ",
+                                      (*account)->name(), ", denied by ", (*row)->decided_by, " (",
+                                      (*row)->decision_reason, "): ", reason, "; kluis approve ",
+                                      request_id, " or kluis deny ", request_id),
+                         now);
+  });
+  if (!done.ok()) return done;
+  return view;
+}
+
+absl::StatusOr<Inbox> Vault::GetInbox(const Caller& caller) {
+  absl::StatusOr<RequestLists> lists = ListRequests(caller);
+  if (!lists.ok()) return lists.status();
+  Inbox inbox;
+  inbox.to_decide = std::move(lists->to_decide);
+  for (RequestView& mine : lists->mine) {
+    if (mine.status.usable()) inbox.grants.push_back(std::move(mine));
+  }
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::vector<storage::NotificationRow>> notices = tx.ListNotifications(caller.user_id, 50);
+    if (!notices.ok()) return notices.status();
+    inbox.notices = *std::move(notices);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return inbox;
+}
+
+absl::StatusOr<std::vector<DueFlag>> Vault::ListDue(const Caller& caller) {
+  const absl::Time now = clock_.Now();
+  std::vector<DueFlag> due;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::vector<storage::RotationFlagRow>> flags = tx.OpenRotationFlags(std::nullopt);
+    if (!flags.ok()) return flags.status();
+    for (const storage::RotationFlagRow& flag : *flags) {
+      absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById(flag.account_id);
+      if (!account.ok()) return account.status();
+      if (!account->has_value() ||
+          !policies::DecideAdmin(caller.policy_bindings, ResourceOf(**account), AdminAction::kViewAccount, now)
+               .allows()) {
+        continue;
+      }
+      due.push_back(DueFlag{(*account)->name(), flag});
+    }
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return due;
 }
 
 // ========================================================================================= audit

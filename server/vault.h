@@ -4,6 +4,8 @@
 #include "absl/strings/string_view.h"
 #include <cstdint>
 #include <memory>
+
+#include "absl/synchronization/mutex.h"
 #include <optional>
 #include <string>
 
@@ -15,6 +17,8 @@
 #include "crypto/root_key.h"
 #include "crypto/secret_bytes.h"
 #include "policies/decide.h"
+#include "policies/policy.h"
+#include "policies/requests.h"
 #include "server/audit/audit_log.h"
 #include "server/clock.h"
 #include "server/secret_sealer.h"
@@ -86,6 +90,37 @@ struct ServerIdentity {
   std::string ca_certificate_pem;
 };
 
+// How a release is asked for: the stated reason, as an emergency (`kluis emergency`), or with the
+// grant of an access request (`kluis get --request ID`).
+struct ReleaseOptions {
+  std::string reason;
+  bool break_glass = false;
+  int64_t request_id = 0;
+};
+
+// An access request as the vault shows it: its facts, the account's name, its derived state.
+struct RequestView {
+  policies::AccessRequest request;
+  std::string account;
+  policies::RequestStatus status;
+};
+
+struct RequestLists {
+  std::vector<RequestView> mine;       // my open requests
+  std::vector<RequestView> to_decide;  // requests waiting for my decision
+};
+
+struct Inbox {
+  std::vector<RequestView> to_decide;
+  std::vector<storage::NotificationRow> notices;
+  std::vector<RequestView> grants;  // my requests that are usable now
+};
+
+struct DueFlag {
+  std::string account;
+  storage::RotationFlagRow flag;
+};
+
 struct AuditQuery {
   std::optional<absl::Time> since, until;
   std::optional<std::string> account, actor;
@@ -109,9 +144,15 @@ class Vault {
   static absl::StatusOr<InitResult> Init(const InitOptions& options,
                                          const crypto::SecretBytes& passphrase, Clock& clock);
   // Opens an existing vault: unseals the root key, opens the database, checks the audit chain.
-  static absl::StatusOr<std::unique_ptr<Vault>> Open(const std::string& data_dir,
-                                                     const crypto::SecretBytes& passphrase,
-                                                     Clock& clock);
+  static absl::StatusOr<std::unique_ptr<Vault>> Open(
+      const std::string& data_dir, const crypto::SecretBytes& passphrase, Clock& clock,
+      policies::Policy policy = policies::DefaultPolicy());
+
+  // The release rules in force. A snapshot: a reload does not change it under the caller.
+  std::shared_ptr<const policies::Policy> policy() const;
+  // Reads and validates a policy file and puts it in force; on any error the policy in force
+  // stays. Either way the attempt is audited (action "policy-reload").
+  absl::Status ReloadPolicy(const std::string& path);
 
   absl::StatusOr<ServerIdentity> Identity();
   absl::StatusOr<std::string> DefaultListenAddress();
@@ -155,7 +196,19 @@ class Vault {
   absl::StatusOr<int64_t> SetPassword(const Caller& caller, absl::string_view account,
                                       const crypto::SecretBytes& password);
   absl::StatusOr<Login> ReleaseCredential(const Caller& caller, absl::string_view account,
-                                          absl::string_view reason);
+                                          const ReleaseOptions& options);
+
+  // Access requests (rules R3, R9, R11).
+  absl::StatusOr<RequestView> RequestAccess(const Caller& caller, absl::string_view account,
+                                            absl::string_view purpose, absl::string_view reason);
+  absl::StatusOr<RequestLists> ListRequests(const Caller& caller);
+  absl::StatusOr<RequestView> DecideRequest(const Caller& caller, int64_t request_id, bool approve,
+                                            absl::string_view reason,
+                                            std::optional<absl::Duration> ttl);
+  absl::StatusOr<RequestView> EscalateRequest(const Caller& caller, int64_t request_id,
+                                              absl::string_view reason);
+  absl::StatusOr<Inbox> GetInbox(const Caller& caller);
+  absl::StatusOr<std::vector<DueFlag>> ListDue(const Caller& caller);
 
   // Audit.
   absl::StatusOr<std::vector<storage::AuditRow>> ListAudit(const Caller& caller,
@@ -163,8 +216,12 @@ class Vault {
 
  private:
   Vault(std::unique_ptr<storage::Database> db, crypto::SecretBytes root, SecretSealer sealer,
-        Clock& clock)
-      : db_(std::move(db)), root_(std::move(root)), sealer_(std::move(sealer)), clock_(clock) {}
+        Clock& clock, policies::Policy policy)
+      : db_(std::move(db)),
+        root_(std::move(root)),
+        sealer_(std::move(sealer)),
+        clock_(clock),
+        policy_(std::make_shared<const policies::Policy>(std::move(policy))) {}
 
   absl::StatusOr<crypto::CertificateAuthority> LoadCa(storage::Tx& tx);
   // Runs one use case in one write transaction. `body` resolves, decides and, when allowed,
@@ -173,6 +230,11 @@ class Vault {
   // If no record can be written, the operation fails (fail closed).
   absl::Status RunAudited(audit::AuditEvent& event, absl::Time now,
                           absl::FunctionRef<absl::Status(storage::Tx&)> body);
+  // The requests the caller may decide now, among `rows`.
+  absl::StatusOr<std::vector<RequestView>> Decidable(storage::Tx& tx, const Caller& caller,
+                                                     const policies::Policy& policy,
+                                                     const std::vector<storage::RequestRow>& rows,
+                                                     absl::Time now);
   absl::StatusOr<EnrollmentCode> IssueEnrollmentCode(const Caller& caller, absl::string_view user,
                                                      bool create, absl::string_view display_name);
 
@@ -180,6 +242,8 @@ class Vault {
   crypto::SecretBytes root_;
   SecretSealer sealer_;
   Clock& clock_;
+  mutable absl::Mutex policy_mu_;
+  std::shared_ptr<const policies::Policy> policy_ ABSL_GUARDED_BY(policy_mu_);
 };
 
 // Files in a vault's data directory.

@@ -116,6 +116,52 @@ CREATE INDEX audit_by_time ON audit_records (time_us);
 CREATE INDEX audit_by_actor ON audit_records (actor);
 CREATE INDEX audit_by_account ON audit_records (account);
 )sql",
+      // 2: access requests (R3, R9), notices to users, and rotation flags.
+      R"sql(
+CREATE TABLE access_requests (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  requester_id INTEGER NOT NULL REFERENCES users(id),
+  rule_id TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  decision TEXT CHECK (decision IN ('approve', 'deny')),
+  decided_by TEXT,
+  decided_us INTEGER,
+  decision_reason TEXT,
+  grant_ttl_us INTEGER,
+  escalated_us INTEGER,
+  escalation_decision TEXT CHECK (escalation_decision IN ('approve', 'deny')),
+  escalation_decided_by TEXT,
+  escalation_decided_us INTEGER,
+  escalation_reason TEXT,
+  escalation_ttl_us INTEGER,
+  used_us INTEGER
+);
+CREATE INDEX access_requests_by_account ON access_requests (account_id);
+CREATE INDEX access_requests_by_requester ON access_requests (requester_id);
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  kind TEXT NOT NULL,
+  account TEXT NOT NULL,
+  request_id INTEGER,
+  text TEXT NOT NULL,
+  created_us INTEGER NOT NULL
+);
+CREATE INDEX notifications_by_user ON notifications (user_id, created_us);
+CREATE TABLE rotation_flags (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  cause TEXT NOT NULL,
+  raised_by TEXT NOT NULL,
+  raised_us INTEGER NOT NULL,
+  cleared_us INTEGER,
+  cleared_by TEXT
+);
+CREATE INDEX rotation_flags_by_account ON rotation_flags (account_id);
+)sql",
   };
   return kMigrations;
 }

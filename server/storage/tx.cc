@@ -283,16 +283,16 @@ absl::StatusOr<int> Tx::EndBindings(int64_t user_id, std::optional<absl::string_
   return sqlite3_changes(db_);
 }
 
-absl::StatusOr<std::vector<std::string>> Tx::UsersWithAccountRole(int64_t account_id,
-                                                                  absl::string_view role,
-                                                                  int64_t now_us) {
+absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> Tx::UsersWithRole(
+    absl::string_view scope_kind, int64_t scope_id, absl::string_view role, int64_t now_us) {
   KLUIS_PREPARE(s,
-                "SELECT DISTINCT u.name FROM role_bindings b JOIN users u ON u.id = b.user_id "
-                "WHERE b.scope_kind = 'account' AND b.scope_id = ?1 AND b.role = ?2 "
-                "AND b.ended_us IS NULL AND u.active = 1 AND b.valid_from_us <= ?3 "
-                "AND (b.valid_until_us IS NULL OR b.valid_until_us > ?3) ORDER BY u.name");
-  s.Bind(1, account_id).Bind(2, role).Bind(3, now_us);
-  return Collect<std::string>(s, [](const Statement& s) { return s.Text(0); });
+                "SELECT DISTINCT u.id, u.name FROM role_bindings b JOIN users u ON u.id = b.user_id "
+                "WHERE b.scope_kind = ?1 AND b.scope_id = ?2 AND b.role = ?3 "
+                "AND b.ended_us IS NULL AND u.active = 1 AND b.valid_from_us <= ?4 "
+                "AND (b.valid_until_us IS NULL OR b.valid_until_us > ?4) ORDER BY u.name");
+  s.Bind(1, scope_kind).Bind(2, scope_id).Bind(3, role).Bind(4, now_us);
+  return Collect<std::pair<int64_t, std::string>>(
+      s, [](const Statement& s) { return std::pair(s.Int(0), s.Text(1)); });
 }
 
 absl::StatusOr<int64_t> Tx::InsertAccount(int64_t team_id, absl::string_view platform,
@@ -425,6 +425,146 @@ absl::StatusOr<int> Tx::RevokeCertificates(int64_t user_id, int64_t now_us) {
   KLUIS_PREPARE(s, "UPDATE certificates SET revoked_us = ? WHERE user_id = ? AND revoked_us IS NULL");
   if (absl::Status r = s.Bind(1, now_us).Bind(2, user_id).Run(); !r.ok()) return r;
   return sqlite3_changes(db_);
+}
+
+namespace {
+
+constexpr char kRequestColumns[] =
+    "SELECT r.id, r.account_id, r.requester_id, u.name, r.rule_id, r.purpose, r.reason, "
+    "r.created_us, r.decision, r.decided_by, r.decided_us, r.decision_reason, r.grant_ttl_us, "
+    "r.escalated_us, r.escalation_decision, r.escalation_decided_by, r.escalation_decided_us, "
+    "r.escalation_reason, r.escalation_ttl_us, r.used_us "
+    "FROM access_requests r JOIN users u ON u.id = r.requester_id ";
+
+std::optional<std::string> OptionalText(const Statement& s, int column) {
+  if (s.IsNull(column)) return std::nullopt;
+  return s.Text(column);
+}
+
+RequestRow ReadRequest(const Statement& s) {
+  RequestRow r;
+  r.id = s.Int(0);
+  r.account_id = s.Int(1);
+  r.requester_id = s.Int(2);
+  r.requester = s.Text(3);
+  r.rule_id = s.Text(4);
+  r.purpose = s.Text(5);
+  r.reason = s.Text(6);
+  r.created_us = s.Int(7);
+  r.decision = OptionalText(s, 8);
+  r.decided_by = s.Text(9);
+  r.decided_us = s.OptionalInt(10);
+  r.decision_reason = s.Text(11);
+  r.grant_ttl_us = s.OptionalInt(12);
+  r.escalated_us = s.OptionalInt(13);
+  r.escalation_decision = OptionalText(s, 14);
+  r.escalation_decided_by = s.Text(15);
+  r.escalation_decided_us = s.OptionalInt(16);
+  r.escalation_reason = s.Text(17);
+  r.escalation_ttl_us = s.OptionalInt(18);
+  r.used_us = s.OptionalInt(19);
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> Tx::InsertRequest(const RequestRow& r) {
+  KLUIS_PREPARE(s, "INSERT INTO access_requests (account_id, requester_id, rule_id, purpose, "
+                   "reason, created_us) VALUES (?, ?, ?, ?, ?, ?)");
+  if (absl::Status st = s.Bind(1, r.account_id)
+                            .Bind(2, r.requester_id)
+                            .Bind(3, r.rule_id)
+                            .Bind(4, r.purpose)
+                            .Bind(5, r.reason)
+                            .Bind(6, r.created_us)
+                            .Run();
+      !st.ok()) {
+    return st;
+  }
+  return sqlite3_last_insert_rowid(db_);
+}
+
+absl::StatusOr<std::optional<RequestRow>> Tx::FindRequest(int64_t id) {
+  KLUIS_PREPARE(s, absl::StrCat(kRequestColumns, "WHERE r.id = ?"));
+  s.Bind(1, id);
+  return First<RequestRow>(s, ReadRequest);
+}
+
+absl::StatusOr<std::vector<RequestRow>> Tx::ListRequests(std::optional<int64_t> requester_id,
+                                                         int64_t limit) {
+  KLUIS_PREPARE(s, absl::StrCat(kRequestColumns,
+                                "WHERE r.used_us IS NULL AND (?1 IS NULL OR r.requester_id = ?1) "
+                                "ORDER BY r.id DESC LIMIT ?2"));
+  s.Bind(1, requester_id).Bind(2, limit);
+  return Collect<RequestRow>(s, ReadRequest);
+}
+
+absl::Status Tx::RecordRequestDecision(int64_t id, bool escalation, bool approve,
+                                       absl::string_view by, int64_t at_us,
+                                       absl::string_view reason, std::optional<int64_t> ttl_us) {
+  KLUIS_PREPARE(s, escalation
+                       ? "UPDATE access_requests SET escalation_decision = ?, escalation_decided_by = ?, "
+                         "escalation_decided_us = ?, escalation_reason = ?, escalation_ttl_us = ? WHERE id = ?"
+                       : "UPDATE access_requests SET decision = ?, decided_by = ?, decided_us = ?, "
+                         "decision_reason = ?, grant_ttl_us = ? WHERE id = ?");
+  return s.Bind(1, absl::string_view(approve ? "approve" : "deny"))
+      .Bind(2, by)
+      .Bind(3, at_us)
+      .Bind(4, reason)
+      .Bind(5, ttl_us)
+      .Bind(6, id)
+      .Run();
+}
+
+absl::Status Tx::RecordEscalation(int64_t id, int64_t at_us) {
+  KLUIS_PREPARE(s, "UPDATE access_requests SET escalated_us = ? WHERE id = ?");
+  return s.Bind(1, at_us).Bind(2, id).Run();
+}
+
+absl::Status Tx::MarkRequestUsed(int64_t id, int64_t at_us) {
+  KLUIS_PREPARE(s, "UPDATE access_requests SET used_us = ? WHERE id = ? AND used_us IS NULL");
+  if (absl::Status st = s.Bind(1, at_us).Bind(2, id).Run(); !st.ok()) return st;
+  if (sqlite3_changes(db_) != 1) {
+    return absl::FailedPreconditionError(absl::StrCat("request ", id, " has been used"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Tx::InsertNotification(const NotificationRow& n) {
+  KLUIS_PREPARE(s, "INSERT INTO notifications (user_id, kind, account, request_id, text, created_us) "
+                   "VALUES (?, ?, ?, ?, ?, ?)");
+  return s.Bind(1, n.user_id)
+      .Bind(2, n.kind)
+      .Bind(3, n.account)
+      .Bind(4, n.request_id)
+      .Bind(5, n.text)
+      .Bind(6, n.created_us)
+      .Run();
+}
+
+absl::StatusOr<std::vector<NotificationRow>> Tx::ListNotifications(int64_t user_id, int64_t limit) {
+  KLUIS_PREPARE(s, "SELECT id, user_id, kind, account, request_id, text, created_us "
+                   "FROM notifications WHERE user_id = ? ORDER BY id DESC LIMIT ?");
+  s.Bind(1, user_id).Bind(2, limit);
+  return Collect<NotificationRow>(s, [](const Statement& s) {
+    return NotificationRow{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.OptionalInt(4), s.Text(5), s.Int(6)};
+  });
+}
+
+absl::Status Tx::RaiseRotationFlag(int64_t account_id, absl::string_view cause,
+                                   absl::string_view raised_by, int64_t now_us) {
+  KLUIS_PREPARE(s, "INSERT INTO rotation_flags (account_id, cause, raised_by, raised_us) "
+                   "VALUES (?, ?, ?, ?)");
+  return s.Bind(1, account_id).Bind(2, cause).Bind(3, raised_by).Bind(4, now_us).Run();
+}
+
+absl::StatusOr<std::vector<RotationFlagRow>> Tx::OpenRotationFlags(std::optional<int64_t> account_id) {
+  KLUIS_PREPARE(s, "SELECT id, account_id, cause, raised_by, raised_us FROM rotation_flags "
+                   "WHERE cleared_us IS NULL AND (?1 IS NULL OR account_id = ?1) ORDER BY id");
+  s.Bind(1, account_id);
+  return Collect<RotationFlagRow>(s, [](const Statement& s) {
+    return RotationFlagRow{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Int(4)};
+  });
 }
 
 absl::StatusOr<std::optional<AuditRow>> Tx::LastAuditRecord() {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 
 #include <vector>
@@ -101,6 +102,42 @@ struct PkiRow {
   std::string sealed_key;
 };
 
+// An access request as stored: facts with their times; the state is derived by the policy.
+struct RequestRow {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  int64_t requester_id = 0;
+  std::string requester;
+  std::string rule_id, purpose, reason;
+  int64_t created_us = 0;
+  std::optional<std::string> decision;  // "approve" or "deny"
+  std::string decided_by, decision_reason;
+  std::optional<int64_t> decided_us, grant_ttl_us;
+  std::optional<int64_t> escalated_us;
+  std::optional<std::string> escalation_decision;
+  std::string escalation_decided_by, escalation_reason;
+  std::optional<int64_t> escalation_decided_us, escalation_ttl_us;
+  std::optional<int64_t> used_us;
+};
+
+struct NotificationRow {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string kind;  // "break-glass", "request", "escalation", "decision"
+  std::string account;
+  std::optional<int64_t> request_id;
+  std::string text;
+  int64_t created_us = 0;
+};
+
+struct RotationFlagRow {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  std::string cause;
+  std::string raised_by;
+  int64_t raised_us = 0;
+};
+
 // One audit record as stored: the fields, the canonical bytes that were hashed, and the chain hash.
 struct AuditRow {
   int64_t seq = 0;
@@ -163,10 +200,9 @@ class Tx {
                                   std::optional<absl::string_view> scope_kind,
                                   std::optional<int64_t> scope_id, int64_t now_us,
                                   absl::string_view ended_by);
-  // Names of the active users bound as `role` to account `account_id` at `now_us`.
-  absl::StatusOr<std::vector<std::string>> UsersWithAccountRole(int64_t account_id,
-                                                                absl::string_view role,
-                                                                int64_t now_us);
+  // The active users bound as `role` on exactly this scope at `now_us`: (id, name) pairs.
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> UsersWithRole(
+      absl::string_view scope_kind, int64_t scope_id, absl::string_view role, int64_t now_us);
 
   // accounts
   absl::StatusOr<int64_t> InsertAccount(int64_t team_id, absl::string_view platform,
@@ -198,6 +234,27 @@ class Tx {
   absl::Status InsertCertificate(const CertificateRow& certificate);
   absl::StatusOr<std::optional<CertificateRow>> FindCertificate(absl::string_view fingerprint);
   absl::StatusOr<int> RevokeCertificates(int64_t user_id, int64_t now_us);
+
+  // access requests
+  absl::StatusOr<int64_t> InsertRequest(const RequestRow& request);
+  absl::StatusOr<std::optional<RequestRow>> FindRequest(int64_t id);
+  // Requests not yet used, of one requester when given, newest first.
+  absl::StatusOr<std::vector<RequestRow>> ListRequests(std::optional<int64_t> requester_id,
+                                                       int64_t limit);
+  absl::Status RecordRequestDecision(int64_t id, bool escalation, bool approve,
+                                     absl::string_view by, int64_t at_us, absl::string_view reason,
+                                     std::optional<int64_t> ttl_us);
+  absl::Status RecordEscalation(int64_t id, int64_t at_us);
+  absl::Status MarkRequestUsed(int64_t id, int64_t at_us);
+
+  // notifications
+  absl::Status InsertNotification(const NotificationRow& notification);
+  absl::StatusOr<std::vector<NotificationRow>> ListNotifications(int64_t user_id, int64_t limit);
+
+  // rotation flags
+  absl::Status RaiseRotationFlag(int64_t account_id, absl::string_view cause,
+                                 absl::string_view raised_by, int64_t now_us);
+  absl::StatusOr<std::vector<RotationFlagRow>> OpenRotationFlags(std::optional<int64_t> account_id);
 
   // audit
   absl::StatusOr<std::optional<AuditRow>> LastAuditRecord();

@@ -13,107 +13,11 @@
 #include "absl/strings/match.h"
 #include "crypto/hash.h"
 #include "kluis/v1/audit.grpc.pb.h"
-#include "tests/integration/test_vault.h"
+#include "tests/integration/organisation_fixture.h"
 
 namespace kluis::testing {
 namespace {
 
-namespace pb = ::kluis::v1;
-using client::Client;
-
-constexpr char kPassword[] = "Lombardijen-Wachtwoord-2026!";
-constexpr char kEmail[] = "wa.lombardijen1@politie.example";
-
-// The organisation of seed 000: unit rotterdam, team ijsselmonde, one account of a wijkagent, and
-// one user per role.
-class ReleaseTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    Client& op = vault_.operator_client();
-    pb::AddUnitRequest unit;
-    unit.set_unit("rotterdam");
-    ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddUnit, unit).ok());
-    pb::AddTeamRequest team;
-    team.set_unit("rotterdam");
-    team.set_team("ijsselmonde");
-    ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddTeam, team).ok());
-    AddAccount("WA_Lombardijen1", kEmail);
-    for (const char* user : {"robin.peters", "teamchef.ijsselmonde", "regisseur.rotterdam",
-                             "landelijk.regisseur", "auditor", "buitenstaander"}) {
-      clients_[user] = vault_.ClientFor(vault_.AddAndEnroll(user));
-    }
-    Grant("robin.peters", pb::ROLE_BEHEERDER, Scope("account", "x/WA_Lombardijen1"));
-    Grant("teamchef.ijsselmonde", pb::ROLE_TEAMCHEF, Scope("team", "rotterdam/ijsselmonde"));
-    Grant("regisseur.rotterdam", pb::ROLE_REGISSEUR, Scope("unit", "rotterdam"));
-    Grant("landelijk.regisseur", pb::ROLE_LANDELIJK_REGISSEUR, Scope("global", ""));
-    Grant("auditor", pb::ROLE_AUDITOR, Scope("global", ""));
-    ASSERT_TRUE(SetPassword("robin.peters", "WA_Lombardijen1", kPassword).ok());
-  }
-
-  static pb::Scope Scope(const std::string& kind, const std::string& name) {
-    pb::Scope scope;
-    if (kind == "account") scope.set_account(name);
-    if (kind == "team") scope.set_team(name);
-    if (kind == "unit") scope.set_unit(name);
-    if (kind == "global") scope.set_global(true);
-    return scope;
-  }
-
-  absl::Status Grant(const std::string& user, pb::Role role, const pb::Scope& scope,
-                     int64_t until = 0) {
-    pb::GrantRoleRequest request;
-    request.set_user(user);
-    request.set_role(role);
-    *request.mutable_scope() = scope;
-    request.set_valid_until_unix(until);
-    Client& op = vault_.operator_client();
-    absl::Status s = op.Call(op.organisation(), &pb::Organisation::Stub::GrantRole, request).status();
-    EXPECT_TRUE(s.ok()) << s;
-    return s;
-  }
-
-  void AddAccount(const std::string& handle, const std::string& email) {
-    pb::AddAccountRequest account;
-    account.set_platform("x");
-    account.set_handle(handle);
-    account.set_team("ijsselmonde");
-    account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
-    account.set_linked_email(email);
-    Client& op = vault_.operator_client();
-    auto added = op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account);
-    ASSERT_TRUE(added.ok()) << added.status();
-  }
-
-  absl::Status SetPassword(const std::string& user, const std::string& account,
-                           const std::string& password) {
-    pb::SetPasswordRequest request;
-    request.set_account(account);
-    request.set_password(password);
-    Client& c = *clients_[user];
-    return c.Call(c.vault(), &pb::Vault::Stub::SetPassword, request).status();
-  }
-
-  absl::StatusOr<pb::ReleaseCredentialResponse> Get(Client& c, const std::string& account) {
-    pb::ReleaseCredentialRequest request;
-    request.set_account(account);
-    return c.Call(c.vault(), &pb::Vault::Stub::ReleaseCredential, request);
-  }
-  absl::StatusOr<pb::ReleaseCredentialResponse> Get(const std::string& user, const std::string& account) {
-    return Get(*clients_[user], account);
-  }
-
-  std::vector<pb::AuditRecord> Audit(const std::string& actor = "") {
-    pb::ListAuditRequest request;
-    request.set_actor(actor);
-    Client& c = *clients_["auditor"];
-    auto listed = c.Call(c.audit(), &pb::Audit::Stub::ListAudit, request);
-    EXPECT_TRUE(listed.ok()) << listed.status();
-    return {listed->records().begin(), listed->records().end()};
-  }
-
-  TestVault vault_;
-  std::map<std::string, std::unique_ptr<Client>> clients_;
-};
 
 TEST_F(ReleaseTest, R1BeheerderGetsPasswordAndLinkedEmail) {
   auto login = Get("robin.peters", "WA_Lombardijen1");
@@ -121,16 +25,22 @@ TEST_F(ReleaseTest, R1BeheerderGetsPasswordAndLinkedEmail) {
   EXPECT_EQ(login->password(), kPassword);
   EXPECT_EQ(login->linked_email(), kEmail);
   EXPECT_EQ(login->account(), "x/WA_Lombardijen1");
-  EXPECT_EQ(login->rule(), "R1.beheerder-release");
+  EXPECT_EQ(login->rule(), "R1.beheerder");
   auto by_full_name = Get("robin.peters", "x/WA_Lombardijen1");
   EXPECT_TRUE(by_full_name.ok());
 }
 
-TEST_F(ReleaseTest, R1EveryOtherRoleIsDenied) {
-  for (const char* user : {"teamchef.ijsselmonde", "regisseur.rotterdam", "landelijk.regisseur",
-                           "auditor"}) {
+TEST_F(ReleaseTest, R1NoOtherRoleGetsTheLoginByAskingPlainly) {
+  // The teamchef must break the glass; the regisseurs need an approved request; the auditor and
+  // the operator never get it.
+  for (const char* user : {"teamchef.ijsselmonde", "auditor"}) {
     auto login = Get(user, "WA_Lombardijen1");
     EXPECT_EQ(login.status().code(), absl::StatusCode::kPermissionDenied) << user << login.status();
+  }
+  for (const char* user : {"regisseur.rotterdam", "landelijk.regisseur"}) {
+    auto login = Get(user, "WA_Lombardijen1");
+    EXPECT_EQ(login.status().code(), absl::StatusCode::kFailedPrecondition) << user << login.status();
+    EXPECT_TRUE(absl::StrContains(login.status().message(), "needs approval")) << login.status();
   }
   auto by_operator = Get(vault_.operator_client(), "WA_Lombardijen1");
   EXPECT_EQ(by_operator.status().code(), absl::StatusCode::kPermissionDenied);
@@ -169,7 +79,7 @@ TEST_F(ReleaseTest, EveryAttemptIsAuditedWithTheDecidingRule) {
     if (r.action() == "release") releases[r.actor()] = r;
   }
   EXPECT_EQ(releases["robin.peters"].decision(), "allow");
-  EXPECT_EQ(releases["robin.peters"].rule(), "R1.beheerder-release");
+  EXPECT_EQ(releases["robin.peters"].rule(), "R1.beheerder");
   EXPECT_EQ(releases["teamchef.ijsselmonde"].decision(), "deny");
   EXPECT_EQ(releases["teamchef.ijsselmonde"].role(), "teamchef");
   EXPECT_EQ(releases["operator"].decision(), "deny");

@@ -1,14 +1,22 @@
+// The release rules of policies/default.textproto, decided by the pure function. Rule numbers are
+// those of DESIGN.md §2.
 #include "policies/decide.h"
 
 #include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "policies/policy.h"
 
 namespace kluis::policies {
 namespace {
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+constexpr int64_t kMe = 42;
+constexpr int64_t kSomeoneElse = 7;
 
 // Account 7 in team 3 of unit 2.
-const Resource kAccount{7, 3, 2, AccountKind::kPolitieAlleen};
+Resource AccountOfKind(AccountKind kind) { return Resource{7, 3, 2, kind}; }
+const Resource kPolitieAccount = AccountOfKind(AccountKind::kPolitieAlleen);
 
 Binding Bound(Role role) {
   switch (AllowedScopes(role).front()) {
@@ -20,91 +28,412 @@ Binding Bound(Role role) {
   return {};
 }
 
-Verdict VerdictFor(Role role, Action action) {
-  return Decide({Bound(role)}, kAccount, action, kNow).verdict;
+const Policy& Default() { return DefaultPolicy(); }
+
+// ---- request states: facts that derive each state at kNow ----
+
+enum class Req { kNone, kPending, kApproved, kExpired, kUsed, kDenied, kEscalated, kAutoApproved };
+constexpr Req kAllRequestStates[] = {Req::kNone,   Req::kPending, Req::kApproved,  Req::kExpired,
+                                     Req::kUsed,   Req::kDenied,  Req::kEscalated, Req::kAutoApproved};
+const char* Name(Req r) {
+  switch (r) {
+    case Req::kNone: return "none";
+    case Req::kPending: return "pending";
+    case Req::kApproved: return "approved";
+    case Req::kExpired: return "expired";
+    case Req::kUsed: return "used";
+    case Req::kDenied: return "denied";
+    case Req::kEscalated: return "escalated";
+    case Req::kAutoApproved: return "auto-approved";
+  }
+  return "?";
 }
 
-// Every role against every account action: only the beheerder releases and stores (for now:
-// issue 3 adds teamchef break-glass and regisseur requests), everyone in scope may see.
-TEST(DecideTest, RoleByActionTable) {
-  const Role all[] = {Role::kBeheerder,      Role::kTeamchef,           Role::kRegisseur,
-                      Role::kLandelijkRegisseur, Role::kCommunicatieadviseur, Role::kBewindspersoon,
-                      Role::kPolitiekAssistent,  Role::kAuditor,            Role::kOperator};
-  for (Role role : all) {
-    const bool beheerder = role == Role::kBeheerder;
-    EXPECT_EQ(VerdictFor(role, Action::kReleaseLogin), beheerder ? Verdict::kAllow : Verdict::kDeny)
-        << RoleName(role);
-    EXPECT_EQ(VerdictFor(role, Action::kStoreSecret), beheerder ? Verdict::kAllow : Verdict::kDeny)
-        << RoleName(role);
-    EXPECT_EQ(VerdictFor(role, Action::kViewAccount), Verdict::kAllow) << RoleName(role);
-    EXPECT_EQ(VerdictFor(role, Action::kManageOrganisation),
-              role == Role::kOperator ? Verdict::kAllow : Verdict::kDeny)
-        << RoleName(role);
+RequestDecision Decided(bool approve, absl::Time at) { return RequestDecision{approve, "someone", at, "reden", {}}; }
+
+AccessRequest RequestIn(Req state, const std::string& rule_id) {
+  AccessRequest r;
+  r.id = 99;
+  r.account_id = 7;
+  r.requester_id = kMe;
+  r.rule_id = rule_id;
+  r.created = kNow - absl::Hours(1);
+  switch (state) {
+    case Req::kNone:
+    case Req::kPending:
+      break;
+    case Req::kApproved:
+      r.decision = Decided(true, kNow - absl::Minutes(30));
+      break;
+    case Req::kExpired:
+      r.created = kNow - absl::Hours(30);
+      r.decision = Decided(true, kNow - absl::Hours(25));
+      break;
+    case Req::kUsed:
+      r.decision = Decided(true, kNow - absl::Minutes(30));
+      r.used = kNow - absl::Minutes(10);
+      break;
+    case Req::kDenied:
+      r.decision = Decided(false, kNow - absl::Minutes(30));
+      break;
+    case Req::kEscalated:
+      r.decision = Decided(false, kNow - absl::Minutes(30));
+      r.escalated = kNow - absl::Minutes(20);
+      break;
+    case Req::kAutoApproved:
+      r.created = kNow - absl::Hours(73);  // past the 72 h waiting period, within the 24 h grant
+      break;
+  }
+  return r;
+}
+
+// ---- the oracle: DESIGN.md §6 written out independently of the policy file ----
+
+enum class Via { kGet, kEmergency };
+
+Verdict Expected(Role role, Action action, AccountKind kind, Req req, Via via) {
+  const bool corporate = kind == AccountKind::kCorporate, hybrid = kind == AccountKind::kHybrid;
+  auto by_request = [&] {
+    if (via == Via::kEmergency) return Verdict::kDeny;
+    switch (req) {
+      case Req::kApproved:
+      case Req::kAutoApproved:
+        return Verdict::kAllow;
+      case Req::kNone:
+      case Req::kPending:
+      case Req::kEscalated:
+        return Verdict::kNeedsApproval;
+      default:
+        return Verdict::kDeny;
+    }
+  };
+  switch (role) {
+    case Role::kAuditor:
+    case Role::kOperator:
+      return Verdict::kDeny;  // separation of duties
+    case Role::kBeheerder:
+      return Verdict::kAllow;  // R1
+    case Role::kPolitiekAssistent:  // R11, R12
+      return hybrid && action == Action::kReleaseLogin ? Verdict::kAllow : Verdict::kDeny;
+    case Role::kBewindspersoon:  // R11, R12
+      if (hybrid) return Verdict::kAllow;
+      if (corporate && action == Action::kReleaseLogin) return by_request();
+      return Verdict::kDeny;
+    case Role::kTeamchef:  // R2
+    case Role::kCommunicatieadviseur:  // R10
+      if (action != Action::kReleaseLogin) return Verdict::kDeny;
+      return via == Via::kEmergency ? Verdict::kAllow : Verdict::kDeny;
+    case Role::kRegisseur:  // R3
+    case Role::kLandelijkRegisseur:  // R9
+      return action == Action::kReleaseLogin ? by_request() : Verdict::kDeny;
+  }
+  return Verdict::kDeny;
+}
+
+const char* VerdictName(Verdict v) {
+  return v == Verdict::kAllow ? "allow" : v == Verdict::kNeedsApproval ? "needs-approval" : "deny";
+}
+
+// Every role × action × account kind × request state × way of asking.
+TEST(DefaultPolicyTest, EveryRoleActionKindAndRequestState) {
+  const Role roles[] = {Role::kBeheerder,          Role::kTeamchef,          Role::kRegisseur,
+                        Role::kLandelijkRegisseur, Role::kCommunicatieadviseur, Role::kBewindspersoon,
+                        Role::kPolitiekAssistent,  Role::kAuditor,           Role::kOperator};
+  const AccountKind kinds[] = {AccountKind::kPolitieAlleen, AccountKind::kPolitieSamen,
+                               AccountKind::kCorporate, AccountKind::kHybrid, AccountKind::kOrganisatie};
+  int cases = 0;
+  for (Role role : roles) {
+    for (Action action : {Action::kReleaseLogin, Action::kStoreSecret}) {
+      for (AccountKind kind : kinds) {
+        for (Req req : kAllRequestStates) {
+          for (Via via : {Via::kGet, Via::kEmergency}) {
+            // The request is made under whichever request rule applies; its id does not matter
+            // to the verdict, only the requester, account and state.
+            const AccessRequest request = RequestIn(req, "R3.regisseur-request");
+            ReleaseContext context{kMe, via == Via::kEmergency, "crisis: noodgeval in de wijk",
+                                   req == Req::kNone ? nullptr : &request};
+            const Decision d =
+                Decide(Default(), {Bound(role)}, AccountOfKind(kind), action, context, kNow);
+            const Verdict want = Expected(role, action, kind, req, via);
+            EXPECT_EQ(VerdictName(d.verdict), VerdictName(want))
+                << RoleName(role) << " " << ActionName(action) << " " << AccountKindName(kind)
+                << " request=" << Name(req) << (via == Via::kEmergency ? " emergency" : " get")
+                << " rule=" << d.rule << " " << d.explanation;
+            ++cases;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(cases, 9 * 2 * 5 * 8 * 2);
+}
+
+TEST(RequestStateTest, FactsDeriveEachState) {
+  const std::pair<Req, RequestState> expected[] = {
+      {Req::kPending, RequestState::kPending},     {Req::kApproved, RequestState::kApproved},
+      {Req::kExpired, RequestState::kExpired},     {Req::kUsed, RequestState::kUsed},
+      {Req::kDenied, RequestState::kDenied},       {Req::kEscalated, RequestState::kEscalated},
+      {Req::kAutoApproved, RequestState::kAutoApproved}};
+  for (auto [req, state] : expected) {
+    EXPECT_EQ(RequestStateName(DeriveStatus(RequestIn(req, "x"), Default(), kNow).state),
+              RequestStateName(state))
+        << Name(req);
   }
 }
 
-TEST(DecideTest, R1BeheerderReleasesTheLogin) {
-  const Decision d = Decide({Bound(Role::kBeheerder)}, kAccount, Action::kReleaseLogin, kNow);
-  EXPECT_TRUE(d.allows());
-  EXPECT_EQ(d.rule, "R1.beheerder-release");
-  EXPECT_EQ(d.role, Role::kBeheerder);
+// ---- one named test per rule, each with its negative twin ----
+
+Decision Release(Role role, const ReleaseContext& context, const Resource& account = kPolitieAccount) {
+  return Decide(Default(), {Bound(role)}, account, Action::kReleaseLogin, context, kNow);
 }
 
-TEST(DecideTest, R1BeheerderOfAnotherAccountIsDenied) {
-  const Decision d =
-      Decide({Binding{Role::kBeheerder, ScopeKind::kAccount, 8}}, kAccount, Action::kReleaseLogin, kNow);
+TEST(DefaultPolicyTest, R1BeheerderReleasesTheLogin) {
+  const Decision d = Release(Role::kBeheerder, {kMe});
+  EXPECT_TRUE(d.allows());
+  EXPECT_EQ(d.rule, "R1.beheerder");
+}
+
+TEST(DefaultPolicyTest, R1BeheerderOfAnotherAccountIsDenied) {
+  const Decision d = Decide(Default(), {Binding{Role::kBeheerder, ScopeKind::kAccount, 8}},
+                            kPolitieAccount, Action::kReleaseLogin, {kMe}, kNow);
   EXPECT_FALSE(d.allows());
   EXPECT_EQ(d.rule, "deny-by-default");
-  EXPECT_FALSE(d.role.has_value());
 }
 
-TEST(DecideTest, SeparationOfDutiesAuditorAndOperatorNeverRelease) {
-  const Decision d = Decide({Bound(Role::kAuditor), Bound(Role::kOperator)}, kAccount,
-                            Action::kReleaseLogin, kNow);
+TEST(DefaultPolicyTest, R2TeamchefTakesTheLoginAtAnyTimeAsBreakGlass) {
+  const Decision d = Release(Role::kTeamchef, {kMe, true, "beheerder ziek, account gehackt"});
+  ASSERT_TRUE(d.allows()) << d.explanation;
+  EXPECT_EQ(d.rule, "R2.teamchef-break-glass");
+  EXPECT_TRUE(d.obligations.break_glass);
+  EXPECT_TRUE(d.obligations.raise_rotation_flag);
+  EXPECT_EQ(d.obligations.notify, (std::vector<Notify>{Notify::kBeheerders, Notify::kRegisseurs}));
+}
+
+TEST(DefaultPolicyTest, R2TeamchefWithoutBreakGlassOrMeaningfulReasonIsDenied) {
+  EXPECT_FALSE(Release(Role::kTeamchef, {kMe, false, "beheerder ziek, account gehackt"}).allows());
+  const Decision short_reason = Release(Role::kTeamchef, {kMe, true, "nood"});
+  EXPECT_FALSE(short_reason.allows());
+  EXPECT_TRUE(absl::StrContains(short_reason.explanation, "at least 10 characters"));
+  // A teamchef of another team has no rule at all.
+  EXPECT_EQ(Decide(Default(), {Binding{Role::kTeamchef, ScopeKind::kTeam, 4}}, kPolitieAccount,
+                   Action::kReleaseLogin, {kMe, true, "beheerder ziek, account gehackt"}, kNow)
+                .rule,
+            "deny-by-default");
+}
+
+TEST(DefaultPolicyTest, R3RegisseurReleasesOnceWithAnApprovedRequest) {
+  const AccessRequest approved = RequestIn(Req::kApproved, "R3.regisseur-request");
+  const Decision d = Release(Role::kRegisseur, {kMe, false, "", &approved});
+  ASSERT_TRUE(d.allows()) << d.explanation;
+  EXPECT_EQ(d.rule, "R3.regisseur-request");
+  EXPECT_EQ(d.obligations.consume_request, 99);
+}
+
+TEST(DefaultPolicyTest, R3RegisseurWithoutApprovalNeedsIt) {
+  EXPECT_EQ(Release(Role::kRegisseur, {kMe}).verdict, Verdict::kNeedsApproval);
+  const AccessRequest used = RequestIn(Req::kUsed, "R3.regisseur-request");
+  EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &used}).verdict, Verdict::kDeny);
+  AccessRequest someone_elses = RequestIn(Req::kApproved, "R3.regisseur-request");
+  someone_elses.requester_id = kSomeoneElse;
+  EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &someone_elses}).verdict, Verdict::kDeny);
+}
+
+TEST(DefaultPolicyTest, R3UndecidedRequestIsApprovedAfterTheWaitingPeriod) {
+  AccessRequest request = RequestIn(Req::kPending, "R3.regisseur-request");
+  request.created = kNow - absl::Hours(72);
+  EXPECT_EQ(DeriveStatus(request, Default(), kNow).state, RequestState::kAutoApproved);
+  EXPECT_TRUE(Release(Role::kRegisseur, {kMe, false, "", &request}).allows());
+}
+
+TEST(DefaultPolicyTest, R3RequestWithinTheWaitingPeriodIsStillPending) {
+  AccessRequest request = RequestIn(Req::kPending, "R3.regisseur-request");
+  request.created = kNow - absl::Hours(72) + absl::Seconds(1);
+  EXPECT_EQ(DeriveStatus(request, Default(), kNow).state, RequestState::kPending);
+  EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &request}).verdict, Verdict::kNeedsApproval);
+}
+
+TEST(DefaultPolicyTest, R3ApproversAreBeheerderAndTeamchefNeverTheRequester) {
+  const AccessRequest request = RequestIn(Req::kPending, "R3.regisseur-request");
+  for (Role approver : {Role::kBeheerder, Role::kTeamchef}) {
+    EXPECT_TRUE(DecideOnRequest(Default(), {Bound(approver)}, kPolitieAccount, request, kSomeoneElse,
+                                false, kNow)
+                    .allows())
+        << RoleName(approver);
+  }
+  EXPECT_FALSE(DecideOnRequest(Default(), {Bound(Role::kAuditor)}, kPolitieAccount, request,
+                               kSomeoneElse, false, kNow)
+                   .allows());
+  const Decision self = DecideOnRequest(Default(), {Bound(Role::kBeheerder)}, kPolitieAccount,
+                                        request, kMe, false, kNow);
+  EXPECT_FALSE(self.allows());
+  EXPECT_EQ(self.rule, "sod.no-self-approval");
+}
+
+TEST(DefaultPolicyTest, R9LandelijkRegisseurDecidesAnEscalation) {
+  const AccessRequest escalated = RequestIn(Req::kEscalated, "R3.regisseur-request");
+  const Decision d = DecideOnRequest(Default(), {Bound(Role::kLandelijkRegisseur)}, kPolitieAccount,
+                                     escalated, kSomeoneElse, true, kNow);
+  EXPECT_TRUE(d.allows());
+  EXPECT_EQ(d.rule, "R3.regisseur-request/escalation");
+  AccessRequest approved = escalated;
+  approved.escalation_decision = Decided(true, kNow - absl::Minutes(1));
+  EXPECT_TRUE(Release(Role::kRegisseur, {kMe, false, "", &approved}).allows());
+}
+
+TEST(DefaultPolicyTest, R9TeamchefCannotDecideAnEscalationAndTheLandelijkDenialStands) {
+  const AccessRequest escalated = RequestIn(Req::kEscalated, "R3.regisseur-request");
+  EXPECT_FALSE(DecideOnRequest(Default(), {Bound(Role::kTeamchef)}, kPolitieAccount, escalated,
+                               kSomeoneElse, true, kNow)
+                   .allows());
+  AccessRequest denied = escalated;
+  denied.escalation_decision = Decided(false, kNow - absl::Minutes(1));
+  EXPECT_EQ(DeriveStatus(denied, Default(), kNow + absl::Hours(200)).state,
+            RequestState::kEscalationDenied);
+  EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &denied}).verdict, Verdict::kDeny);
+}
+
+TEST(DefaultPolicyTest, R10CommunicatieadviseurUsesAnAccountInACrisis) {
+  const Decision d = Release(Role::kCommunicatieadviseur, {kMe, true, "crisis: explosie Rotterdam CS"});
+  ASSERT_TRUE(d.allows()) << d.explanation;
+  EXPECT_EQ(d.rule, "R10.communicatieadviseur-crisis");
+  EXPECT_TRUE(d.obligations.raise_rotation_flag);
+}
+
+TEST(DefaultPolicyTest, R10CommunicatieadviseurWithoutACrisisIsDenied) {
+  const Decision d = Release(Role::kCommunicatieadviseur, {kMe, true, "even een tweet plaatsen"});
   EXPECT_FALSE(d.allows());
-  EXPECT_TRUE(Decide({Bound(Role::kAuditor)}, kAccount, Action::kReadAudit, kNow).allows());
-  EXPECT_FALSE(Decide({Bound(Role::kOperator)}, kAccount, Action::kReadAudit, kNow).allows());
+  EXPECT_TRUE(absl::StrContains(d.explanation, "crisis"));
+  EXPECT_FALSE(Release(Role::kCommunicatieadviseur, {kMe, false, "crisis: explosie"}).allows());
 }
 
-TEST(DecideTest, DenyByDefaultWithNoBindings) {
-  for (Action action : {Action::kReleaseLogin, Action::kStoreSecret, Action::kViewAccount,
-                        Action::kRegisterAccount, Action::kManageOrganisation, Action::kReadAudit}) {
-    EXPECT_FALSE(Decide({}, kAccount, action, kNow).allows());
+TEST(DefaultPolicyTest, R11BewindspersoonGetsTemporaryAccessToACorporateAccountOnRequest) {
+  const Resource corporate = AccountOfKind(AccountKind::kCorporate);
+  EXPECT_EQ(Release(Role::kBewindspersoon, {kMe}, corporate).verdict, Verdict::kNeedsApproval);
+  const AccessRequest approved = RequestIn(Req::kApproved, "R11.bewindspersoon-corporate-request");
+  const Decision d = Release(Role::kBewindspersoon, {kMe, false, "", &approved}, corporate);
+  EXPECT_TRUE(d.allows());
+  EXPECT_EQ(d.rule, "R11.bewindspersoon-corporate-request");
+  // Only the ministry's beheerder approves it.
+  const AccessRequest pending = RequestIn(Req::kPending, "R11.bewindspersoon-corporate-request");
+  EXPECT_FALSE(DecideOnRequest(Default(), {Bound(Role::kTeamchef)}, corporate, pending, kSomeoneElse,
+                               false, kNow)
+                   .allows());
+}
+
+TEST(DefaultPolicyTest, R11PolitiekAssistentNeverOnACorporateAccount) {
+  const Resource corporate = AccountOfKind(AccountKind::kCorporate);
+  const Decision d = Release(Role::kPolitiekAssistent, {kMe}, corporate);
+  EXPECT_FALSE(d.allows());
+  EXPECT_EQ(d.rule, "R11.politiek-assistent-corporate-never");
+  // Not even when the assistant also holds the beheerder role on it.
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kPolitiekAssistent), Bound(Role::kBeheerder)}, corporate,
+                      Action::kReleaseLogin, {kMe}, kNow)
+                   .allows());
+}
+
+TEST(DefaultPolicyTest, R12HybridAccountIsSharedByBinding) {
+  const Resource hybrid = AccountOfKind(AccountKind::kHybrid);
+  EXPECT_EQ(Release(Role::kPolitiekAssistent, {kMe}, hybrid).rule, "R12.politiek-assistent-hybrid");
+  EXPECT_TRUE(Release(Role::kPolitiekAssistent, {kMe}, hybrid).allows());
+  EXPECT_TRUE(Release(Role::kBewindspersoon, {kMe}, hybrid).allows());
+}
+
+TEST(DefaultPolicyTest, R12WithoutABindingOnTheHybridAccountNothingIsShared) {
+  const Resource hybrid = AccountOfKind(AccountKind::kHybrid);
+  EXPECT_FALSE(Decide(Default(), {Binding{Role::kPolitiekAssistent, ScopeKind::kAccount, 8}}, hybrid,
+                      Action::kReleaseLogin, {kMe}, kNow)
+                   .allows());
+  // And the assistant stores nothing.
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kPolitiekAssistent)}, hybrid, Action::kStoreSecret, {kMe}, kNow)
+                   .allows());
+}
+
+TEST(DefaultPolicyTest, SeparationOfDutiesAuditorAndOperatorNeverRelease) {
+  EXPECT_EQ(Release(Role::kAuditor, {kMe}).rule, "sod.auditor-never");
+  EXPECT_EQ(Release(Role::kOperator, {kMe}).rule, "sod.operator-never");
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kOperator), Bound(Role::kBeheerder)}, kPolitieAccount,
+                      Action::kReleaseLogin, {kMe}, kNow)
+                   .allows());
+}
+
+TEST(DefaultPolicyTest, ExpiredBindingGrantsNothing) {
+  Binding binding = Bound(Role::kBeheerder);
+  binding.valid_until = kNow;
+  EXPECT_FALSE(Decide(Default(), {binding}, kPolitieAccount, Action::kReleaseLogin, {kMe}, kNow).allows());
+  binding.valid_until = kNow + absl::Seconds(1);
+  EXPECT_TRUE(Decide(Default(), {binding}, kPolitieAccount, Action::kReleaseLogin, {kMe}, kNow).allows());
+}
+
+TEST(DefaultPolicyTest, DenyByDefaultWithNoBindings) {
+  for (Action action : {Action::kReleaseLogin, Action::kStoreSecret}) {
+    const Decision d = Decide(Default(), {}, kPolitieAccount, action, {kMe, true, "crisis: alles"}, kNow);
+    EXPECT_FALSE(d.allows());
+    EXPECT_EQ(d.rule, "deny-by-default");
   }
 }
 
-TEST(DecideTest, ExpiredBindingGrantsNothing) {
-  Binding binding = Bound(Role::kBeheerder);
-  binding.valid_until = kNow;
-  EXPECT_FALSE(Decide({binding}, kAccount, Action::kReleaseLogin, kNow).allows());
-  binding.valid_until = kNow + absl::Seconds(1);
-  EXPECT_TRUE(Decide({binding}, kAccount, Action::kReleaseLogin, kNow).allows());
-  binding.valid_from = kNow + absl::Seconds(1);
-  EXPECT_FALSE(Decide({binding}, kAccount, Action::kReleaseLogin, kNow).allows());
+TEST(DefaultPolicyTest, OnlyRequestRolesOpenRequests) {
+  EXPECT_TRUE(DecideNewRequest(Default(), {Bound(Role::kRegisseur)}, kPolitieAccount, kNow).allows());
+  EXPECT_TRUE(DecideNewRequest(Default(), {Bound(Role::kLandelijkRegisseur)}, kPolitieAccount, kNow).allows());
+  EXPECT_FALSE(DecideNewRequest(Default(), {Bound(Role::kBeheerder)}, kPolitieAccount, kNow).allows());
+  EXPECT_FALSE(DecideNewRequest(Default(), {Bound(Role::kAuditor)}, kPolitieAccount, kNow).allows());
 }
 
-TEST(DecideTest, R5RegisseurRegistersAccountsInTheUnit) {
+// ---- the vault's own structure ----
+
+TEST(AdminTest, R5RegisseurRegistersAccountsInTheUnit) {
   const Resource team_in_unit{0, 3, 2, std::nullopt};
-  EXPECT_TRUE(Decide({Bound(Role::kRegisseur)}, team_in_unit, Action::kRegisterAccount, kNow).allows());
+  EXPECT_TRUE(DecideAdmin({Bound(Role::kRegisseur)}, team_in_unit, AdminAction::kRegisterAccount, kNow).allows());
   const Resource other_unit{0, 4, 9, std::nullopt};
-  EXPECT_FALSE(Decide({Bound(Role::kRegisseur)}, other_unit, Action::kRegisterAccount, kNow).allows());
-  EXPECT_FALSE(Decide({Bound(Role::kTeamchef)}, team_in_unit, Action::kRegisterAccount, kNow).allows());
+  EXPECT_FALSE(DecideAdmin({Bound(Role::kRegisseur)}, other_unit, AdminAction::kRegisterAccount, kNow).allows());
+  EXPECT_FALSE(DecideAdmin({Bound(Role::kTeamchef)}, team_in_unit, AdminAction::kRegisterAccount, kNow).allows());
 }
 
-TEST(DecideTest, ReadableAuditFollowsAuditorScope) {
+TEST(AdminTest, OnlyTheOperatorManagesAndOnlyAuditorsReadTheLog) {
+  EXPECT_TRUE(DecideAdmin({Bound(Role::kOperator)}, {}, AdminAction::kManageOrganisation, kNow).allows());
+  EXPECT_FALSE(DecideAdmin({Bound(Role::kLandelijkRegisseur)}, {}, AdminAction::kManageOrganisation, kNow).allows());
   EXPECT_TRUE(ReadableAudit({Binding{Role::kAuditor, ScopeKind::kGlobal, 0}}, kNow).everything);
   const AuditReadScope unit = ReadableAudit({Binding{Role::kAuditor, ScopeKind::kUnit, 2}}, kNow);
-  EXPECT_FALSE(unit.everything);
   EXPECT_EQ(unit.units, std::vector<int64_t>{2});
   EXPECT_FALSE(ReadableAudit({Bound(Role::kOperator)}, kNow).any());
 }
 
-TEST(RolesTest, NamesRoundTrip) {
-  for (Role role : {Role::kBeheerder, Role::kLandelijkRegisseur, Role::kPolitiekAssistent}) {
-    EXPECT_EQ(ParseRole(RoleName(role)), role);
+// ---- the policy file ----
+
+TEST(PolicyFileTest, ShippedPolicyParses) {
+  auto policy = ParsePolicy(DefaultPolicyText(), "default.textproto");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->name, "default");
+  EXPECT_EQ(policy->grant_ttl, absl::Hours(24));
+  EXPECT_EQ(policy->waiting_period, absl::Hours(72));
+  EXPECT_NE(policy->FindRule("R2.teamchef-break-glass"), nullptr);
+}
+
+TEST(PolicyFileTest, SyntaxErrorNamesFileLineAndColumn) {
+  auto policy = ParsePolicy("name: \"x\"\nrule {\n  id: \"a\"\n  role \"beheerder\"\n}\n", "p.textproto");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_TRUE(absl::StartsWith(policy.status().message(), "p.textproto:4:8: ")) << policy.status();
+}
+
+TEST(PolicyFileTest, MeaningErrorsNameTheirPlace) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"rule {\n  id: \"a\"\n  role: \"koning\"\n  actions: [\"release-login\"]\n  mode: ALLOW\n}\n",
+       "p:3:3: unknown role \"koning\""},
+      {"rule {\n  id: \"a\"\n  role: \"beheerder\"\n  actions: [\"release-login\", \"fly\"]\n  mode: ALLOW\n}\n",
+       "p:4:3: unknown action \"fly\""},
+      {"rule {\n  id: \"a\"\n  role: \"regisseur\"\n  actions: [\"release-login\"]\n  mode: ON_APPROVED_REQUEST\n}\n",
+       "p:5:3: rule a is ON_APPROVED_REQUEST but names no approvers"},
+      {"rule { id: \"a\" role: \"beheerder\" actions: \"release-login\" mode: ALLOW }\n"
+       "rule {\n  id: \"a\" role: \"beheerder\" actions: \"release-login\" mode: ALLOW }\n",
+       "p:3:3: duplicate rule id \"a\""},
+      {"grant_ttl_seconds: -5\n", "p:1:1: grant_ttl_seconds must not be negative"},
+      {"name: \"leeg\"\n", "the policy has no rules"},
+  };
+  for (auto [text, want] : cases) {
+    auto policy = ParsePolicy(text, "p");
+    ASSERT_FALSE(policy.ok()) << text;
+    EXPECT_TRUE(absl::StrContains(policy.status().message(), want)) << policy.status() << "\nwant: " << want;
   }
-  EXPECT_FALSE(ParseRole("root").has_value());
-  EXPECT_FALSE(ParseAccountKind("prive").has_value()) << "R7: private accounts are not a kind";
 }
 
 }  // namespace
