@@ -98,11 +98,22 @@ Profiles of the demo users are in var/profiles/<user>. Try, in another terminal:
 
   build/bin/kluis --profile var/profiles/robin.peters get WA_Lombardijen1          # the beheerder: login
   build/bin/kluis --profile var/profiles/sanne.devries get x/POL_IJsselmonde       # the other beheerder
-  build/bin/kluis --profile var/profiles/teamchef.ijsselmonde get WA_Lombardijen1  # refused, exit 2
   build/bin/kluis --profile var/profiles/auditor get WA_Lombardijen1               # refused, exit 2
-  build/bin/kluis --profile var/profiles/operator account list
+
+  # The teamchef, at any time, as break-glass: the beheerder and regisseur are told.
+  build/bin/kluis --profile var/profiles/teamchef.ijsselmonde emergency WA_Lombardijen1 --reason "Robin ziek, melding nodig"
+  build/bin/kluis --profile var/profiles/robin.peters inbox
+  build/bin/kluis --profile var/profiles/regisseur.rotterdam due
+
+  # The regisseur, on request: the beheerder (or teamchef) approves, the grant works once.
+  build/bin/kluis --profile var/profiles/regisseur.rotterdam request WA_Lombardijen1 --purpose koppelen --reason "koppelen aan de landelijke tool"
+  build/bin/kluis --profile var/profiles/robin.peters approve ID
+  build/bin/kluis --profile var/profiles/regisseur.rotterdam get WA_Lombardijen1 --request ID
+
   build/bin/kluis --profile var/profiles/auditor audit list
 
+The release rules are policies/default.textproto: edit it and send SIGHUP to reload.
 Stop the server with Ctrl-C.
 TXT
-exec "$KLUISD" serve --data-dir "$DATA" --passphrase-file "$PASSPHRASE" --listen "$LISTEN"
+exec "$KLUISD" serve --data-dir "$DATA" --passphrase-file "$PASSPHRASE" --listen "$LISTEN" \
+  --policy "$PWD/policies/default.textproto"

@@ -95,14 +95,20 @@ class CliTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
-  void StartServer() {
+  void StartServer(const std::string& policy = "") {
     const std::string port_file = root_ + "/port";
     server_ = fork();
     if (server_ == 0) {
       freopen((root_ + "/kluisd.log").c_str(), "w", stderr);
       const std::string path = BinDir() + "/kluisd";
-      execl(path.c_str(), path.c_str(), "serve", "--data-dir", data_.c_str(), "--passphrase-file",
-            pass_.c_str(), "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), nullptr);
+      if (policy.empty()) {
+        execl(path.c_str(), path.c_str(), "serve", "--data-dir", data_.c_str(), "--passphrase-file",
+              pass_.c_str(), "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), nullptr);
+      } else {
+        execl(path.c_str(), path.c_str(), "serve", "--data-dir", data_.c_str(), "--passphrase-file",
+              pass_.c_str(), "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), "--policy",
+              policy.c_str(), nullptr);
+      }
       _exit(127);
     }
     for (int i = 0; i < 200 && !std::filesystem::exists(port_file); ++i) {
@@ -209,6 +215,90 @@ TEST_F(CliTest, BeheerderGetsTheLoginOthersAreRefusedWithExitCodes) {
   EXPECT_TRUE(absl::StrContains(server_log.str(), "stopped")) << server_log.str();
   EXPECT_FALSE(absl::StrContains(server_log.str(), "Zomer-2026-geheim"));
   EXPECT_EQ(Kluis("auditor", {"whoami"}).exit_code, 5) << "server is down";
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_F(CliTest, TeamchefEmergencyAndRegisseurRequestThroughTheRealBinaries) {
+  const std::string policy = root_ + "/policy.textproto";
+  {
+    std::ifstream in(std::string(KLUIS_SOURCE_DIR) + "/policies/default.textproto");
+    std::ofstream(policy) << in.rdbuf();
+  }
+  StartServer(policy);
+  ASSERT_EQ(Enroll("operator", admin_code_).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"unit", "add", "rotterdam"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"team", "add", "rotterdam", "ijsselmonde"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"account", "add", "x/WA_Lombardijen1", "--team", "ijsselmonde", "--kind",
+                               "politie-alleen"}).exit_code, 0);
+  for (const char* user : {"robin.peters", "teamchef.ijsselmonde", "regisseur.rotterdam"}) AddUser(user);
+  ASSERT_EQ(Kluis("operator", {"role", "grant", "robin.peters", "beheerder", "--account", "WA_Lombardijen1"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"role", "grant", "teamchef.ijsselmonde", "teamchef", "--team", "ijsselmonde"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"role", "grant", "regisseur.rotterdam", "regisseur", "--unit", "rotterdam"}).exit_code, 0);
+  ASSERT_EQ(Kluis("robin.peters", {"secret", "set", "WA_Lombardijen1"}, "Herfst-2026-geheim\n").exit_code, 0);
+
+  // Teamchef: plain get is refused with the way forward; emergency needs --reason and works.
+  Result plain = Kluis("teamchef.ijsselmonde", {"get", "WA_Lombardijen1"});
+  EXPECT_EQ(plain.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(plain.err, "kluis emergency")) << plain.err;
+  EXPECT_EQ(Kluis("teamchef.ijsselmonde", {"emergency", "WA_Lombardijen1"}).exit_code, 1);
+  Result emergency = Kluis("teamchef.ijsselmonde", {"emergency", "WA_Lombardijen1", "--reason",
+                                                    "Robin ziek, account gehackt", "--field", "password"});
+  ASSERT_EQ(emergency.exit_code, 0) << emergency.err;
+  EXPECT_EQ(emergency.out, "Herfst-2026-geheim\n");
+  Result inbox = Kluis("robin.peters", {"inbox"});
+  EXPECT_TRUE(absl::StrContains(inbox.out, "[break-glass]")) << inbox.out;
+  Result due = Kluis("regisseur.rotterdam", {"due", "--format", "csv"});
+  EXPECT_TRUE(absl::StrContains(due.out, "x/WA_Lombardijen1")) << due.out;
+
+  // Regisseur: get needs approval (exit 4); request, approve, get once.
+  EXPECT_EQ(Kluis("regisseur.rotterdam", {"get", "WA_Lombardijen1"}).exit_code, 4);
+  Result asked = Kluis("regisseur.rotterdam", {"request", "WA_Lombardijen1", "--purpose", "koppelen",
+                                               "--reason", "koppelen aan de landelijke tool"});
+  ASSERT_EQ(asked.exit_code, 0) << asked.err;
+  EXPECT_TRUE(absl::StartsWith(asked.out, "request 1 for x/WA_Lombardijen1")) << asked.out;
+  EXPECT_EQ(Kluis("regisseur.rotterdam", {"get", "WA_Lombardijen1", "--request", "1"}).exit_code, 4);
+  Result waiting = Kluis("robin.peters", {"inbox"});
+  EXPECT_TRUE(absl::StrContains(waiting.out, "koppelen aan de landelijke tool")) << waiting.out;
+  EXPECT_EQ(Kluis("regisseur.rotterdam", {"approve", "1"}).exit_code, 2) << "no self-approval";
+  ASSERT_EQ(Kluis("robin.peters", {"approve", "1"}).exit_code, 0);
+  Result granted = Kluis("regisseur.rotterdam", {"get", "WA_Lombardijen1", "--request", "1", "--field", "password"});
+  ASSERT_EQ(granted.exit_code, 0) << granted.err;
+  EXPECT_EQ(granted.out, "Herfst-2026-geheim\n");
+  EXPECT_EQ(Kluis("regisseur.rotterdam", {"get", "WA_Lombardijen1", "--request", "1"}).exit_code, 2);
+  Result listed = Kluis("regisseur.rotterdam", {"requests", "--format", "csv"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+
+  // SIGHUP with a broken policy: one line in the log, the old rules stay.
+  std::ofstream(policy, std::ios::trunc) << "name: \"kapot\"\nrule {\n  id: 1\n";
+  kill(server_, SIGHUP);
+  std::string log;
+  for (int i = 0; i < 100 && !absl::StrContains(log, "policy not reloaded"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    log = Slurp(root_ + "/kluisd.log");
+  }
+  EXPECT_TRUE(absl::StrContains(log, "policy not reloaded, the previous policy stays: " + policy + ":3:7: Expected string"))
+      << log;
+  EXPECT_EQ(Kluis("teamchef.ijsselmonde", {"emergency", "WA_Lombardijen1", "--reason",
+                                          "nog steeds ziek, tweede melding"}).exit_code, 0);
+  EXPECT_EQ(StopServer(), 0);
+  EXPECT_FALSE(absl::StrContains(Slurp(root_ + "/kluisd.log"), "Herfst-2026-geheim"));
+}
+
+TEST_F(CliTest, CheckPolicyValidatesAndSummarises) {
+  Result good = RunBinary("kluisd", {"check-policy", std::string(KLUIS_SOURCE_DIR) + "/policies/default.textproto"});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_TRUE(absl::StrContains(good.out, "R2.teamchef-break-glass: teamchef break-glass")) << good.out;
+  const std::string bad = root_ + "/bad.textproto";
+  std::ofstream(bad) << "rule {\n  id: \"a\"\n  role: \"beheerder\"\n  actions: [\"release-login\"]\n  mode: SOMETIMES\n}\n";
+  Result refused = RunBinary("kluisd", {"check-policy", bad});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(absl::StartsWith(refused.err, "kluisd: error: " + bad + ":")) << refused.err;
 }
 
 TEST_F(CliTest, ServerRunsWithCoreDumpsDisabled) {
