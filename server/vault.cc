@@ -76,6 +76,16 @@ absl::Status CheckText(absl::string_view what, absl::string_view text, size_t ma
   return absl::OkStatus();
 }
 
+// A reason that means something: at least the policy's minimum length, spaces aside.
+absl::Status CheckMeaningfulReason(absl::string_view reason, const policies::Policy& policy,
+                                   absl::string_view what) {
+  if (static_cast<int>(absl::StripAsciiWhitespace(reason).size()) < policy.min_reason_length) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " needs a reason of at least ",
+                                                   policy.min_reason_length, " characters"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckPlatform(absl::string_view platform) {
   for (absl::string_view known : kPlatforms) {
     if (platform == known) return absl::OkStatus();
@@ -1327,10 +1337,7 @@ absl::StatusOr<RequestView> Vault::RequestAccess(const Caller& caller, absl::str
   if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return s;
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
-  if (static_cast<int>(absl::StripAsciiWhitespace(reason).size()) < policy->min_reason_length) {
-    return absl::InvalidArgumentError(absl::StrCat("a request needs a reason of at least ",
-                                                   policy->min_reason_length, " characters"));
-  }
+  if (absl::Status s = CheckMeaningfulReason(reason, *policy, "a request"); !s.ok()) return s;
   RequestView view;
   audit::AuditEvent event = ManagementEvent(caller, "request-access", reason);
   event.account = std::string(account);
@@ -1420,9 +1427,8 @@ absl::StatusOr<RequestView> Vault::DecideRequest(const Caller& caller, int64_t r
   if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return s;
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
-  if (!approve && static_cast<int>(absl::StripAsciiWhitespace(reason).size()) < policy->min_reason_length) {
-    return absl::InvalidArgumentError(absl::StrCat("a denial needs a reason of at least ",
-                                                   policy->min_reason_length, " characters"));
+  if (!approve) {
+    if (absl::Status s = CheckMeaningfulReason(reason, *policy, "a denial"); !s.ok()) return s;
   }
   if (ttl.has_value() && (*ttl <= absl::ZeroDuration() || *ttl > policy->max_grant_ttl)) {
     return absl::InvalidArgumentError(absl::StrCat("--ttl must be more than 0 and at most ",
