@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "client/cli.h"
 
 #include <termios.h>

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "client/profile.h"
 
 #include <fcntl.h>

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "crypto/aead.h"
 
 #include <sodium.h>

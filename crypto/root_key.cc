@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "crypto/root_key.h"
 
 #include <sodium.h>

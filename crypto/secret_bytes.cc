@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "crypto/secret_bytes.h"
 
 #include <sodium.h>

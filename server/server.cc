@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "server/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>

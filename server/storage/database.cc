@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "server/storage/database.h"
 
 #include <sys/stat.h>
