@@ -12,10 +12,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/output.h"
 #include "client/profile.h"
+#include "client/qr.h"
 
 namespace kluis::client {
 
@@ -83,6 +85,32 @@ absl::StatusOr<crypto::SecretBytes> ReadSecret(const std::string& prompt) {
   std::fill(line.begin(), line.end(), '\0');
   if (secret.empty()) return absl::InvalidArgumentError("no input given");
   return secret;
+}
+
+// Several secrets, one per line: from standard input, or prompted one by one (an empty line ends).
+absl::StatusOr<std::vector<crypto::SecretBytes>> ReadSecretLines(const std::string& prompt) {
+  std::vector<crypto::SecretBytes> lines;
+  if (::isatty(STDIN_FILENO)) {
+    for (int i = 1; i <= 50; ++i) {
+      absl::StatusOr<crypto::SecretBytes> line = ReadSecret(absl::StrCat(prompt, " ", i, " (empty to end): "));
+      if (!line.ok()) break;
+      lines.push_back(*std::move(line));
+    }
+  } else {
+    absl::StatusOr<crypto::SecretBytes> all = ReadSecret(prompt);
+    if (!all.ok()) return all.status();
+    for (absl::string_view line : absl::StrSplit(all->Reveal(), '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (!line.empty()) lines.push_back(crypto::SecretBytes::CopyFrom(line));
+    }
+  }
+  if (lines.empty()) return absl::InvalidArgumentError("no recovery codes given");
+  return lines;
+}
+
+void PrintTotp(const pb::TotpCode& code) {
+  std::cout << "code:     " << code.code() << "  (valid " << code.seconds_left() << " s more)\n";
+  if (!code.next_code().empty()) std::cout << "next:     " << code.next_code() << "\n";
 }
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
@@ -157,12 +185,15 @@ std::vector<std::string> AccountRow(const pb::Account& a) {
           a.status(),
           a.has_password() ? "yes" : "no",
           a.has_linked_email() ? "yes" : "no",
+          a.has_totp() ? "yes" : "no",
+          std::to_string(a.recovery_codes_left()),
           absl::StrJoin(a.beheerders(), " "),
           FormatTime(a.password_set_unix())};
 }
 
-const std::vector<std::string> kAccountHeaders = {"ACCOUNT",  "KIND",   "TEAM",       "STATUS",
-                                                  "PASSWORD", "E-MAIL", "BEHEERDERS", "PASSWORD SET"};
+const std::vector<std::string> kAccountHeaders = {"ACCOUNT", "KIND",     "TEAM",       "STATUS",
+                                                  "PASSWORD", "E-MAIL",  "2FA",        "RECOVERY",
+                                                  "BEHEERDERS", "PASSWORD SET"};
 
 // Everything the subcommands were given on the command line.
 struct Args {
@@ -173,6 +204,7 @@ struct Args {
   bool scope_global = false;
   std::string since, actor, purpose, ttl;
   int64_t request_id = 0;
+  bool emergency = false;
   int limit = 0;
 };
 
@@ -406,7 +438,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     const std::vector<std::string> row = AccountRow(r->account());
     for (size_t i = 0; i < row.size(); ++i) {
       std::cout << absl::AsciiStrToLower(kAccountHeaders[i]) << ":"
-                << std::string(14 - kAccountHeaders[i].size(), ' ') << row[i] << "\n";
+                << std::string(14 - std::min<size_t>(13, kAccountHeaders[i].size()), ' ') << row[i] << "\n";
     }
     return absl::OkStatus();
   }
@@ -421,6 +453,76 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     std::fill(request.mutable_password()->begin(), request.mutable_password()->end(), '\0');
     if (!r.ok()) return r.status();
     std::cout << "password of " << a.account << " stored (version " << r->version() << ")\n";
+    return absl::OkStatus();
+  }
+  if (command == "secret set-totp") {
+    absl::StatusOr<crypto::SecretBytes> seed =
+        ReadSecret(absl::StrCat("otpauth:// URI or base32 seed for ", a.account, ": "));
+    if (!seed.ok()) return seed.status();
+    pb::SetTotpRequest request;
+    request.set_account(a.account);
+    request.set_otpauth(std::string(seed->Reveal()));
+    absl::StatusOr<pb::SetTotpResponse> r = c.Call(c.vault(), &pb::Vault::Stub::SetTotp, request);
+    std::fill(request.mutable_otpauth()->begin(), request.mutable_otpauth()->end(), '\0');
+    if (!r.ok()) return r.status();
+    std::cout << "TOTP key of " << a.account << " stored (version " << r->version()
+              << "); kluis totp " << a.account << " gives the current code\n";
+    return absl::OkStatus();
+  }
+  if (command == "secret set-recovery") {
+    absl::StatusOr<std::vector<crypto::SecretBytes>> codes = ReadSecretLines("recovery code");
+    if (!codes.ok()) return codes.status();
+    pb::SetRecoveryCodesRequest request;
+    request.set_account(a.account);
+    for (const crypto::SecretBytes& code : *codes) request.add_codes(std::string(code.Reveal()));
+    absl::StatusOr<pb::SetRecoveryCodesResponse> r = c.Call(c.vault(), &pb::Vault::Stub::SetRecoveryCodes, request);
+    for (std::string& code : *request.mutable_codes()) std::fill(code.begin(), code.end(), '\0');
+    if (!r.ok()) return r.status();
+    std::cout << r->count() << " recovery codes of " << a.account << " stored; earlier ones are gone\n";
+    return absl::OkStatus();
+  }
+  if (command == "totp") {
+    pb::GetTotpCodeRequest request;
+    request.set_account(a.account);
+    request.set_reason(a.reason);
+    request.set_request_id(a.request_id);
+    request.set_break_glass(a.emergency);
+    absl::StatusOr<pb::TotpCode> r = c.Call(c.vault(), &pb::Vault::Stub::GetTotpCode, request);
+    if (!r.ok()) return r.status();
+    if (a.field == "code") {
+      std::cout << r->code() << "\n";
+    } else {
+      std::cout << "account:  " << r->account() << "\n";
+      PrintTotp(*r);
+    }
+    return absl::OkStatus();
+  }
+  if (command == "totp export") {
+    pb::ExportTotpRequest request;
+    request.set_account(a.account);
+    request.set_reason(a.reason);
+    absl::StatusOr<pb::ExportTotpResponse> r = c.Call(c.vault(), &pb::Vault::Stub::ExportTotp, request);
+    if (!r.ok()) return r.status();
+    std::cout << r->otpauth_uri() << "\n";
+    if (::isatty(STDOUT_FILENO) || a.field == "qr") {
+      absl::StatusOr<std::string> qr = TerminalQr(r->otpauth_uri());
+      if (qr.ok()) std::cout << "\n" << *qr << "\n";
+    }
+    std::cerr << "the authenticator has left the vault: the 2FA of " << a.account
+              << " is due to be set up anew (kluis due)" << std::endl;
+    std::fill(r->mutable_otpauth_uri()->begin(), r->mutable_otpauth_uri()->end(), '\0');
+    return absl::OkStatus();
+  }
+  if (command == "recovery") {
+    pb::ReleaseRecoveryCodeRequest request;
+    request.set_account(a.account);
+    request.set_reason(a.reason);
+    request.set_request_id(a.request_id);
+    request.set_break_glass(a.emergency);
+    absl::StatusOr<pb::RecoveryCode> r = c.Call(c.vault(), &pb::Vault::Stub::ReleaseRecoveryCode, request);
+    if (!r.ok()) return r.status();
+    std::cout << "recovery code: " << r->code() << "  (now used; " << r->remaining() << " left)\n";
+    std::fill(r->mutable_code()->begin(), r->mutable_code()->end(), '\0');
     return absl::OkStatus();
   }
   if (command == "request") {
@@ -526,6 +628,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
                 << "password: " << r->password() << "\n"
                 << "e-mail:   " << (r->linked_email().empty() ? "-" : r->linked_email()) << "\n"
                 << "version:  " << r->version() << " (set " << FormatTime(r->set_unix()) << ")\n";
+      if (r->has_totp()) PrintTotp(r->totp());
     }
     std::fill(r->mutable_password()->begin(), r->mutable_password()->end(), '\0');
     return absl::OkStatus();
@@ -638,6 +741,30 @@ int RunKluis(int argc, char** argv) {
   CLI::App* secret = app.add_subcommand("secret", "store secrets")->require_subcommand(1);
   CLI::App* secret_set = command(secret, "set", "store the password (from stdin or a prompt)", "secret set");
   secret_set->add_option("ACCOUNT", a.account)->required();
+
+  CLI::App* secret_totp = command(secret, "set-totp", "store the 2FA key: otpauth:// URI or base32 seed (stdin or prompt)",
+                                 "secret set-totp");
+  secret_totp->add_option("ACCOUNT", a.account)->required();
+  CLI::App* secret_recovery = command(secret, "set-recovery", "store recovery codes, one per line (stdin or prompt)",
+                                      "secret set-recovery");
+  secret_recovery->add_option("ACCOUNT", a.account)->required();
+
+  CLI::App* totp = command(&app, "totp", "the current 2FA code of an account (the seed stays in the vault)", "totp");
+  totp->add_option("ACCOUNT", a.account);
+  totp->add_option("--reason", a.reason, "why (recorded)");
+  totp->add_option("--request", a.request_id, "use the grant of this approved request");
+  totp->add_flag("--emergency", a.emergency, "break-glass, for roles whose rule is break-glass (needs --reason)");
+  totp->add_option("--field", a.field, "print only the code")->check(CLI::IsMember({"code"}));
+  CLI::App* totp_export = command(totp, "export", "hand the authenticator over: otpauth URI and QR code", "totp export");
+  totp_export->add_option("ACCOUNT", a.account)->required();
+  totp_export->add_option("--reason", a.reason, "why (recorded; the regisseur is told)")->required();
+  totp_export->add_flag("--qr{qr}", a.field, "draw the QR code even when not on a terminal");
+
+  CLI::App* recovery = command(&app, "recovery", "release one recovery code (it is used up)", "recovery");
+  recovery->add_option("ACCOUNT", a.account)->required();
+  recovery->add_option("--reason", a.reason, "why (recorded)");
+  recovery->add_option("--request", a.request_id, "use the grant of this approved request");
+  recovery->add_flag("--emergency", a.emergency, "break-glass (needs --reason)");
 
   CLI::App* get = command(&app, "get", "release the login of an account", "get");
   get->add_option("ACCOUNT", a.account)->required();

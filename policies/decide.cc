@@ -106,24 +106,25 @@ Decision Decide(const Policy& policy, const std::vector<Binding>& bindings,
   switch (rule->mode) {
     case Mode::kNever:
       return Make(Verdict::kDeny, rule->id, rule->role);
-    case Mode::kAllow:
-      return Make(Verdict::kAllow, rule->id, rule->role);
     case Mode::kOnApprovedRequest:
       return OnRequest(policy, *rule, account, context, now);
+    case Mode::kAllow:
+      break;
     case Mode::kBreakGlass:
+      // Break-glass: only on purpose.
+      if (!context.break_glass) {
+        return Make(Verdict::kDeny, rule->id, rule->role,
+                    absl::StrCat("as ", RoleName(rule->role),
+                                 " you take it only as break-glass: kluis emergency ACCOUNT --reason R"));
+      }
       break;
   }
-  // Break-glass: only on purpose, with a reason that means something.
-  if (!context.break_glass) {
-    return Make(Verdict::kDeny, rule->id, rule->role,
-                absl::StrCat("as ", RoleName(rule->role),
-                             " you take a login only as break-glass: kluis emergency ACCOUNT --reason R"));
-  }
+  // A reason that means something, where the rule asks for one.
   const std::string reason(absl::StripAsciiWhitespace(context.reason));
   if (rule->reason_required && static_cast<int>(reason.size()) < policy.min_reason_length) {
     return Make(Verdict::kDeny, rule->id, rule->role,
-                absl::StrCat("break-glass needs a reason of at least ", policy.min_reason_length,
-                             " characters"));
+                absl::StrCat(rule->mode == Mode::kBreakGlass ? "break-glass" : "this", " needs a reason of at least ",
+                             policy.min_reason_length, " characters (--reason)"));
   }
   if (!rule->required_reason_prefix.empty() &&
       !absl::StartsWithIgnoreCase(reason, rule->required_reason_prefix)) {
@@ -132,7 +133,7 @@ Decision Decide(const Policy& policy, const std::vector<Binding>& bindings,
                              rule->required_reason_prefix, "\""));
   }
   Decision allowed = Make(Verdict::kAllow, rule->id, rule->role);
-  allowed.obligations.break_glass = true;
+  allowed.obligations.break_glass = rule->mode == Mode::kBreakGlass;
   allowed.obligations.notify = rule->notify;
   allowed.obligations.raise_rotation_flag = rule->raise_rotation_flag;
   return allowed;

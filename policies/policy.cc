@@ -17,7 +17,10 @@ using google::protobuf::TextFormat;
 
 constexpr std::pair<Action, absl::string_view> kActions[] = {
     {Action::kReleaseLogin, "release-login"},
+    {Action::kReleaseTotp, "release-totp"},
+    {Action::kReleaseRecoveryCode, "release-recovery-code"},
     {Action::kStoreSecret, "store-secret"},
+    {Action::kExportTotpSeed, "export-totp-seed"},
 };
 
 // Collects the parser's first error with its place (the parser counts from 0).
@@ -103,7 +106,7 @@ absl::StatusOr<Rule> ConvertRule(const pb::Rule& in, const Places& places, int i
     std::optional<Action> action = ParseAction(in.actions(i));
     if (!action) {
       return at.Error("actions", i, absl::StrCat("unknown action \"", in.actions(i),
-                                                 "\" (release-login, store-secret)"));
+                                                 "\" (release-login, release-totp, release-recovery-code, store-secret, export-totp-seed)"));
     }
     rule.actions.push_back(*action);
   }

@@ -14,8 +14,11 @@ namespace kluis::policies {
 
 // What a caller wants to do with an account's secrets: the actions a policy file names.
 enum class Action {
-  kReleaseLogin,  // "release-login": password and linked e-mail
-  kStoreSecret,   // "store-secret": set a password
+  kReleaseLogin,         // "release-login": password and linked e-mail
+  kReleaseTotp,          // "release-totp": the current 2FA code (the seed stays in the vault)
+  kReleaseRecoveryCode,  // "release-recovery-code": one backup code, then it is used
+  kStoreSecret,          // "store-secret": set a password, a TOTP seed or recovery codes
+  kExportTotpSeed,       // "export-totp-seed": hand the authenticator over (otpauth URI)
 };
 
 enum class Mode { kAllow, kBreakGlass, kOnApprovedRequest, kNever };

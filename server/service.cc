@@ -112,6 +112,8 @@ void AccountToProto(const AccountView& view, pb::Account* out) {
   out->set_has_linked_email(view.has_linked_email);
   for (const std::string& b : view.beheerders) out->add_beheerders(b);
   if (view.password_set_at) out->set_password_set_unix(absl::ToUnixSeconds(*view.password_set_at));
+  out->set_has_totp(view.has_totp);
+  out->set_recovery_codes_left(view.recovery_codes_left);
 }
 
 std::optional<absl::Time> OptionalUnix(int64_t seconds) {
@@ -135,6 +137,24 @@ void RequestToProto(const RequestView& view, pb::AccessRequest* out) {
   if (r.escalation_decision) out->set_escalation_decided_by(r.escalation_decision->by);
   if (view.status.grant_expires) out->set_grant_expires_unix(absl::ToUnixSeconds(*view.status.grant_expires));
   out->set_rule(r.rule_id);
+}
+
+void TotpToProto(const TotpCode& code, pb::TotpCode* out) {
+  out->set_account(code.account);
+  out->set_code(code.code);
+  out->set_seconds_left(code.seconds_left);
+  out->set_next_code(code.next_code);
+  out->set_digits(code.digits);
+  out->set_period(code.period);
+  out->set_rule(code.rule);
+}
+
+ReleaseOptions OptionsOf(const std::string& reason, int64_t request_id, bool break_glass) {
+  ReleaseOptions options;
+  options.reason = reason;
+  options.request_id = request_id;
+  options.break_glass = break_glass;
+  return options;
 }
 
 // ---- authentication ----
@@ -346,11 +366,9 @@ class VaultService final : public pb::Vault::Service {
                                  const pb::ReleaseCredentialRequest* request,
                                  pb::ReleaseCredentialResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      ReleaseOptions options;
-      options.reason = request->reason();
-      options.break_glass = request->break_glass();
-      options.request_id = request->request_id();
-      absl::StatusOr<Login> login = vault_.ReleaseCredential(caller, request->account(), options);
+      absl::StatusOr<Login> login = vault_.ReleaseCredential(
+          caller, request->account(),
+          OptionsOf(request->reason(), request->request_id(), request->break_glass()));
       if (!login.ok()) return login.status();
       response->set_account(login->account);
       response->set_handle(login->handle);
@@ -359,6 +377,66 @@ class VaultService final : public pb::Vault::Service {
       response->set_version(static_cast<int32_t>(login->version));
       response->set_set_unix(absl::ToUnixSeconds(login->set_at));
       response->set_rule(login->rule);
+      if (login->totp) TotpToProto(*login->totp, response->mutable_totp());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status SetTotp(ServerContext* context, const pb::SetTotpRequest* request,
+                       pb::SetTotpResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      const crypto::SecretBytes otpauth = crypto::SecretBytes::CopyFrom(request->otpauth());
+      absl::StatusOr<int64_t> version = vault_.SetTotp(caller, request->account(), otpauth);
+      if (!version.ok()) return version.status();
+      response->set_version(static_cast<int32_t>(*version));
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status GetTotpCode(ServerContext* context, const pb::GetTotpCodeRequest* request,
+                           pb::TotpCode* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<TotpCode> code = vault_.ReleaseTotpCode(
+          caller, request->account(), OptionsOf(request->reason(), request->request_id(), request->break_glass()));
+      if (!code.ok()) return code.status();
+      TotpToProto(*code, response);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ExportTotp(ServerContext* context, const pb::ExportTotpRequest* request,
+                          pb::ExportTotpResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<crypto::SecretBytes> uri = vault_.ExportTotp(caller, request->account(), request->reason());
+      if (!uri.ok()) return uri.status();
+      response->set_account(request->account());
+      response->set_otpauth_uri(std::string(uri->Reveal()));
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status SetRecoveryCodes(ServerContext* context, const pb::SetRecoveryCodesRequest* request,
+                                pb::SetRecoveryCodesResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      std::vector<crypto::SecretBytes> codes;
+      for (const std::string& code : request->codes()) codes.push_back(crypto::SecretBytes::CopyFrom(code));
+      absl::StatusOr<int> count = vault_.SetRecoveryCodes(caller, request->account(), codes);
+      if (!count.ok()) return count.status();
+      response->set_count(*count);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ReleaseRecoveryCode(ServerContext* context, const pb::ReleaseRecoveryCodeRequest* request,
+                                   pb::RecoveryCode* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<RecoveryCode> code = vault_.ReleaseRecoveryCode(
+          caller, request->account(), OptionsOf(request->reason(), request->request_id(), request->break_glass()));
+      if (!code.ok()) return code.status();
+      response->set_account(code->account);
+      response->set_code(std::string(code->code.Reveal()));
+      response->set_remaining(code->remaining);
+      response->set_rule(code->rule);
       return absl::OkStatus();
     });
   }

@@ -21,6 +21,7 @@
 #include "crypto/hash.h"
 #include "crypto/kdf.h"
 #include "crypto/random.h"
+#include "crypto/totp.h"
 #include "server/audit/audit_log.h"
 
 namespace kluis::server {
@@ -41,6 +42,8 @@ constexpr absl::string_view kPlatforms[] = {"x",       "instagram", "facebook", 
                                            "threads", "tiktok",    "youtube"};
 constexpr char kPassword[] = "password";
 constexpr char kLinkedEmail[] = "email";
+constexpr char kTotp[] = "totp";
+constexpr char kRecoveryCode[] = "recovery-code";
 constexpr size_t kMaxSecretBytes = 1024;
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -294,6 +297,12 @@ absl::StatusOr<AccountView> ViewOf(Tx& tx, const AccountRow& account, absl::Time
   absl::StatusOr<std::optional<storage::SecretRow>> email = tx.CurrentSecret(account.id, kLinkedEmail);
   if (!email.ok()) return email.status();
   view.has_linked_email = email->has_value();
+  absl::StatusOr<std::optional<storage::SecretRow>> totp = tx.CurrentSecret(account.id, kTotp);
+  if (!totp.ok()) return totp.status();
+  view.has_totp = totp->has_value();
+  absl::StatusOr<std::vector<storage::SecretRow>> codes = tx.CurrentSecrets(account.id, kRecoveryCode);
+  if (!codes.ok()) return codes.status();
+  view.recovery_codes_left = static_cast<int>(codes->size());
   absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> beheerders =
       tx.UsersWithRole("account", account.id, "beheerder", Micros(now));
   if (!beheerders.ok()) return beheerders.status();
@@ -1205,6 +1214,33 @@ absl::StatusOr<AccountView> Vault::ShowAccount(const Caller& caller, absl::strin
 
 // ======================================================================================= secrets
 
+absl::StatusOr<int64_t> Vault::Store(
+    const Caller& caller, absl::string_view account, absl::string_view audit_action,
+    absl::FunctionRef<absl::StatusOr<int64_t>(Tx&, const AccountRow&)> store) {
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  int64_t version = 0;
+  audit::AuditEvent event = ManagementEvent(caller, audit_action, "");
+  event.account = std::string(account);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, account, now);
+    if (!found.ok()) return found.status();
+    event.account = found->name();
+    event.unit_id = found->unit_id;
+    const Decision decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(*found),
+                                               Action::kStoreSecret, {caller.user_id}, now);
+    NoteDecision(event, decision);
+    if (!decision.allows()) return DeniedError(decision, absl::StrCat("store secrets of ", found->name()));
+    absl::StatusOr<int64_t> stored = store(tx, *found);
+    if (!stored.ok()) return stored.status();
+    version = *stored;
+    event.reason = absl::StrCat("version ", version);
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return version;
+}
+
 absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_view account,
                                            const crypto::SecretBytes& password) {
   if (password.empty()) return absl::InvalidArgumentError("password is empty");
@@ -1212,116 +1248,263 @@ absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_vi
     return absl::InvalidArgumentError(
         absl::StrCat("password is too long: ", password.size(), " bytes, at most ", kMaxSecretBytes));
   }
-  const absl::Time now = clock_.Now();
-  int64_t version = 0;
-  audit::AuditEvent event = ManagementEvent(caller, "set-password", "");
-  event.account = std::string(account);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
-    absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, account, now);
-    if (!found.ok()) return found.status();
-    event.account = found->name();
-    event.unit_id = found->unit_id;
-    const Decision decision =
-        policies::Decide(*policy(), caller.policy_bindings, ResourceOf(*found), Action::kStoreSecret,
-                         policies::ReleaseContext{caller.user_id}, now);
-    NoteDecision(event, decision);
-    if (!decision.allows()) return DeniedError(decision, absl::StrCat("set the password of ", found->name()));
-    absl::StatusOr<int64_t> next = tx.NextSecretVersion(found->id, kPassword);
-    if (!next.ok()) return next.status();
-    version = *next;
-    event.reason = absl::StrCat("version ", version);
-    return tx.InsertCurrentSecret({0, found->id, kPassword, version, "current",
-                                   sealer_.Seal(found->id, kPassword, version, password.Reveal()),
-                                   sealer_.key_version(), caller.user, Micros(now)});
+  return Store(caller, account, "set-password", [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
+    absl::StatusOr<int64_t> version = tx.NextSecretVersion(found.id, kPassword);
+    if (!version.ok()) return version.status();
+    if (absl::Status s = tx.InsertCurrentSecret({0, found.id, kPassword, *version, "current",
+                                                 sealer_.Seal(found.id, kPassword, *version, password.Reveal()),
+                                                 sealer_.key_version(), caller.user, Micros(clock_.Now())});
+        !s.ok()) {
+      return s;
+    }
+    return *version;
   });
-  if (!done.ok()) return done;
-  return version;
 }
 
-absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::string_view account,
-                                               const ReleaseOptions& options) {
+absl::StatusOr<int64_t> Vault::SetTotp(const Caller& caller, absl::string_view account,
+                                       const crypto::SecretBytes& otpauth_or_seed) {
+  // Parsed before anything is stored: bad input changes nothing.
+  absl::StatusOr<crypto::TotpKey> key = crypto::ParseOtpauth(otpauth_or_seed.Reveal());
+  if (!key.ok()) return key.status();
+  // What is sealed is the key in its canonical otpauth form: seed and parameters together.
+  const crypto::SecretBytes canonical = crypto::SecretBytes::CopyFrom(crypto::FormatOtpauth(*key));
+  return Store(caller, account, "set-totp", [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
+    absl::StatusOr<int64_t> version = tx.NextSecretVersion(found.id, kTotp);
+    if (!version.ok()) return version.status();
+    if (absl::Status s = tx.InsertCurrentSecret({0, found.id, kTotp, *version, "current",
+                                                 sealer_.Seal(found.id, kTotp, *version, canonical.Reveal()),
+                                                 sealer_.key_version(), caller.user, Micros(clock_.Now())});
+        !s.ok()) {
+      return s;
+    }
+    return *version;
+  });
+}
+
+absl::StatusOr<int> Vault::SetRecoveryCodes(const Caller& caller, absl::string_view account,
+                                            const std::vector<crypto::SecretBytes>& codes) {
+  if (codes.empty() || codes.size() > 50) {
+    return absl::InvalidArgumentError(absl::StrCat("give 1 to 50 recovery codes, got ", codes.size()));
+  }
+  for (const crypto::SecretBytes& code : codes) {
+    if (code.empty() || code.size() > 100) return absl::InvalidArgumentError("a recovery code must be 1 to 100 characters");
+  }
+  absl::StatusOr<int64_t> stored = Store(
+      caller, account, "set-recovery-codes", [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
+        // A new set replaces the old one: platforms invalidate old codes when they issue new ones.
+        if (absl::StatusOr<int> destroyed = tx.DestroyCurrentSecrets(found.id, kRecoveryCode); !destroyed.ok()) {
+          return destroyed.status();
+        }
+        absl::StatusOr<int64_t> version = tx.NextSecretVersion(found.id, kRecoveryCode);
+        if (!version.ok()) return version.status();
+        for (size_t i = 0; i < codes.size(); ++i) {
+          const int64_t v = *version + static_cast<int64_t>(i);
+          if (absl::Status s = tx.InsertSecret({0, found.id, kRecoveryCode, v, "current",
+                                                sealer_.Seal(found.id, kRecoveryCode, v, codes[i].Reveal()),
+                                                sealer_.key_version(), caller.user, Micros(clock_.Now())});
+              !s.ok()) {
+            return s;
+          }
+        }
+        return static_cast<int64_t>(codes.size());
+      });
+  if (!stored.ok()) return stored.status();
+  return static_cast<int>(*stored);
+}
+
+absl::StatusOr<Vault::Released> Vault::Release(const Caller& caller, absl::string_view account,
+                                               Action action, std::optional<Action> also,
+                                               const ReleaseOptions& options, Fetch fetch) {
   if (absl::Status s = CheckText("reason", options.reason, 500, false); !s.ok()) return s;
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
-  Decision decision = Refusal("account-not-visible");
-  AccountRow found;
-  std::optional<storage::SecretRow> password, email;
+  Released released;
+  released.decision = Refusal("account-not-visible");
   absl::Status refusal;
 
   absl::Status recorded = db_->Write([&](Tx& tx) -> absl::Status {
     // 1. Which account: only among those the caller has a role on, so a stranger learns nothing.
     absl::StatusOr<AccountRow> resolved = ResolveVisibleAccount(tx, caller, account, now);
-    std::optional<policies::AccessRequest> request;
     if (resolved.ok()) {
-      found = *resolved;
+      released.account = *resolved;
+      std::optional<policies::AccessRequest> request;
       if (options.request_id != 0) {
         absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(options.request_id);
         if (!row.ok()) return row.status();
         if (row->has_value()) request = RequestOf(**row);
       }
       // 2. Decide, before anything secret is touched.
-      policies::ReleaseContext context{caller.user_id, options.break_glass, options.reason,
-                                       request ? &*request : nullptr};
+      const policies::ReleaseContext context{caller.user_id, options.break_glass, options.reason,
+                                             request ? &*request : nullptr};
       if (options.request_id != 0 && !request) {
         refusal = absl::NotFoundError(absl::StrCat("no request ", options.request_id));
       } else {
-        decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(found),
-                                    Action::kReleaseLogin, context, now);
+        released.decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(released.account),
+                                             action, context, now);
+        released.also_allowed =
+            also.has_value() && policies::Decide(*policy, caller.policy_bindings,
+                                                 ResourceOf(released.account), *also, context, now)
+                                    .allows();
       }
     } else {
       refusal = resolved.status();
     }
-    if (decision.allows()) {
-      // Only the sealed rows are fetched here; nothing is opened before the record commits.
-      absl::StatusOr<std::optional<storage::SecretRow>> p = tx.CurrentSecret(found.id, kPassword);
-      if (!p.ok()) return p.status();
-      absl::StatusOr<std::optional<storage::SecretRow>> e = tx.CurrentSecret(found.id, kLinkedEmail);
-      if (!e.ok()) return e.status();
-      password = *p;
-      email = *e;
-      if (!password.has_value()) {
-        refusal = absl::NotFoundError(absl::StrCat("no password is stored for ", found.name()));
+    // 3. Fetch the sealed rows; nothing is opened before the record commits.
+    if (released.decision.allows()) {
+      absl::StatusOr<std::vector<storage::SecretRow>> sealed = fetch(tx, released.account, released.also_allowed);
+      if (sealed.ok()) {
+        released.sealed = *std::move(sealed);
+      } else if (sealed.status().code() == absl::StatusCode::kNotFound) {
+        refusal = sealed.status();
+      } else {
+        return sealed.status();
       }
     } else if (refusal.ok()) {
-      refusal = DeniedError(decision, absl::StrCat("release the login of ", found.name()));
+      refusal = DeniedError(released.decision,
+                            absl::StrCat(policies::ActionName(action), " for ", released.account.name()));
     }
-    // 3. What must follow a release happens in the same transaction: spend the single-use grant,
-    //    tell whoever the rule names, flag the password for rotation.
+    // 4. What must follow a release happens in the same transaction: spend the single-use grant,
+    //    tell whoever the rule names, flag the secret for rotation.
     if (refusal.ok()) {
-      if (absl::Status s = ApplyObligations(tx, caller, found, decision, options.reason, now); !s.ok()) {
+      if (absl::Status s = ApplyObligations(tx, caller, released.account, released.decision,
+                                            options.reason, now);
+          !s.ok()) {
         return s;
       }
     }
-    // 4. Record the attempt. No audit record, no release: this commits before any secret opens.
-    audit::AuditEvent event = Event(caller, options.break_glass ? "break-glass" : "release",
-                                    resolved.ok() ? found.name() : std::string(account), decision,
-                                    options.reason,
-                                    resolved.ok() ? std::optional<int64_t>(found.unit_id) : std::nullopt);
+    // 5. Record the attempt. No audit record, no release: this commits before any secret opens.
+    audit::AuditEvent event = Event(
+        caller,
+        absl::StrCat(options.break_glass ? "break-glass:" : "", policies::ActionName(action)),
+        resolved.ok() ? released.account.name() : std::string(account), released.decision,
+        options.reason, resolved.ok() ? std::optional<int64_t>(released.account.unit_id) : std::nullopt);
     if (options.request_id != 0) event.request_id = absl::StrCat(options.request_id);
     if (!refusal.ok()) event.outcome = OutcomeName(refusal);
     return Record(tx, event, now);
   });
   if (!recorded.ok()) return recorded;
   if (!refusal.ok()) return refusal;
+  return released;
+}
 
-  // 5. Open. A seal that does not open was altered or moved: say so, release nothing.
+absl::StatusOr<TotpCode> Vault::CodeFrom(const AccountRow& account, const storage::SecretRow& sealed,
+                                         const std::string& rule) {
+  absl::StatusOr<crypto::SecretBytes> uri = sealer_.Open(account.id, kTotp, sealed.version, sealed.sealed);
+  if (!uri.ok()) return uri.status();
+  absl::StatusOr<crypto::TotpKey> key = crypto::ParseOtpauth(uri->Reveal());
+  if (!key.ok()) return absl::DataLossError(absl::StrCat("the stored TOTP key of ", account.name(), " is unreadable"));
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<uint32_t> code = crypto::Totp(*key, now);
+  if (!code.ok()) return code.status();
+  TotpCode out;
+  out.account = account.name();
+  out.code = crypto::FormatOtp(*code, key->digits);
+  out.digits = key->digits;
+  out.period = key->period;
+  out.seconds_left = key->period - static_cast<int>(absl::ToUnixSeconds(now) % key->period);
+  out.rule = rule;
+  // With few seconds left, the next code too: a person may not type the first in time.
+  if (out.seconds_left <= 10) {
+    absl::StatusOr<uint32_t> next = crypto::Totp(*key, now + absl::Seconds(key->period));
+    if (next.ok()) out.next_code = crypto::FormatOtp(*next, key->digits);
+  }
+  return out;
+}
+
+absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::string_view account,
+                                               const ReleaseOptions& options) {
+  absl::StatusOr<Released> released = Release(
+      caller, account, Action::kReleaseLogin, Action::kReleaseTotp, options,
+      [&](Tx& tx, const AccountRow& found, bool with_totp) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        std::vector<storage::SecretRow> rows;
+        for (const char* kind : {kPassword, kLinkedEmail, kTotp}) {
+          if (kind == kTotp && !with_totp) break;
+          absl::StatusOr<std::optional<storage::SecretRow>> row = tx.CurrentSecret(found.id, kind);
+          if (!row.ok()) return row.status();
+          if (!row->has_value() && kind == kPassword) {
+            return absl::NotFoundError(absl::StrCat("no password is stored for ", found.name()));
+          }
+          rows.push_back(row->value_or(storage::SecretRow{}));  // id 0: none stored
+        }
+        return rows;
+      });
+  if (!released.ok()) return released.status();
+  const AccountRow& found = released->account;
+  const storage::SecretRow& password = released->sealed[0];
   Login login;
   login.account = found.name();
   login.handle = found.handle;
-  login.version = password->version;
-  login.set_at = absl::FromUnixMicros(password->created_us);
-  login.rule = decision.rule;
-  absl::StatusOr<crypto::SecretBytes> opened =
-      sealer_.Open(found.id, kPassword, password->version, password->sealed);
+  login.version = password.version;
+  login.set_at = absl::FromUnixMicros(password.created_us);
+  login.rule = released->decision.rule;
+  // Open. A seal that does not open was altered or moved: say so, release nothing.
+  absl::StatusOr<crypto::SecretBytes> opened = sealer_.Open(found.id, kPassword, password.version, password.sealed);
   if (!opened.ok()) return opened.status();
   login.password = *std::move(opened);
-  if (email.has_value()) {
-    absl::StatusOr<crypto::SecretBytes> opened_email =
-        sealer_.Open(found.id, kLinkedEmail, email->version, email->sealed);
+  if (const storage::SecretRow& email = released->sealed[1]; email.id != 0) {
+    absl::StatusOr<crypto::SecretBytes> opened_email = sealer_.Open(found.id, kLinkedEmail, email.version, email.sealed);
     if (!opened_email.ok()) return opened_email.status();
     login.linked_email = *std::move(opened_email);
   }
+  if (released->sealed.size() > 2 && released->sealed[2].id != 0) {
+    absl::StatusOr<TotpCode> code = CodeFrom(found, released->sealed[2], login.rule);
+    if (!code.ok()) return code.status();
+    login.totp = *std::move(code);
+  }
   return login;
+}
+
+absl::StatusOr<TotpCode> Vault::ReleaseTotpCode(const Caller& caller, absl::string_view account,
+                                                const ReleaseOptions& options) {
+  absl::StatusOr<Released> released = Release(
+      caller, account, Action::kReleaseTotp, std::nullopt, options,
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        absl::StatusOr<std::optional<storage::SecretRow>> row = tx.CurrentSecret(found.id, kTotp);
+        if (!row.ok()) return row.status();
+        if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));
+        return std::vector<storage::SecretRow>{**row};
+      });
+  if (!released.ok()) return released.status();
+  return CodeFrom(released->account, released->sealed[0], released->decision.rule);
+}
+
+absl::StatusOr<crypto::SecretBytes> Vault::ExportTotp(const Caller& caller, absl::string_view account,
+                                                      absl::string_view reason) {
+  ReleaseOptions options;
+  options.reason = std::string(reason);
+  absl::StatusOr<Released> released = Release(
+      caller, account, Action::kExportTotpSeed, std::nullopt, options,
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        absl::StatusOr<std::optional<storage::SecretRow>> row = tx.CurrentSecret(found.id, kTotp);
+        if (!row.ok()) return row.status();
+        if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));
+        return std::vector<storage::SecretRow>{**row};
+      });
+  if (!released.ok()) return released.status();
+  const storage::SecretRow& sealed = released->sealed[0];
+  return sealer_.Open(released->account.id, kTotp, sealed.version, sealed.sealed);
+}
+
+absl::StatusOr<RecoveryCode> Vault::ReleaseRecoveryCode(const Caller& caller, absl::string_view account,
+                                                        const ReleaseOptions& options) {
+  int remaining = 0;
+  absl::StatusOr<Released> released = Release(
+      caller, account, Action::kReleaseRecoveryCode, std::nullopt, options,
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        absl::StatusOr<std::vector<storage::SecretRow>> codes = tx.CurrentSecrets(found.id, kRecoveryCode);
+        if (!codes.ok()) return codes.status();
+        if (codes->empty()) return absl::NotFoundError(absl::StrCat("no recovery codes are left for ", found.name()));
+        // One at a time, oldest first; it is used up in the same transaction as its record.
+        if (absl::Status s = tx.DestroySecret(codes->front().id); !s.ok()) return s;
+        remaining = static_cast<int>(codes->size()) - 1;
+        return std::vector<storage::SecretRow>{codes->front()};
+      });
+  if (!released.ok()) return released.status();
+  const storage::SecretRow& sealed = released->sealed[0];
+  absl::StatusOr<crypto::SecretBytes> code =
+      sealer_.Open(released->account.id, kRecoveryCode, sealed.version, sealed.sealed);
+  if (!code.ok()) return code.status();
+  return RecoveryCode{released->account.name(), *std::move(code), remaining, released->decision.rule};
 }
 
 // ====================================================================================== requests

@@ -37,6 +37,25 @@ struct Caller {
   std::string peer;
 };
 
+// A current TOTP code, computed in the vault: the seed does not leave for this.
+struct TotpCode {
+  std::string account;
+  std::string code;
+  int seconds_left = 0;
+  std::string next_code;  // when few seconds are left, the code that follows
+  int digits = 6;
+  int period = 30;
+  std::string rule;
+};
+
+// One recovery (backup) code; it is used up by its release.
+struct RecoveryCode {
+  std::string account;
+  crypto::SecretBytes code;
+  int remaining = 0;
+  std::string rule;
+};
+
 // A released login. The password and e-mail stay in guarded memory until the service layer copies
 // them into the reply.
 struct Login {
@@ -44,6 +63,7 @@ struct Login {
   std::string handle;
   crypto::SecretBytes password;
   crypto::SecretBytes linked_email;
+  std::optional<TotpCode> totp;  // when the account has 2FA and the rules release codes too
   int64_t version = 0;
   absl::Time set_at;
   std::string rule;
@@ -56,6 +76,8 @@ struct AccountView {
   bool has_linked_email = false;
   std::vector<std::string> beheerders;
   std::optional<absl::Time> password_set_at;
+  bool has_totp = false;
+  int recovery_codes_left = 0;
 };
 
 struct EnrollmentCode {
@@ -198,6 +220,20 @@ class Vault {
   absl::StatusOr<Login> ReleaseCredential(const Caller& caller, absl::string_view account,
                                           const ReleaseOptions& options);
 
+  // Two-factor authentication: the seed stays in the vault, codes leave.
+  absl::StatusOr<int64_t> SetTotp(const Caller& caller, absl::string_view account,
+                                  const crypto::SecretBytes& otpauth_or_seed);
+  absl::StatusOr<TotpCode> ReleaseTotpCode(const Caller& caller, absl::string_view account,
+                                           const ReleaseOptions& options);
+  // Hands the authenticator over as an otpauth URI (a handover, R14); raises a rotation flag.
+  absl::StatusOr<crypto::SecretBytes> ExportTotp(const Caller& caller, absl::string_view account,
+                                                 absl::string_view reason);
+  // Replaces the account's recovery codes; returns how many are stored.
+  absl::StatusOr<int> SetRecoveryCodes(const Caller& caller, absl::string_view account,
+                                       const std::vector<crypto::SecretBytes>& codes);
+  absl::StatusOr<RecoveryCode> ReleaseRecoveryCode(const Caller& caller, absl::string_view account,
+                                                   const ReleaseOptions& options);
+
   // Access requests (rules R3, R9, R11).
   absl::StatusOr<RequestView> RequestAccess(const Caller& caller, absl::string_view account,
                                             absl::string_view purpose, absl::string_view reason);
@@ -224,6 +260,30 @@ class Vault {
         policy_(std::make_shared<const policies::Policy>(std::move(policy))) {}
 
   absl::StatusOr<crypto::CertificateAuthority> LoadCa(storage::Tx& tx);
+
+  // The one release path, for every kind of secret: resolve the account among those the caller
+  // may see, decide (before anything secret is touched), fetch the sealed rows, carry out the
+  // rule's obligations, and record the attempt; all in one transaction that commits before any
+  // seal is opened. `also` is a second action decided with the same context (a login release
+  // also gives the current 2FA code when the rules allow that too); `fetch` gets the sealed rows
+  // (the first is required) and may change them (a recovery code is used up).
+  struct Released {
+    storage::AccountRow account;
+    policies::Decision decision;
+    bool also_allowed = false;
+    std::vector<storage::SecretRow> sealed;
+  };
+  using Fetch = absl::FunctionRef<absl::StatusOr<std::vector<storage::SecretRow>>(
+      storage::Tx&, const storage::AccountRow&, bool also_allowed)>;
+  absl::StatusOr<Released> Release(const Caller& caller, absl::string_view account,
+                                   policies::Action action, std::optional<policies::Action> also,
+                                   const ReleaseOptions& options, Fetch fetch);
+  // Stores a secret of `kind` after the store-secret decision, audited as `audit_action`.
+  absl::StatusOr<int64_t> Store(const Caller& caller, absl::string_view account,
+                                absl::string_view audit_action,
+                                absl::FunctionRef<absl::StatusOr<int64_t>(storage::Tx&, const storage::AccountRow&)> store);
+  absl::StatusOr<TotpCode> CodeFrom(const storage::AccountRow& account, const storage::SecretRow& sealed,
+                                    const std::string& rule);
   // Runs one use case in one write transaction. `body` resolves, decides and, when allowed,
   // changes state, filling in `event`; the event commits with the change. When `body` fails or
   // refuses, its change is rolled back and the attempt is recorded in a transaction of its own.

@@ -359,6 +359,10 @@ absl::Status Tx::InsertCurrentSecret(const SecretRow& secret) {
       return r;
     }
   }
+  return InsertSecret(secret);
+}
+
+absl::Status Tx::InsertSecret(const SecretRow& secret) {
   KLUIS_PREPARE(s,
                 "INSERT INTO secrets (account_id, kind, version, state, sealed, key_version, "
                 "created_by, created_us) VALUES (?, ?, ?, 'current', ?, ?, ?, ?)");
@@ -370,6 +374,27 @@ absl::Status Tx::InsertCurrentSecret(const SecretRow& secret) {
       .Bind(6, secret.created_by)
       .Bind(7, secret.created_us)
       .Run();
+}
+
+absl::StatusOr<std::vector<SecretRow>> Tx::CurrentSecrets(int64_t account_id, absl::string_view kind) {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns,
+                                "WHERE account_id = ? AND kind = ? AND state = 'current' ORDER BY version"));
+  s.Bind(1, account_id).Bind(2, kind);
+  return Collect<SecretRow>(s, ReadSecret);
+}
+
+absl::StatusOr<int> Tx::DestroyCurrentSecrets(int64_t account_id, absl::string_view kind) {
+  KLUIS_PREPARE(s, "UPDATE secrets SET state = 'destroyed', sealed = NULL "
+                   "WHERE account_id = ? AND kind = ? AND state = 'current'");
+  if (absl::Status st = s.Bind(1, account_id).Bind(2, kind).Run(); !st.ok()) return st;
+  return sqlite3_changes(db_);
+}
+
+absl::Status Tx::DestroySecret(int64_t secret_id) {
+  KLUIS_PREPARE(s, "UPDATE secrets SET state = 'destroyed', sealed = NULL WHERE id = ? AND state = 'current'");
+  if (absl::Status st = s.Bind(1, secret_id).Run(); !st.ok()) return st;
+  if (sqlite3_changes(db_) != 1) return absl::FailedPreconditionError("secret already used");
+  return absl::OkStatus();
 }
 
 absl::Status Tx::InsertEnrollmentCode(int64_t user_id, absl::string_view code_hash, int64_t now_us,

@@ -221,6 +221,14 @@ class Tx {
   // NextSecretVersion first, seal with that version, then InsertCurrentSecret.
   absl::StatusOr<int64_t> NextSecretVersion(int64_t account_id, absl::string_view kind);
   absl::Status InsertCurrentSecret(const SecretRow& secret);
+  // Stores a row as given, retiring nothing (for kinds with several current rows).
+  absl::Status InsertSecret(const SecretRow& secret);
+  // Every current row of a kind, lowest version first.
+  absl::StatusOr<std::vector<SecretRow>> CurrentSecrets(int64_t account_id, absl::string_view kind);
+  // Marks every current row of a kind destroyed and wipes its sealed value; returns how many.
+  absl::StatusOr<int> DestroyCurrentSecrets(int64_t account_id, absl::string_view kind);
+  // Marks one row destroyed and wipes its sealed value (a used recovery code).
+  absl::Status DestroySecret(int64_t secret_id);
 
   // enrollment codes
   // Stores a new code for the user; earlier unused codes of the user are revoked.

@@ -191,7 +191,7 @@ TEST_F(CliTest, BeheerderGetsTheLoginOthersAreRefusedWithExitCodes) {
 
   Result csv = Kluis("auditor", {"audit", "list", "--format", "csv"});
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
-  EXPECT_TRUE(absl::StrContains(csv.out, "release,x/WA_Lombardijen1,deny")) << csv.out;
+  EXPECT_TRUE(absl::StrContains(csv.out, "release-login,x/WA_Lombardijen1,deny")) << csv.out;
   EXPECT_FALSE(absl::StrContains(csv.out, "Zomer-2026-geheim"));
   Result json = Kluis("auditor", {"audit", "list", "--format", "json"});
   EXPECT_TRUE(absl::StrContains(json.out, "\"rule\": \"R1.beheerder\"")) << json.out;

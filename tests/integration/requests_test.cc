@@ -92,7 +92,7 @@ TEST_F(RequestTest, R2TeamchefBreakGlassReleasesNotifiesFlagsAndRecords) {
   // And the log says who, why and under which rule.
   bool recorded = false;
   for (const pb::AuditRecord& r : Audit("teamchef.ijsselmonde")) {
-    recorded |= r.action() == "break-glass" && r.decision() == "allow" &&
+    recorded |= r.action() == "break-glass:release-login" && r.decision() == "allow" &&
                 r.rule() == "R2.teamchef-break-glass" && r.reason() == "Robin ziek, melding via webcare nodig";
   }
   EXPECT_TRUE(recorded);
@@ -233,8 +233,8 @@ TEST_F(RequestTest, EveryRequestDecisionIsAuditedWithRulePurposeAndReason) {
   EXPECT_EQ(by_action["request-access"].reason(), "verlof: beheerder drie weken op vakantie");
   EXPECT_EQ(by_action["approve-request"].rule(), "R3.regisseur-request/approver");
   EXPECT_EQ(by_action["approve-request"].actor(), "robin.peters");
-  EXPECT_EQ(by_action["release"].rule(), "R3.regisseur-request");
-  EXPECT_EQ(by_action["release"].decision(), "allow");
+  EXPECT_EQ(by_action["release-login"].rule(), "R3.regisseur-request");
+  EXPECT_EQ(by_action["release-login"].decision(), "allow");
 }
 
 TEST_F(RequestTest, MalformedPolicyIsRefusedWithLineAndColumnAndTheOldPolicyStays) {

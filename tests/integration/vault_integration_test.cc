@@ -76,7 +76,7 @@ TEST_F(ReleaseTest, EveryAttemptIsAuditedWithTheDecidingRule) {
   ASSERT_FALSE(Get("buitenstaander", "WA_Lombardijen1").ok());
   std::map<std::string, pb::AuditRecord> releases;
   for (const pb::AuditRecord& r : Audit()) {
-    if (r.action() == "release") releases[r.actor()] = r;
+    if (r.action() == "release-login") releases[r.actor()] = r;
   }
   EXPECT_EQ(releases["robin.peters"].decision(), "allow");
   EXPECT_EQ(releases["robin.peters"].rule(), "R1.beheerder");

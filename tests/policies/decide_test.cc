@@ -93,6 +93,10 @@ enum class Via { kGet, kEmergency };
 
 Verdict Expected(Role role, Action action, AccountKind kind, Req req, Via via) {
   const bool corporate = kind == AccountKind::kCorporate, hybrid = kind == AccountKind::kHybrid;
+  // Handing the authenticator over: the beheerder only, with a reason (the table gives one).
+  if (action == Action::kExportTotpSeed) return role == Role::kBeheerder ? Verdict::kAllow : Verdict::kDeny;
+  // A 2FA code and a recovery code are released under the same rules as the login.
+  const bool release = action != Action::kStoreSecret;
   auto by_request = [&] {
     if (via == Via::kEmergency) return Verdict::kDeny;
     switch (req) {
@@ -114,18 +118,18 @@ Verdict Expected(Role role, Action action, AccountKind kind, Req req, Via via) {
     case Role::kBeheerder:
       return Verdict::kAllow;  // R1
     case Role::kPolitiekAssistent:  // R11, R12
-      return hybrid && action == Action::kReleaseLogin ? Verdict::kAllow : Verdict::kDeny;
+      return hybrid && release ? Verdict::kAllow : Verdict::kDeny;
     case Role::kBewindspersoon:  // R11, R12
       if (hybrid) return Verdict::kAllow;
-      if (corporate && action == Action::kReleaseLogin) return by_request();
+      if (corporate && release) return by_request();
       return Verdict::kDeny;
     case Role::kTeamchef:  // R2
     case Role::kCommunicatieadviseur:  // R10
-      if (action != Action::kReleaseLogin) return Verdict::kDeny;
+      if (!release) return Verdict::kDeny;
       return via == Via::kEmergency ? Verdict::kAllow : Verdict::kDeny;
     case Role::kRegisseur:  // R3
     case Role::kLandelijkRegisseur:  // R9
-      return action == Action::kReleaseLogin ? by_request() : Verdict::kDeny;
+      return release ? by_request() : Verdict::kDeny;
   }
   return Verdict::kDeny;
 }
@@ -143,7 +147,8 @@ TEST(DefaultPolicyTest, EveryRoleActionKindAndRequestState) {
                                AccountKind::kCorporate, AccountKind::kHybrid, AccountKind::kOrganisatie};
   int cases = 0;
   for (Role role : roles) {
-    for (Action action : {Action::kReleaseLogin, Action::kStoreSecret}) {
+    for (Action action : {Action::kReleaseLogin, Action::kReleaseTotp, Action::kReleaseRecoveryCode,
+                          Action::kStoreSecret, Action::kExportTotpSeed}) {
       for (AccountKind kind : kinds) {
         for (Req req : kAllRequestStates) {
           for (Via via : {Via::kGet, Via::kEmergency}) {
@@ -165,7 +170,7 @@ TEST(DefaultPolicyTest, EveryRoleActionKindAndRequestState) {
       }
     }
   }
-  EXPECT_EQ(cases, 9 * 2 * 5 * 8 * 2);
+  EXPECT_EQ(cases, 9 * 5 * 5 * 8 * 2);
 }
 
 TEST(RequestStateTest, FactsDeriveEachState) {
@@ -362,6 +367,25 @@ TEST(DefaultPolicyTest, ExpiredBindingGrantsNothing) {
   EXPECT_FALSE(Decide(Default(), {binding}, kPolitieAccount, Action::kReleaseLogin, {kMe}, kNow).allows());
   binding.valid_until = kNow + absl::Seconds(1);
   EXPECT_TRUE(Decide(Default(), {binding}, kPolitieAccount, Action::kReleaseLogin, {kMe}, kNow).allows());
+}
+
+TEST(DefaultPolicyTest, R14BeheerderHandsTheAuthenticatorOverWithAReason) {
+  const Decision d = Decide(Default(), {Bound(Role::kBeheerder)}, kPolitieAccount, Action::kExportTotpSeed,
+                            {kMe, false, "overdracht aan opvolger Sanne"}, kNow);
+  ASSERT_TRUE(d.allows()) << d.explanation;
+  EXPECT_EQ(d.rule, "R14.beheerder-exports-authenticator");
+  EXPECT_TRUE(d.obligations.raise_rotation_flag);
+  EXPECT_EQ(d.obligations.notify, std::vector<Notify>{Notify::kRegisseurs});
+}
+
+TEST(DefaultPolicyTest, R14AuthenticatorExportWithoutReasonOrByOthersIsDenied) {
+  const Decision no_reason =
+      Decide(Default(), {Bound(Role::kBeheerder)}, kPolitieAccount, Action::kExportTotpSeed, {kMe}, kNow);
+  EXPECT_FALSE(no_reason.allows());
+  EXPECT_TRUE(absl::StrContains(no_reason.explanation, "reason")) << no_reason.explanation;
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kTeamchef)}, kPolitieAccount, Action::kExportTotpSeed,
+                      {kMe, true, "overdracht aan opvolger Sanne"}, kNow)
+                   .allows());
 }
 
 TEST(DefaultPolicyTest, DenyByDefaultWithNoBindings) {
