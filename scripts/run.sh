@@ -55,6 +55,11 @@ seed_demo() {
     as robin.peters secret set x/WA_Lombardijen1 >/dev/null
   printf 'IJsselmonde-demo-%s\n' "$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')" |
     as sanne.devries secret set x/POL_IJsselmonde >/dev/null
+  # A made-up TOTP key on the wijkagent's account, as the platform would show it when 2FA is set up,
+  # and three made-up recovery codes.
+  printf 'otpauth://totp/X:WA_Lombardijen1?secret=%s&issuer=X\n' \
+    "$(head -c 20 /dev/urandom | base32 | tr -d '=')" | as robin.peters secret set-totp x/WA_Lombardijen1 >/dev/null
+  printf 'demo-%s\n' 1111-2222 3333-4444 5555-6666 | as robin.peters secret set-recovery x/WA_Lombardijen1 >/dev/null
   touch "$VAR/.demo-seeded"
 }
 
@@ -97,6 +102,7 @@ Kluis demo vault in var/ (passphrase file var/passphrase is for this demo only),
 Profiles of the demo users are in var/profiles/<user>. Try, in another terminal:
 
   build/bin/kluis --profile var/profiles/robin.peters get WA_Lombardijen1          # the beheerder: login
+  build/bin/kluis --profile var/profiles/robin.peters totp WA_Lombardijen1         # the current 2FA code
   build/bin/kluis --profile var/profiles/sanne.devries get x/POL_IJsselmonde       # the other beheerder
   build/bin/kluis --profile var/profiles/auditor get WA_Lombardijen1               # refused, exit 2
 

@@ -290,6 +290,61 @@ TEST_F(CliTest, TeamchefEmergencyAndRegisseurRequestThroughTheRealBinaries) {
   EXPECT_FALSE(absl::StrContains(Slurp(root_ + "/kluisd.log"), "Herfst-2026-geheim"));
 }
 
+TEST_F(CliTest, TotpThroughTheRealBinariesMatchesOathtool) {
+  StartServer();
+  ASSERT_EQ(Enroll("operator", admin_code_).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"unit", "add", "rotterdam"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"team", "add", "rotterdam", "ijsselmonde"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"account", "add", "x/WA_Lombardijen1", "--team", "ijsselmonde", "--kind",
+                               "politie-alleen"}).exit_code, 0);
+  for (const char* user : {"robin.peters", "auditor"}) AddUser(user);
+  ASSERT_EQ(Kluis("operator", {"role", "grant", "robin.peters", "beheerder", "--account", "WA_Lombardijen1"}).exit_code, 0);
+  ASSERT_EQ(Kluis("operator", {"role", "grant", "auditor", "auditor", "--global"}).exit_code, 0);
+  const std::string seed = "KRUGKIDDN5SGKIDJOMQGSIDUNBSSA5TBOVWHI";
+
+  Result bad = Kluis("robin.peters", {"secret", "set-totp", "WA_Lombardijen1"},
+                     "otpauth://totp/X:a?secret=" + seed + "&digits=7\n");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err, "kluis: otpauth digits must be 6 or 8\n");
+  Result set = Kluis("robin.peters", {"secret", "set-totp", "WA_Lombardijen1"},
+                     "otpauth://totp/X:WA_Lombardijen1?secret=" + seed + "&issuer=X\n");
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+
+  auto oathtool_now = [&] {
+    FILE* pipe = popen(("oathtool --totp --base32 " + seed).c_str(), "r");
+    char line[32] = {0};
+    fgets(line, sizeof(line), pipe);
+    pclose(pipe);
+    return std::string(absl::StripTrailingAsciiWhitespace(line));
+  };
+  bool matched = false;
+  for (int attempt = 0; attempt < 3 && !matched; ++attempt) {  // a window may turn in between
+    const std::string before = oathtool_now();
+    Result code = Kluis("robin.peters", {"totp", "WA_Lombardijen1", "--field", "code"});
+    ASSERT_EQ(code.exit_code, 0) << code.err;
+    matched = code.out == before + "\n" || code.out == oathtool_now() + "\n";
+  }
+  EXPECT_TRUE(matched);
+  EXPECT_EQ(Kluis("auditor", {"totp", "WA_Lombardijen1"}).exit_code, 2);
+
+  EXPECT_EQ(Kluis("robin.peters", {"totp", "export", "WA_Lombardijen1"}).exit_code, 1) << "--reason is required";
+  Result exported = Kluis("robin.peters", {"totp", "export", "WA_Lombardijen1", "--reason",
+                                           "overdracht aan opvolger", "--qr"});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_TRUE(absl::StartsWith(exported.out, "otpauth://totp/X:WA_Lombardijen1?secret=" + seed)) << exported.out;
+  EXPECT_TRUE(absl::StrContains(exported.out, "\u2588")) << "a QR code is drawn";
+  Result listed = Kluis("robin.peters", {"account", "show", "WA_Lombardijen1"});
+  EXPECT_TRUE(absl::StrContains(listed.out, "2fa:")) << listed.out;
+
+  Result recovery_set = Kluis("robin.peters", {"secret", "set-recovery", "WA_Lombardijen1"}, "aaaa-1111\nbbbb-2222\n");
+  ASSERT_EQ(recovery_set.exit_code, 0) << recovery_set.err;
+  Result recovery = Kluis("robin.peters", {"recovery", "WA_Lombardijen1"});
+  EXPECT_EQ(recovery.out, "recovery code: aaaa-1111  (now used; 1 left)\n");
+
+  EXPECT_EQ(StopServer(), 0);
+  EXPECT_FALSE(absl::StrContains(Slurp(root_ + "/kluisd.log"), seed));
+}
+
 TEST_F(CliTest, CheckPolicyValidatesAndSummarises) {
   Result good = RunBinary("kluisd", {"check-policy", std::string(KLUIS_SOURCE_DIR) + "/policies/default.textproto"});
   EXPECT_EQ(good.exit_code, 0) << good.err;
