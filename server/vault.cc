@@ -516,7 +516,9 @@ absl::StatusOr<InitResult> Vault::Init(const InitOptions& options,
   if (const size_t colon = options.listen.rfind(':'); colon != std::string::npos) {
     std::string host = options.listen.substr(0, colon);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    if (!host.empty() && host != "0.0.0.0" && host != "::") names.push_back(host);
+    // A wildcard listen address (all zeros, IPv4 or IPv6) names no host to put in a certificate.
+    const bool wildcard = host.find_first_not_of("0.:") == std::string::npos;
+    if (!host.empty() && !wildcard) names.push_back(host);
   }
   names.insert(names.end(), options.server_names.begin(), options.server_names.end());
   std::sort(names.begin() + 3, names.end());
@@ -1241,18 +1243,14 @@ absl::StatusOr<int64_t> Vault::Store(
   return version;
 }
 
-absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_view account,
-                                           const crypto::SecretBytes& password) {
-  if (password.empty()) return absl::InvalidArgumentError("password is empty");
-  if (password.size() > kMaxSecretBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("password is too long: ", password.size(), " bytes, at most ", kMaxSecretBytes));
-  }
-  return Store(caller, account, "set-password", [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
-    absl::StatusOr<int64_t> version = tx.NextSecretVersion(found.id, kPassword);
+absl::StatusOr<int64_t> Vault::StoreCurrent(const Caller& caller, absl::string_view account,
+                                            absl::string_view audit_action, const char* kind,
+                                            const crypto::SecretBytes& plaintext) {
+  return Store(caller, account, audit_action, [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
+    absl::StatusOr<int64_t> version = tx.NextSecretVersion(found.id, kind);
     if (!version.ok()) return version.status();
-    if (absl::Status s = tx.InsertCurrentSecret({0, found.id, kPassword, *version, "current",
-                                                 sealer_.Seal(found.id, kPassword, *version, password.Reveal()),
+    if (absl::Status s = tx.InsertCurrentSecret({0, found.id, kind, *version, "current",
+                                                 sealer_.Seal(found.id, kind, *version, plaintext.Reveal()),
                                                  sealer_.key_version(), caller.user, Micros(clock_.Now())});
         !s.ok()) {
       return s;
@@ -1261,24 +1259,24 @@ absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_vi
   });
 }
 
+absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_view account,
+                                           const crypto::SecretBytes& password) {
+  if (password.empty()) return absl::InvalidArgumentError("password is empty");
+  if (password.size() > kMaxSecretBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("password is too long: ", password.size(), " bytes, at most ", kMaxSecretBytes));
+  }
+  return StoreCurrent(caller, account, "set-password", kPassword, password);
+}
+
 absl::StatusOr<int64_t> Vault::SetTotp(const Caller& caller, absl::string_view account,
                                        const crypto::SecretBytes& otpauth_or_seed) {
   // Parsed before anything is stored: bad input changes nothing.
   absl::StatusOr<crypto::TotpKey> key = crypto::ParseOtpauth(otpauth_or_seed.Reveal());
   if (!key.ok()) return key.status();
   // What is sealed is the key in its canonical otpauth form: seed and parameters together.
-  const crypto::SecretBytes canonical = crypto::SecretBytes::CopyFrom(crypto::FormatOtpauth(*key));
-  return Store(caller, account, "set-totp", [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
-    absl::StatusOr<int64_t> version = tx.NextSecretVersion(found.id, kTotp);
-    if (!version.ok()) return version.status();
-    if (absl::Status s = tx.InsertCurrentSecret({0, found.id, kTotp, *version, "current",
-                                                 sealer_.Seal(found.id, kTotp, *version, canonical.Reveal()),
-                                                 sealer_.key_version(), caller.user, Micros(clock_.Now())});
-        !s.ok()) {
-      return s;
-    }
-    return *version;
-  });
+  return StoreCurrent(caller, account, "set-totp", kTotp,
+                      crypto::SecretBytes::CopyFrom(crypto::FormatOtpauth(*key)));
 }
 
 absl::StatusOr<int> Vault::SetRecoveryCodes(const Caller& caller, absl::string_view account,

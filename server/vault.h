@@ -282,6 +282,10 @@ class Vault {
   absl::StatusOr<int64_t> Store(const Caller& caller, absl::string_view account,
                                 absl::string_view audit_action,
                                 absl::FunctionRef<absl::StatusOr<int64_t>(storage::Tx&, const storage::AccountRow&)> store);
+  // Stores `plaintext` as the new current version of `kind`; the former one becomes previous.
+  absl::StatusOr<int64_t> StoreCurrent(const Caller& caller, absl::string_view account,
+                                       absl::string_view audit_action, const char* kind,
+                                       const crypto::SecretBytes& plaintext);
   absl::StatusOr<TotpCode> CodeFrom(const storage::AccountRow& account, const storage::SecretRow& sealed,
                                     const std::string& rule);
   // Runs one use case in one write transaction. `body` resolves, decides and, when allowed,
