@@ -111,6 +111,9 @@ absl::StatusOr<std::vector<crypto::SecretBytes>> ReadSecretLines(const std::stri
 void PrintTotp(const pb::TotpCode& code) {
   std::cout << "code:     " << code.code() << "  (valid " << code.seconds_left() << " s more)\n";
   if (!code.next_code().empty()) std::cout << "next:     " << code.next_code() << "\n";
+  if (!code.pending_code().empty()) {
+    std::cout << "pending:  " << code.pending_code() << "  (from the new key, for the platform's confirmation)\n";
+  }
 }
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
@@ -204,7 +207,9 @@ struct Args {
   bool scope_global = false;
   std::string since, actor, purpose, ttl;
   int64_t request_id = 0;
-  bool emergency = false;
+  bool emergency = false, pending = false, confirm = false, abort = false;
+  int previous = 0;
+  std::string platform;
   int limit = 0;
 };
 
@@ -462,11 +467,18 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     pb::SetTotpRequest request;
     request.set_account(a.account);
     request.set_otpauth(std::string(seed->Reveal()));
+    request.set_pending(a.pending);
     absl::StatusOr<pb::SetTotpResponse> r = c.Call(c.vault(), &pb::Vault::Stub::SetTotp, request);
     std::fill(request.mutable_otpauth()->begin(), request.mutable_otpauth()->end(), '\0');
     if (!r.ok()) return r.status();
-    std::cout << "TOTP key of " << a.account << " stored (version " << r->version()
-              << "); kluis totp " << a.account << " gives the current code\n";
+    if (a.pending) {
+      std::cout << "new TOTP key of " << a.account << " stored as pending (version " << r->version()
+                << "); kluis totp " << a.account << " shows its code for the platform's confirmation; then kluis rotate "
+                << a.account << " --confirm\n";
+    } else {
+      std::cout << "TOTP key of " << a.account << " stored (version " << r->version()
+                << "); kluis totp " << a.account << " gives the current code\n";
+    }
     return absl::OkStatus();
   }
   if (command == "secret set-recovery") {
@@ -523,6 +535,35 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     if (!r.ok()) return r.status();
     std::cout << "recovery code: " << r->code() << "  (now used; " << r->remaining() << " left)\n";
     std::fill(r->mutable_code()->begin(), r->mutable_code()->end(), '\0');
+    return absl::OkStatus();
+  }
+  if (command == "rotate") {
+    if (a.confirm && a.abort) return absl::InvalidArgumentError("give --confirm or --abort, not both");
+    pb::RotateRequest request;
+    request.set_account(a.account);
+    request.set_step(a.confirm ? pb::RotateRequest::CONFIRM : a.abort ? pb::RotateRequest::ABORT : pb::RotateRequest::START);
+    absl::StatusOr<pb::RotateResponse> r = c.Call(c.vault(), &pb::Vault::Stub::Rotate, request);
+    if (!r.ok()) return r.status();
+    if (request.step() == pb::RotateRequest::START) {
+      std::cout << "new password: " << r->new_password() << "\n"
+                << "set it on the platform now, then: kluis rotate " << a.account << " --confirm"
+                << " (or --abort). Until then kluis get shows both.\n";
+      std::fill(r->mutable_new_password()->begin(), r->mutable_new_password()->end(), '\0');
+    } else {
+      std::cout << (a.confirm ? "confirmed" : "aborted") << " for " << r->account() << ":"
+                << (r->password() ? " password" : "") << (r->totp() ? " TOTP key" : "");
+      if (a.confirm) std::cout << "; " << r->flags_cleared() << " rotation flag(s) cleared";
+      std::cout << "\n";
+    }
+    return absl::OkStatus();
+  }
+  if (command == "secret generate") {
+    pb::GeneratePasswordRequest request;
+    request.set_platform(a.platform);
+    absl::StatusOr<pb::GeneratePasswordResponse> r = c.Call(c.vault(), &pb::Vault::Stub::GeneratePassword, request);
+    if (!r.ok()) return r.status();
+    std::cout << r->password() << "\n";
+    std::fill(r->mutable_password()->begin(), r->mutable_password()->end(), '\0');
     return absl::OkStatus();
   }
   if (command == "request") {
@@ -616,6 +657,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     request.set_reason(a.reason);
     request.set_request_id(a.request_id);
     request.set_break_glass(command == "emergency");
+    request.set_previous_version(a.previous);
     absl::StatusOr<pb::ReleaseCredentialResponse> r = c.Call(c.vault(), &pb::Vault::Stub::ReleaseCredential, request);
     if (!r.ok()) return r.status();
     if (a.field == "password") {
@@ -629,7 +671,12 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
                 << "e-mail:   " << (r->linked_email().empty() ? "-" : r->linked_email()) << "\n"
                 << "version:  " << r->version() << " (set " << FormatTime(r->set_unix()) << ")\n";
       if (r->has_totp()) PrintTotp(r->totp());
+      if (!r->pending_password().empty()) {
+        std::cout << "pending:  " << r->pending_password() << "  (version " << r->pending_version()
+                  << ", not yet confirmed: kluis rotate " << r->account() << " --confirm)\n";
+      }
     }
+    std::fill(r->mutable_pending_password()->begin(), r->mutable_pending_password()->end(), '\0');
     std::fill(r->mutable_password()->begin(), r->mutable_password()->end(), '\0');
     return absl::OkStatus();
   }
@@ -745,6 +792,16 @@ int RunKluis(int argc, char** argv) {
   CLI::App* secret_totp = command(secret, "set-totp", "store the 2FA key: otpauth:// URI or base32 seed (stdin or prompt)",
                                  "secret set-totp");
   secret_totp->add_option("ACCOUNT", a.account)->required();
+  secret_totp->add_flag("--pending", a.pending, "a new key that waits for kluis rotate --confirm");
+  CLI::App* secret_generate = command(secret, "generate", "show a password made by a platform's rules (not stored)",
+                                      "secret generate");
+  secret_generate->add_option("--platform", a.platform, "x, instagram, facebook, linkedin, threads, tiktok, youtube")
+      ->required();
+  CLI::App* rotate = command(&app, "rotate", "two-phase password rotation: new pending password, then --confirm",
+                             "rotate");
+  rotate->add_option("ACCOUNT", a.account)->required();
+  rotate->add_flag("--confirm", a.confirm, "the new password (or TOTP key) is set on the platform: make it current");
+  rotate->add_flag("--abort", a.abort, "drop the pending password (or TOTP key)");
   CLI::App* secret_recovery = command(secret, "set-recovery", "store recovery codes, one per line (stdin or prompt)",
                                       "secret set-recovery");
   secret_recovery->add_option("ACCOUNT", a.account)->required();
@@ -771,6 +828,7 @@ int RunKluis(int argc, char** argv) {
   get->add_option("--reason", a.reason, "why (recorded in the audit log)");
   get->add_option("--field", a.field, "print only this field")->check(CLI::IsMember({"password", "email"}));
   get->add_option("--request", a.request_id, "use the grant of this approved request");
+  get->add_option("--previous", a.previous, "a replaced version (beheerder, with --reason)");
 
   CLI::App* emergency = command(&app, "emergency", "break-glass release, with a reason; everyone concerned is told", "emergency");
   emergency->add_option("ACCOUNT", a.account)->required();

@@ -21,6 +21,7 @@ constexpr std::pair<Action, absl::string_view> kActions[] = {
     {Action::kReleaseRecoveryCode, "release-recovery-code"},
     {Action::kStoreSecret, "store-secret"},
     {Action::kExportTotpSeed, "export-totp-seed"},
+    {Action::kReleasePrevious, "release-previous"},
 };
 
 // Collects the parser's first error with its place (the parser counts from 0).
@@ -106,7 +107,7 @@ absl::StatusOr<Rule> ConvertRule(const pb::Rule& in, const Places& places, int i
     std::optional<Action> action = ParseAction(in.actions(i));
     if (!action) {
       return at.Error("actions", i, absl::StrCat("unknown action \"", in.actions(i),
-                                                 "\" (release-login, release-totp, release-recovery-code, store-secret, export-totp-seed)"));
+                                                 "\" (release-login, release-totp, release-recovery-code, store-secret, export-totp-seed, release-previous)"));
     }
     rule.actions.push_back(*action);
   }
@@ -198,6 +199,34 @@ bool Rule::Matches(Action action, std::optional<AccountKind> kind) const {
          std::find(account_kinds.begin(), account_kinds.end(), *kind) != account_kinds.end();
 }
 
+namespace {
+constexpr absl::string_view kDefaultSymbols = "!#$%&*+-=?@^_";
+
+absl::StatusOr<std::string> ClassCharacters(absl::string_view name, absl::string_view symbols) {
+  if (name == "lower") return std::string("abcdefghijklmnopqrstuvwxyz");
+  if (name == "upper") return std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+  if (name == "digits") return std::string("0123456789");
+  if (name == "symbols") return std::string(symbols.empty() ? kDefaultSymbols : symbols);
+  return absl::InvalidArgumentError(absl::StrCat("unknown character class \"", name,
+                                                 "\" (lower, upper, digits, symbols)"));
+}
+}  // namespace
+
+PasswordRules Policy::PasswordRulesFor(absl::string_view platform) const {
+  for (const PasswordRules& rules : password_rules) {
+    if (rules.platform == platform) return rules;
+  }
+  PasswordRules fallback;
+  fallback.platform = std::string(platform);
+  fallback.length = 24;
+  for (const char* name : {"lower", "upper", "digits", "symbols"}) {
+    std::string chars = *ClassCharacters(name, "");
+    fallback.alphabet += chars;
+    fallback.required.push_back(chars);
+  }
+  return fallback;
+}
+
 const Rule* Policy::FindRule(absl::string_view id) const {
   for (const Rule& rule : rules) {
     if (rule.id == id) return &rule;
@@ -250,6 +279,37 @@ absl::StatusOr<Policy> ParsePolicy(absl::string_view text, absl::string_view fil
     policy.rules.push_back(*std::move(rule));
   }
   if (policy.rules.empty()) return places.Error("rule", -1, "the policy has no rules");
+  if (parsed.max_password_age_days() < 0 || parsed.previous_retention_days() < 0) {
+    return places.Error("max_password_age_days", -1, "periods must not be negative");
+  }
+  if (parsed.max_password_age_days() > 0) policy.max_password_age = absl::Hours(24 * parsed.max_password_age_days());
+  if (parsed.previous_retention_days() > 0) policy.previous_retention = absl::Hours(24 * parsed.previous_retention_days());
+  for (int i = 0; i < parsed.password_rules_size(); ++i) {
+    const pb::PasswordRules& in = parsed.password_rules(i);
+    PasswordRules rules;
+    rules.platform = in.platform();
+    rules.length = in.length() == 0 ? 24 : in.length();
+    auto bad = [&](absl::string_view what) {
+      return places.Error("password_rules", i, absl::StrCat("password_rules for \"", in.platform(), "\": ", what));
+    };
+    if (rules.platform.empty()) return bad("no platform");
+    if (rules.length < 20 || rules.length > 128) return bad("length must be 20 to 128");
+    for (const std::string& name : in.classes()) {
+      absl::StatusOr<std::string> chars = ClassCharacters(name, in.symbols());
+      if (!chars.ok()) return bad(chars.status().message());
+      rules.alphabet += *chars;
+    }
+    for (const std::string& name : in.required()) {
+      absl::StatusOr<std::string> chars = ClassCharacters(name, in.symbols());
+      if (!chars.ok()) return bad(chars.status().message());
+      if (std::find(in.classes().begin(), in.classes().end(), name) == in.classes().end()) {
+        return bad(absl::StrCat("required class ", name, " is not among its classes"));
+      }
+      rules.required.push_back(*chars);
+    }
+    if (rules.alphabet.empty()) return bad("no character classes");
+    policy.password_rules.push_back(std::move(rules));
+  }
   return policy;
 }
 

@@ -19,6 +19,7 @@ enum class Action {
   kReleaseRecoveryCode,  // "release-recovery-code": one backup code, then it is used
   kStoreSecret,          // "store-secret": set a password, a TOTP seed or recovery codes
   kExportTotpSeed,       // "export-totp-seed": hand the authenticator over (otpauth URI)
+  kReleasePrevious,      // "release-previous": a password version that was replaced
 };
 
 enum class Mode { kAllow, kBreakGlass, kOnApprovedRequest, kNever };
@@ -47,6 +48,15 @@ struct Rule {
   bool Matches(Action action, std::optional<AccountKind> kind) const;
 };
 
+// How a new password for a platform is made: the characters drawn from, and the classes of which
+// at least one character must occur.
+struct PasswordRules {
+  std::string platform;
+  int length = 20;
+  std::string alphabet;
+  std::vector<std::string> required;
+};
+
 // A validated policy: immutable once loaded, shared read-only between threads.
 struct Policy {
   std::string name;
@@ -55,8 +65,13 @@ struct Policy {
   absl::Duration waiting_period = absl::Hours(72);
   int min_reason_length = 10;
   std::vector<Rule> rules;
+  std::vector<PasswordRules> password_rules;
+  std::optional<absl::Duration> max_password_age;  // none: never due by age
+  absl::Duration previous_retention = absl::Hours(24 * 90);
 
   const Rule* FindRule(absl::string_view id) const;
+  // The platform's rules, or the default: 24 characters of all four classes, each required.
+  PasswordRules PasswordRulesFor(absl::string_view platform) const;
 };
 
 // Parses and validates a policy in protobuf text format. Every error names the place:

@@ -147,6 +147,7 @@ void TotpToProto(const TotpCode& code, pb::TotpCode* out) {
   out->set_digits(code.digits);
   out->set_period(code.period);
   out->set_rule(code.rule);
+  out->set_pending_code(code.pending_code);
 }
 
 ReleaseOptions OptionsOf(const std::string& reason, int64_t request_id, bool break_glass) {
@@ -366,9 +367,11 @@ class VaultService final : public pb::Vault::Service {
                                  const pb::ReleaseCredentialRequest* request,
                                  pb::ReleaseCredentialResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<Login> login = vault_.ReleaseCredential(
-          caller, request->account(),
-          OptionsOf(request->reason(), request->request_id(), request->break_glass()));
+      absl::StatusOr<Login> login =
+          request->previous_version() != 0
+              ? vault_.ReleasePrevious(caller, request->account(), request->previous_version(), request->reason())
+              : vault_.ReleaseCredential(caller, request->account(),
+                                         OptionsOf(request->reason(), request->request_id(), request->break_glass()));
       if (!login.ok()) return login.status();
       response->set_account(login->account);
       response->set_handle(login->handle);
@@ -378,6 +381,46 @@ class VaultService final : public pb::Vault::Service {
       response->set_set_unix(absl::ToUnixSeconds(login->set_at));
       response->set_rule(login->rule);
       if (login->totp) TotpToProto(*login->totp, response->mutable_totp());
+      if (login->pending_password) {
+        response->set_pending_password(std::string(login->pending_password->Reveal()));
+        response->set_pending_version(static_cast<int32_t>(login->pending_version));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status Rotate(ServerContext* context, const pb::RotateRequest* request,
+                      pb::RotateResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      if (request->step() == pb::RotateRequest::START) {
+        absl::StatusOr<Rotation> started = vault_.StartRotation(caller, request->account());
+        if (!started.ok()) return started.status();
+        response->set_account(started->account);
+        response->set_new_password(std::string(started->password.Reveal()));
+        response->set_version(static_cast<int32_t>(started->version));
+        return absl::OkStatus();
+      }
+      if (request->step() != pb::RotateRequest::CONFIRM && request->step() != pb::RotateRequest::ABORT) {
+        return absl::InvalidArgumentError("rotate step must be START, CONFIRM or ABORT");
+      }
+      absl::StatusOr<RotationOutcome> outcome = request->step() == pb::RotateRequest::CONFIRM
+                                                    ? vault_.ConfirmRotation(caller, request->account())
+                                                    : vault_.AbortRotation(caller, request->account());
+      if (!outcome.ok()) return outcome.status();
+      response->set_account(outcome->account);
+      response->set_password(outcome->password);
+      response->set_totp(outcome->totp);
+      response->set_flags_cleared(outcome->flags_cleared);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status GeneratePassword(ServerContext* context, const pb::GeneratePasswordRequest* request,
+                                pb::GeneratePasswordResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller&) -> absl::Status {
+      absl::StatusOr<crypto::SecretBytes> password = vault_.GeneratePassword(request->platform());
+      if (!password.ok()) return password.status();
+      response->set_password(std::string(password->Reveal()));
       return absl::OkStatus();
     });
   }
@@ -386,7 +429,7 @@ class VaultService final : public pb::Vault::Service {
                        pb::SetTotpResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
       const crypto::SecretBytes otpauth = crypto::SecretBytes::CopyFrom(request->otpauth());
-      absl::StatusOr<int64_t> version = vault_.SetTotp(caller, request->account(), otpauth);
+      absl::StatusOr<int64_t> version = vault_.SetTotp(caller, request->account(), otpauth, request->pending());
       if (!version.ok()) return version.status();
       response->set_version(static_cast<int32_t>(*version));
       return absl::OkStatus();

@@ -20,6 +20,7 @@
 #include "crypto/base32.h"
 #include "crypto/hash.h"
 #include "crypto/kdf.h"
+#include "crypto/password.h"
 #include "crypto/random.h"
 #include "crypto/totp.h"
 #include "server/audit/audit_log.h"
@@ -608,6 +609,12 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
   absl::Status chain = (*db)->Read([](Tx& tx) { return audit::VerifyChain(tx).status(); });
   if (!chain.ok()) {
     return absl::DataLossError(absl::StrCat("refusing to serve: ", chain.message()));
+  }
+  // Previous versions past their retention are destroyed at start (and after each rotation).
+  const int64_t cutoff = Micros(clock.Now() - policy.previous_retention);
+  if (absl::Status swept = (*db)->Write([&](Tx& tx) { return tx.DestroyPreviousBefore(cutoff).status(); });
+      !swept.ok()) {
+    return swept;
   }
   return std::unique_ptr<Vault>(new Vault(*std::move(db), *std::move(root), *std::move(sealer),
                                           clock, std::move(policy)));
@@ -1245,18 +1252,124 @@ absl::StatusOr<int64_t> Vault::Store(
 
 absl::StatusOr<int64_t> Vault::StoreCurrent(const Caller& caller, absl::string_view account,
                                             absl::string_view audit_action, const char* kind,
-                                            const crypto::SecretBytes& plaintext) {
+                                            const crypto::SecretBytes& plaintext, bool pending) {
   return Store(caller, account, audit_action, [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
+    if (pending) {
+      absl::StatusOr<std::optional<storage::SecretRow>> waiting = tx.SecretInState(found.id, kind, "pending");
+      if (!waiting.ok()) return waiting.status();
+      if (waiting->has_value()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "a new ", kind, " of ", found.name(), " is already pending: kluis rotate ", found.name(),
+            " --confirm or --abort first"));
+      }
+    }
     absl::StatusOr<int64_t> version = tx.NextSecretVersion(found.id, kind);
     if (!version.ok()) return version.status();
-    if (absl::Status s = tx.InsertCurrentSecret({0, found.id, kind, *version, "current",
-                                                 sealer_.Seal(found.id, kind, *version, plaintext.Reveal()),
-                                                 sealer_.key_version(), caller.user, Micros(clock_.Now())});
-        !s.ok()) {
-      return s;
-    }
+    const storage::SecretRow row{0, found.id, kind, *version, pending ? "pending" : "current",
+                                 sealer_.Seal(found.id, kind, *version, plaintext.Reveal()),
+                                 sealer_.key_version(), caller.user, Micros(clock_.Now())};
+    if (absl::Status s = pending ? tx.InsertSecret(row) : tx.InsertCurrentSecret(row); !s.ok()) return s;
     return *version;
   });
+}
+
+absl::StatusOr<crypto::SecretBytes> Vault::GeneratePassword(absl::string_view platform) {
+  if (absl::Status s = CheckPlatform(platform); !s.ok()) return s;
+  const policies::PasswordRules rules = policy()->PasswordRulesFor(platform);
+  return crypto::GeneratePassword({rules.length, rules.alphabet, rules.required});
+}
+
+absl::StatusOr<Rotation> Vault::StartRotation(const Caller& caller, absl::string_view account) {
+  // The platform is known only once the account is resolved: generate for the name given, then
+  // store under the decision (a generated password that is never stored is harmless).
+  std::string platform = "x";
+  if (const size_t slash = account.find('/'); slash != absl::string_view::npos) {
+    platform = std::string(account.substr(0, slash));
+  } else {
+    absl::StatusOr<AccountView> shown = ShowAccount(caller, account);
+    if (!shown.ok()) return shown.status();
+    platform = shown->account.platform;
+  }
+  absl::StatusOr<crypto::SecretBytes> password = GeneratePassword(platform);
+  if (!password.ok()) return password.status();
+  absl::StatusOr<int64_t> version = StoreCurrent(caller, account, "rotate-start", kPassword, *password, true);
+  if (!version.ok()) return version.status();
+  return Rotation{std::string(account), *std::move(password), *version};
+}
+
+absl::StatusOr<RotationOutcome> Vault::ConfirmRotation(const Caller& caller, absl::string_view account) {
+  return FinishRotation(caller, account, /*confirm=*/true);
+}
+
+absl::StatusOr<RotationOutcome> Vault::AbortRotation(const Caller& caller, absl::string_view account) {
+  return FinishRotation(caller, account, /*confirm=*/false);
+}
+
+absl::StatusOr<RotationOutcome> Vault::FinishRotation(const Caller& caller, absl::string_view account,
+                                                      bool confirm) {
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  RotationOutcome outcome;
+  absl::StatusOr<int64_t> done = Store(
+      caller, account, confirm ? "rotate-confirm" : "rotate-abort",
+      [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
+        outcome.account = found.name();
+        for (const char* kind : {kPassword, kTotp}) {
+          absl::StatusOr<bool> changed =
+              confirm ? tx.ConfirmPending(found.id, kind, Micros(now)) : tx.AbortPending(found.id, kind);
+          if (!changed.ok()) return changed.status();
+          (kind == kPassword ? outcome.password : outcome.totp) = *changed;
+        }
+        if (!outcome.password && !outcome.totp) {
+          return absl::FailedPreconditionError(absl::StrCat("nothing is pending for ", found.name(),
+                                                            ": start with kluis rotate ", found.name()));
+        }
+        if (confirm) {
+          // A confirmed rotation is what a rotation flag asks for.
+          absl::StatusOr<int> cleared = tx.ClearRotationFlags(found.id, caller.user, Micros(now));
+          if (!cleared.ok()) return cleared.status();
+          outcome.flags_cleared = *cleared;
+          // Versions past their retention are destroyed now.
+          absl::StatusOr<int> destroyed = tx.DestroyPreviousBefore(Micros(now - policy->previous_retention));
+          if (!destroyed.ok()) return destroyed.status();
+        }
+        return 0;
+      });
+  if (!done.ok()) return done.status();
+  return outcome;
+}
+
+absl::StatusOr<Login> Vault::ReleasePrevious(const Caller& caller, absl::string_view account,
+                                             int64_t version, absl::string_view reason) {
+  const absl::Time now = clock_.Now();
+  const absl::Duration retention = policy()->previous_retention;
+  ReleaseOptions options;
+  options.reason = std::string(reason);
+  absl::StatusOr<Released> released = Release(
+      caller, account, Action::kReleasePrevious, std::nullopt, options,
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        absl::StatusOr<std::optional<storage::SecretRow>> row = tx.SecretVersion(found.id, kPassword, version);
+        if (!row.ok()) return row.status();
+        if (!row->has_value() || (*row)->state != "previous" || !(*row)->retired_us.has_value() ||
+            absl::FromUnixMicros(*(*row)->retired_us) + retention <= now) {
+          return absl::NotFoundError(absl::StrCat("no previous password version ", version, " of ", found.name(),
+                                                  " is kept (versions are kept ",
+                                                  absl::FormatDuration(retention), " after they were replaced)"));
+        }
+        return std::vector<storage::SecretRow>{**row};
+      });
+  if (!released.ok()) return released.status();
+  const storage::SecretRow& sealed = released->sealed[0];
+  absl::StatusOr<crypto::SecretBytes> opened = sealer_.Open(released->account.id, kPassword, sealed.version, sealed.sealed);
+  if (!opened.ok()) return opened.status();
+  Login login;
+  login.account = released->account.name();
+  login.handle = released->account.handle;
+  login.password = *std::move(opened);
+  login.version = sealed.version;
+  login.set_at = absl::FromUnixMicros(sealed.created_us);
+  login.rule = released->decision.rule;
+  return login;
 }
 
 absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_view account,
@@ -1270,13 +1383,13 @@ absl::StatusOr<int64_t> Vault::SetPassword(const Caller& caller, absl::string_vi
 }
 
 absl::StatusOr<int64_t> Vault::SetTotp(const Caller& caller, absl::string_view account,
-                                       const crypto::SecretBytes& otpauth_or_seed) {
+                                       const crypto::SecretBytes& otpauth_or_seed, bool pending) {
   // Parsed before anything is stored: bad input changes nothing.
   absl::StatusOr<crypto::TotpKey> key = crypto::ParseOtpauth(otpauth_or_seed.Reveal());
   if (!key.ok()) return key.status();
   // What is sealed is the key in its canonical otpauth form: seed and parameters together.
-  return StoreCurrent(caller, account, "set-totp", kTotp,
-                      crypto::SecretBytes::CopyFrom(crypto::FormatOtpauth(*key)));
+  return StoreCurrent(caller, account, pending ? "set-totp-pending" : "set-totp", kTotp,
+                      crypto::SecretBytes::CopyFrom(crypto::FormatOtpauth(*key)), pending);
 }
 
 absl::StatusOr<int> Vault::SetRecoveryCodes(const Caller& caller, absl::string_view account,
@@ -1414,15 +1527,17 @@ absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::strin
   absl::StatusOr<Released> released = Release(
       caller, account, Action::kReleaseLogin, Action::kReleaseTotp, options,
       [&](Tx& tx, const AccountRow& found, bool with_totp) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        // [0] password, [1] linked e-mail, [2] pending password, [3] TOTP key: id 0 when none.
         std::vector<storage::SecretRow> rows;
-        for (const char* kind : {kPassword, kLinkedEmail, kTotp}) {
+        for (auto [kind, state] : {std::pair{kPassword, "current"}, std::pair{kLinkedEmail, "current"},
+                                   std::pair{kPassword, "pending"}, std::pair{kTotp, "current"}}) {
           if (kind == kTotp && !with_totp) break;
-          absl::StatusOr<std::optional<storage::SecretRow>> row = tx.CurrentSecret(found.id, kind);
+          absl::StatusOr<std::optional<storage::SecretRow>> row = tx.SecretInState(found.id, kind, state);
           if (!row.ok()) return row.status();
-          if (!row->has_value() && kind == kPassword) {
+          if (!row->has_value() && rows.empty()) {
             return absl::NotFoundError(absl::StrCat("no password is stored for ", found.name()));
           }
-          rows.push_back(row->value_or(storage::SecretRow{}));  // id 0: none stored
+          rows.push_back(row->value_or(storage::SecretRow{}));
         }
         return rows;
       });
@@ -1444,8 +1559,15 @@ absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::strin
     if (!opened_email.ok()) return opened_email.status();
     login.linked_email = *std::move(opened_email);
   }
-  if (released->sealed.size() > 2 && released->sealed[2].id != 0) {
-    absl::StatusOr<TotpCode> code = CodeFrom(found, released->sealed[2], login.rule);
+  if (const storage::SecretRow& pending = released->sealed[2]; pending.id != 0) {
+    absl::StatusOr<crypto::SecretBytes> opened_pending =
+        sealer_.Open(found.id, kPassword, pending.version, pending.sealed);
+    if (!opened_pending.ok()) return opened_pending.status();
+    login.pending_password = *std::move(opened_pending);
+    login.pending_version = pending.version;
+  }
+  if (released->sealed.size() > 3 && released->sealed[3].id != 0) {
+    absl::StatusOr<TotpCode> code = CodeFrom(found, released->sealed[3], login.rule);
     if (!code.ok()) return code.status();
     login.totp = *std::move(code);
   }
@@ -1457,13 +1579,33 @@ absl::StatusOr<TotpCode> Vault::ReleaseTotpCode(const Caller& caller, absl::stri
   absl::StatusOr<Released> released = Release(
       caller, account, Action::kReleaseTotp, std::nullopt, options,
       [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
-        absl::StatusOr<std::optional<storage::SecretRow>> row = tx.CurrentSecret(found.id, kTotp);
-        if (!row.ok()) return row.status();
-        if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));
-        return std::vector<storage::SecretRow>{**row};
+        // [0] the current key (or, while 2FA is first being set up, only a pending one), [1] pending.
+        absl::StatusOr<std::optional<storage::SecretRow>> current = tx.CurrentSecret(found.id, kTotp);
+        if (!current.ok()) return current.status();
+        absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(found.id, kTotp, "pending");
+        if (!pending.ok()) return pending.status();
+        if (!current->has_value() && !pending->has_value()) {
+          return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));
+        }
+        return std::vector<storage::SecretRow>{current->value_or(storage::SecretRow{}),
+                                               pending->value_or(storage::SecretRow{})};
       });
   if (!released.ok()) return released.status();
-  return CodeFrom(released->account, released->sealed[0], released->decision.rule);
+  const std::vector<storage::SecretRow>& rows = released->sealed;
+  if (rows[0].id == 0) {
+    absl::StatusOr<TotpCode> only_pending = CodeFrom(released->account, rows[1], released->decision.rule);
+    if (!only_pending.ok()) return only_pending.status();
+    only_pending->pending_code = only_pending->code;
+    return only_pending;
+  }
+  absl::StatusOr<TotpCode> code = CodeFrom(released->account, rows[0], released->decision.rule);
+  if (!code.ok()) return code.status();
+  if (rows[1].id != 0) {
+    absl::StatusOr<TotpCode> pending = CodeFrom(released->account, rows[1], released->decision.rule);
+    if (!pending.ok()) return pending.status();
+    code->pending_code = pending->code;
+  }
+  return code;
 }
 
 absl::StatusOr<crypto::SecretBytes> Vault::ExportTotp(const Caller& caller, absl::string_view account,

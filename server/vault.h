@@ -43,6 +43,7 @@ struct TotpCode {
   std::string code;
   int seconds_left = 0;
   std::string next_code;  // when few seconds are left, the code that follows
+  std::string pending_code;  // from a pending new key, to answer the platform's confirmation step
   int digits = 6;
   int period = 30;
   std::string rule;
@@ -56,6 +57,20 @@ struct RecoveryCode {
   std::string rule;
 };
 
+// A new password waiting to be set on the platform and confirmed.
+struct Rotation {
+  std::string account;
+  crypto::SecretBytes password;
+  int64_t version = 0;
+};
+
+struct RotationOutcome {
+  std::string account;
+  bool password = false;  // a pending password was confirmed (or aborted)
+  bool totp = false;      // a pending TOTP key was confirmed (or aborted)
+  int flags_cleared = 0;
+};
+
 // A released login. The password and e-mail stay in guarded memory until the service layer copies
 // them into the reply.
 struct Login {
@@ -64,6 +79,9 @@ struct Login {
   crypto::SecretBytes password;
   crypto::SecretBytes linked_email;
   std::optional<TotpCode> totp;  // when the account has 2FA and the rules release codes too
+  // While a rotation is pending, the new password too: both work until it is confirmed.
+  std::optional<crypto::SecretBytes> pending_password;
+  int64_t pending_version = 0;
   int64_t version = 0;
   absl::Time set_at;
   std::string rule;
@@ -221,8 +239,21 @@ class Vault {
                                           const ReleaseOptions& options);
 
   // Two-factor authentication: the seed stays in the vault, codes leave.
+  // `pending`: the new key waits for confirmation (two-phase, like a password rotation).
   absl::StatusOr<int64_t> SetTotp(const Caller& caller, absl::string_view account,
-                                  const crypto::SecretBytes& otpauth_or_seed);
+                                  const crypto::SecretBytes& otpauth_or_seed, bool pending = false);
+
+  // Two-phase rotation (the platforms have no password-change API): a generated password is
+  // stored as pending; the beheerder sets it on the platform, then confirms (it becomes current,
+  // the old one previous, the account's rotation flags are cleared) or aborts.
+  absl::StatusOr<Rotation> StartRotation(const Caller& caller, absl::string_view account);
+  absl::StatusOr<RotationOutcome> ConfirmRotation(const Caller& caller, absl::string_view account);
+  absl::StatusOr<RotationOutcome> AbortRotation(const Caller& caller, absl::string_view account);
+  // A password made by the platform's rules, shown and not stored.
+  absl::StatusOr<crypto::SecretBytes> GeneratePassword(absl::string_view platform);
+  // A replaced password version, while it is kept (policy: previous_retention_days).
+  absl::StatusOr<Login> ReleasePrevious(const Caller& caller, absl::string_view account,
+                                        int64_t version, absl::string_view reason);
   absl::StatusOr<TotpCode> ReleaseTotpCode(const Caller& caller, absl::string_view account,
                                            const ReleaseOptions& options);
   // Hands the authenticator over as an otpauth URI (a handover, R14); raises a rotation flag.
@@ -285,7 +316,9 @@ class Vault {
   // Stores `plaintext` as the new current version of `kind`; the former one becomes previous.
   absl::StatusOr<int64_t> StoreCurrent(const Caller& caller, absl::string_view account,
                                        absl::string_view audit_action, const char* kind,
-                                       const crypto::SecretBytes& plaintext);
+                                       const crypto::SecretBytes& plaintext, bool pending = false);
+  // Confirms or aborts what is pending for an account, after the store-secret decision.
+  absl::StatusOr<RotationOutcome> FinishRotation(const Caller& caller, absl::string_view account, bool confirm);
   absl::StatusOr<TotpCode> CodeFrom(const storage::AccountRow& account, const storage::SecretRow& sealed,
                                     const std::string& rule);
   // Runs one use case in one write transaction. `body` resolves, decides and, when allowed,

@@ -162,6 +162,10 @@ CREATE TABLE rotation_flags (
 );
 CREATE INDEX rotation_flags_by_account ON rotation_flags (account_id);
 )sql",
+      // 3: when a version stopped being current, so previous versions can expire.
+      R"sql(
+ALTER TABLE secrets ADD COLUMN retired_us INTEGER;
+)sql",
   };
   return kMigrations;
 }

@@ -52,7 +52,7 @@ AccountRow ReadAccount(const Statement& s) {
 }
 
 constexpr char kSecretColumns[] =
-    "id, account_id, kind, version, state, sealed, key_version, created_by, created_us "
+    "id, account_id, kind, version, state, sealed, key_version, created_by, created_us, retired_us "
     "FROM secrets ";
 
 SecretRow ReadSecret(const Statement& s) {
@@ -66,6 +66,7 @@ SecretRow ReadSecret(const Statement& s) {
   r.key_version = s.Int(6);
   r.created_by = s.Text(7);
   r.created_us = s.Int(8);
+  r.retired_us = s.OptionalInt(9);
   return r;
 }
 
@@ -353,9 +354,10 @@ absl::StatusOr<int64_t> Tx::NextSecretVersion(int64_t account_id, absl::string_v
 
 absl::Status Tx::InsertCurrentSecret(const SecretRow& secret) {
   {
-    KLUIS_PREPARE(retire, "UPDATE secrets SET state = 'previous' "
+    KLUIS_PREPARE(retire, "UPDATE secrets SET state = 'previous', retired_us = ? "
                           "WHERE account_id = ? AND kind = ? AND state = 'current'");
-    if (absl::Status r = retire.Bind(1, secret.account_id).Bind(2, secret.kind).Run(); !r.ok()) {
+    if (absl::Status r = retire.Bind(1, secret.created_us).Bind(2, secret.account_id).Bind(3, secret.kind).Run();
+        !r.ok()) {
       return r;
     }
   }
@@ -365,15 +367,66 @@ absl::Status Tx::InsertCurrentSecret(const SecretRow& secret) {
 absl::Status Tx::InsertSecret(const SecretRow& secret) {
   KLUIS_PREPARE(s,
                 "INSERT INTO secrets (account_id, kind, version, state, sealed, key_version, "
-                "created_by, created_us) VALUES (?, ?, ?, 'current', ?, ?, ?, ?)");
+                "created_by, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   return s.Bind(1, secret.account_id)
       .Bind(2, secret.kind)
       .Bind(3, secret.version)
-      .BindBlob(4, secret.sealed)
-      .Bind(5, secret.key_version)
-      .Bind(6, secret.created_by)
-      .Bind(7, secret.created_us)
+      .Bind(4, secret.state.empty() ? absl::string_view("current") : absl::string_view(secret.state))
+      .BindBlob(5, secret.sealed)
+      .Bind(6, secret.key_version)
+      .Bind(7, secret.created_by)
+      .Bind(8, secret.created_us)
       .Run();
+}
+
+absl::StatusOr<std::optional<SecretRow>> Tx::SecretInState(int64_t account_id, absl::string_view kind,
+                                                           absl::string_view state) {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns,
+                                "WHERE account_id = ? AND kind = ? AND state = ? ORDER BY version DESC LIMIT 1"));
+  s.Bind(1, account_id).Bind(2, kind).Bind(3, state);
+  return First<SecretRow>(s, ReadSecret);
+}
+
+absl::StatusOr<std::optional<SecretRow>> Tx::SecretVersion(int64_t account_id, absl::string_view kind,
+                                                           int64_t version) {
+  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns, "WHERE account_id = ? AND kind = ? AND version = ?"));
+  s.Bind(1, account_id).Bind(2, kind).Bind(3, version);
+  return First<SecretRow>(s, ReadSecret);
+}
+
+absl::StatusOr<bool> Tx::ConfirmPending(int64_t account_id, absl::string_view kind, int64_t now_us) {
+  absl::StatusOr<std::optional<SecretRow>> pending = SecretInState(account_id, kind, "pending");
+  if (!pending.ok()) return pending.status();
+  if (!pending->has_value()) return false;
+  {
+    KLUIS_PREPARE(retire, "UPDATE secrets SET state = 'previous', retired_us = ? "
+                          "WHERE account_id = ? AND kind = ? AND state = 'current'");
+    if (absl::Status r = retire.Bind(1, now_us).Bind(2, account_id).Bind(3, kind).Run(); !r.ok()) return r;
+  }
+  KLUIS_PREPARE(s, "UPDATE secrets SET state = 'current' WHERE id = ?");
+  if (absl::Status r = s.Bind(1, (*pending)->id).Run(); !r.ok()) return r;
+  return true;
+}
+
+absl::StatusOr<bool> Tx::AbortPending(int64_t account_id, absl::string_view kind) {
+  KLUIS_PREPARE(s, "UPDATE secrets SET state = 'destroyed', sealed = NULL "
+                   "WHERE account_id = ? AND kind = ? AND state = 'pending'");
+  if (absl::Status r = s.Bind(1, account_id).Bind(2, kind).Run(); !r.ok()) return r;
+  return sqlite3_changes(db_) > 0;
+}
+
+absl::StatusOr<int> Tx::DestroyPreviousBefore(int64_t cutoff_us) {
+  KLUIS_PREPARE(s, "UPDATE secrets SET state = 'destroyed', sealed = NULL "
+                   "WHERE state = 'previous' AND retired_us IS NOT NULL AND retired_us < ?");
+  if (absl::Status r = s.Bind(1, cutoff_us).Run(); !r.ok()) return r;
+  return sqlite3_changes(db_);
+}
+
+absl::StatusOr<int> Tx::ClearRotationFlags(int64_t account_id, absl::string_view cleared_by, int64_t now_us) {
+  KLUIS_PREPARE(s, "UPDATE rotation_flags SET cleared_us = ?, cleared_by = ? "
+                   "WHERE account_id = ? AND cleared_us IS NULL");
+  if (absl::Status r = s.Bind(1, now_us).Bind(2, cleared_by).Bind(3, account_id).Run(); !r.ok()) return r;
+  return sqlite3_changes(db_);
 }
 
 absl::StatusOr<std::vector<SecretRow>> Tx::CurrentSecrets(int64_t account_id, absl::string_view kind) {

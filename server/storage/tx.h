@@ -76,6 +76,7 @@ struct SecretRow {
   int64_t key_version = 0;
   std::string created_by;
   int64_t created_us = 0;
+  std::optional<int64_t> retired_us;
 };
 
 struct EnrollmentCodeRow {
@@ -216,12 +217,25 @@ class Tx {
 
   // secrets
   absl::StatusOr<std::optional<SecretRow>> CurrentSecret(int64_t account_id, absl::string_view kind);
+  // The newest row of a kind in a state ("pending", "previous").
+  absl::StatusOr<std::optional<SecretRow>> SecretInState(int64_t account_id, absl::string_view kind,
+                                                         absl::string_view state);
+  absl::StatusOr<std::optional<SecretRow>> SecretVersion(int64_t account_id, absl::string_view kind,
+                                                         int64_t version);
+  // Two-phase rotation: the pending row becomes current and the current one previous; or the
+  // pending row is destroyed. Return whether there was a pending row.
+  absl::StatusOr<bool> ConfirmPending(int64_t account_id, absl::string_view kind, int64_t now_us);
+  absl::StatusOr<bool> AbortPending(int64_t account_id, absl::string_view kind);
+  // Destroys previous versions retired before `cutoff_us`; returns how many.
+  absl::StatusOr<int> DestroyPreviousBefore(int64_t cutoff_us);
+  // Clears the open rotation flags of an account; returns how many.
+  absl::StatusOr<int> ClearRotationFlags(int64_t account_id, absl::string_view cleared_by, int64_t now_us);
   // Stores `secret` as the current version of its kind; the former current one becomes previous.
   // Fills in secret.version (one past the highest) before sealing is done by the caller, so call
   // NextSecretVersion first, seal with that version, then InsertCurrentSecret.
   absl::StatusOr<int64_t> NextSecretVersion(int64_t account_id, absl::string_view kind);
   absl::Status InsertCurrentSecret(const SecretRow& secret);
-  // Stores a row as given, retiring nothing (for kinds with several current rows).
+  // Stores a row as given (its state too), retiring nothing.
   absl::Status InsertSecret(const SecretRow& secret);
   // Every current row of a kind, lowest version first.
   absl::StatusOr<std::vector<SecretRow>> CurrentSecrets(int64_t account_id, absl::string_view kind);

@@ -6,6 +6,9 @@
 #include "crypto/certificates.h"
 #include "crypto/hash.h"
 #include "crypto/kdf.h"
+#include "crypto/password.h"
+
+#include <set>
 #include "crypto/random.h"
 #include "crypto/root_key.h"
 #include "crypto/secret_bytes.h"
@@ -169,6 +172,36 @@ TEST_F(CryptoTest, CaRefusesAKeyThatIsNotItsOwn) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace kluis::crypto
+
+namespace kluis::crypto {
+namespace {
+
+TEST(PasswordTest, GeneratedPasswordsFollowTheRecipe) {
+  const PasswordRecipe recipe{20, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#",
+                              {"abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", "!#"}};
+  std::set<std::string> seen;
+  for (int i = 0; i < 500; ++i) {
+    auto password = GeneratePassword(recipe);
+    ASSERT_TRUE(password.ok()) << password.status();
+    const std::string text(password->Reveal());
+    ASSERT_EQ(text.size(), 20u);
+    EXPECT_EQ(text.find_first_not_of(recipe.alphabet), std::string::npos);
+    for (const std::string& required : recipe.required) {
+      EXPECT_NE(text.find_first_of(required), std::string::npos) << text;
+    }
+    seen.insert(text);
+  }
+  EXPECT_EQ(seen.size(), 500u);
+}
+
+TEST(PasswordTest, ImpossibleRecipesAreRefused) {
+  EXPECT_FALSE(GeneratePassword({20, "", {}}).ok());
+  EXPECT_FALSE(GeneratePassword({4, "abc", {}}).ok());
+  EXPECT_FALSE(GeneratePassword({20, "abc", {"xyz"}}).ok());
 }
 
 }  // namespace

@@ -94,9 +94,12 @@ enum class Via { kGet, kEmergency };
 Verdict Expected(Role role, Action action, AccountKind kind, Req req, Via via) {
   const bool corporate = kind == AccountKind::kCorporate, hybrid = kind == AccountKind::kHybrid;
   // Handing the authenticator over: the beheerder only, with a reason (the table gives one).
-  if (action == Action::kExportTotpSeed) return role == Role::kBeheerder ? Verdict::kAllow : Verdict::kDeny;
+  if (action == Action::kExportTotpSeed || action == Action::kReleasePrevious) {
+    return role == Role::kBeheerder ? Verdict::kAllow : Verdict::kDeny;
+  }
   // A 2FA code and a recovery code are released under the same rules as the login.
-  const bool release = action != Action::kStoreSecret;
+  const bool release = action == Action::kReleaseLogin || action == Action::kReleaseTotp ||
+                       action == Action::kReleaseRecoveryCode;
   auto by_request = [&] {
     if (via == Via::kEmergency) return Verdict::kDeny;
     switch (req) {
@@ -148,7 +151,7 @@ TEST(DefaultPolicyTest, EveryRoleActionKindAndRequestState) {
   int cases = 0;
   for (Role role : roles) {
     for (Action action : {Action::kReleaseLogin, Action::kReleaseTotp, Action::kReleaseRecoveryCode,
-                          Action::kStoreSecret, Action::kExportTotpSeed}) {
+                          Action::kStoreSecret, Action::kExportTotpSeed, Action::kReleasePrevious}) {
       for (AccountKind kind : kinds) {
         for (Req req : kAllRequestStates) {
           for (Via via : {Via::kGet, Via::kEmergency}) {
@@ -170,7 +173,7 @@ TEST(DefaultPolicyTest, EveryRoleActionKindAndRequestState) {
       }
     }
   }
-  EXPECT_EQ(cases, 9 * 5 * 5 * 8 * 2);
+  EXPECT_EQ(cases, 9 * 6 * 5 * 8 * 2);
 }
 
 TEST(RequestStateTest, FactsDeriveEachState) {
