@@ -8,6 +8,9 @@
 #include <sstream>
 
 #include <CLI/CLI.hpp>
+#include <google/protobuf/util/json_util.h>
+
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -191,12 +194,13 @@ std::vector<std::string> AccountRow(const pb::Account& a) {
           a.has_totp() ? "yes" : "no",
           std::to_string(a.recovery_codes_left()),
           absl::StrJoin(a.beheerders(), " "),
-          FormatTime(a.password_set_unix())};
+          FormatTime(a.password_set_unix()),
+          a.mandatory() ? "yes" : "no"};
 }
 
 const std::vector<std::string> kAccountHeaders = {"ACCOUNT", "KIND",     "TEAM",       "STATUS",
                                                   "PASSWORD", "E-MAIL",  "2FA",        "RECOVERY",
-                                                  "BEHEERDERS", "PASSWORD SET"};
+                                                  "BEHEERDERS", "PASSWORD SET", "MANDATORY"};
 
 // Everything the subcommands were given on the command line.
 struct Args {
@@ -211,7 +215,41 @@ struct Args {
   int previous = 0;
   std::string platform;
   int limit = 0;
+  bool mandatory = false;
+  std::vector<std::string> successors, hybrid, archives;
+  std::string out, plan, ref;
 };
+
+// "ACCOUNT=VALUE" pairs of the kabinetswissel plan, each checked for its '='.
+absl::Status AddChoices(const std::vector<std::string>& pairs, const char* flag,
+                        google::protobuf::RepeatedPtrField<pb::AccountChoice>* out) {
+  for (const std::string& pair : pairs) {
+    const size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " takes ACCOUNT=VALUE, got \"", pair, "\""));
+    }
+    pb::AccountChoice* choice = out->Add();
+    choice->set_account(pair.substr(0, eq));
+    choice->set_value(pair.substr(eq + 1));
+  }
+  return absl::OkStatus();
+}
+
+Table PlanTable(const pb::KabinetswisselPlan& plan, bool with_state) {
+  Table table{{"ACCOUNT", "KIND", "STEP", with_state ? "STATE" : "WHAT", with_state ? "DETAIL" : ""}, {}};
+  if (!with_state) table.headers.pop_back();
+  for (const pb::KabinetswisselAccount& account : plan.accounts()) {
+    for (const pb::KabinetswisselStep& step : account.steps()) {
+      if (with_state) {
+        table.rows.push_back({account.account(), account.kind(), step.name(), step.state(),
+                              step.detail().empty() ? step.description() : step.detail()});
+      } else {
+        table.rows.push_back({account.account(), account.kind(), step.name(), step.description()});
+      }
+    }
+  }
+  return table;
+}
 
 Table RequestsTable(const google::protobuf::RepeatedPtrField<pb::AccessRequest>& requests) {
   Table table{{"ID", "ACCOUNT", "REQUESTER", "PURPOSE", "STATE", "CREATED", "DECIDED BY", "GRANT UNTIL", "REASON"}, {}};
@@ -414,6 +452,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     }
     request.set_kind(kind);
     request.set_linked_email(a.email);
+    request.set_mandatory(a.mandatory);
     absl::StatusOr<pb::AddAccountResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::AddAccount, request);
     if (!r.ok()) return r.status();
     std::cout << "account " << r->account().name() << " (" << KindWord(r->account().kind()) << ") added to "
@@ -445,6 +484,84 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
       std::cout << absl::AsciiStrToLower(kAccountHeaders[i]) << ":"
                 << std::string(14 - std::min<size_t>(13, kAccountHeaders[i].size()), ' ') << row[i] << "\n";
     }
+    return absl::OkStatus();
+  }
+  if (command == "account stop") {
+    pb::StopAccountRequest request;
+    request.set_account(a.account);
+    request.set_reason(a.reason);
+    absl::StatusOr<pb::StopAccountResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::StopAccount, request);
+    if (!r.ok()) return r.status();
+    std::cout << r->account().name() << " stopped. Only the regisseur can still release it, to delete it on the "
+              << "platform; its secrets are destroyed after " << FormatTime(r->secrets_destroyed_after_unix()) << ".\n";
+    return absl::OkStatus();
+  }
+  if (command == "kabinetswissel plan") {
+    pb::PlanKabinetswisselRequest request;
+    request.set_unit(a.unit);
+    for (auto [pairs, flag, field] : {std::tuple{&a.successors, "--successor", request.mutable_successors()},
+                                      std::tuple{&a.hybrid, "--hybrid", request.mutable_hybrid()},
+                                      std::tuple{&a.archives, "--archive", request.mutable_archives()}}) {
+      if (absl::Status s = AddChoices(*pairs, flag, field); !s.ok()) return s;
+    }
+    absl::StatusOr<pb::KabinetswisselPlan> r = c.Call(c.vault(), &pb::Vault::Stub::PlanKabinetswissel, request);
+    if (!r.ok()) return r.status();
+    const std::string path = a.out.empty() ? absl::StrCat(r->id(), ".json") : a.out;
+    {
+      std::ofstream file(path, std::ios::trunc);
+      PrintJson(*r, file);
+      if (!file) return absl::InternalError(absl::StrCat("cannot write the plan to ", path));
+    }
+    PrintListing(a.format, PlanTable(*r, false), *r, std::cout);
+    if (a.format == "table") {
+      std::cout << "\nplan " << r->id() << " written to " << path << " (the vault keeps its own copy).\n"
+                << "Carry it out with: kluis kabinetswissel apply " << path << "\n";
+    }
+    return absl::OkStatus();
+  }
+  if (command == "kabinetswissel apply") {
+    absl::StatusOr<std::string> text = ReadTextFile(a.plan);
+    if (!text.ok()) return text.status();
+    pb::KabinetswisselPlan plan;
+    if (!google::protobuf::util::JsonStringToMessage(*text, &plan).ok() || plan.id().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(a.plan, " is not a kabinetswissel plan file"));
+    }
+    pb::ApplyKabinetswisselRequest request;
+    request.set_plan_id(plan.id());
+    absl::StatusOr<pb::ApplyKabinetswisselResponse> r = c.Call(c.vault(), &pb::Vault::Stub::ApplyKabinetswissel, request);
+    if (!r.ok()) return r.status();
+    PrintListing(a.format, PlanTable(r->plan(), true), *r, std::cout);
+    for (pb::HandedBackAuthenticator& h : *r->mutable_handed_back()) {
+      if (a.format == "table") {
+        std::cout << "\nauthenticator of " << h.account() << ", to hand to " << h.to() << " in person:\n"
+                  << h.otpauth_uri() << "\n";
+        if (::isatty(STDOUT_FILENO)) {
+          absl::StatusOr<std::string> qr = TerminalQr(h.otpauth_uri());
+          if (qr.ok()) std::cout << "\n" << *qr << "\n";
+        }
+      }
+      std::fill(h.mutable_otpauth_uri()->begin(), h.mutable_otpauth_uri()->end(), '\0');
+    }
+    if (!r->complete()) {
+      int failed = 0;
+      for (const pb::KabinetswisselAccount& account : r->plan().accounts()) {
+        for (const pb::KabinetswisselStep& step : account.steps()) failed += step.state() == "failed";
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "kabinetswissel ", plan.id(), " is not complete: ", failed,
+          " step(s) failed (see DETAIL); put it right and run kluis kabinetswissel apply again"));
+    }
+    if (a.format == "table") std::cout << "\nkabinetswissel " << plan.id() << " complete.\n";
+    return absl::OkStatus();
+  }
+  if (command == "kabinetswissel archive") {
+    pb::RecordArchiveReferenceRequest request;
+    request.set_account(a.account);
+    request.set_reference(a.ref);
+    absl::StatusOr<pb::RecordArchiveReferenceResponse> r =
+        c.Call(c.vault(), &pb::Vault::Stub::RecordArchiveReference, request);
+    if (!r.ok()) return r.status();
+    std::cout << "archive of " << a.account << " recorded: " << a.ref << "\n";
     return absl::OkStatus();
   }
   if (command == "secret set") {
@@ -555,6 +672,20 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
       if (a.confirm) std::cout << "; " << r->flags_cleared() << " rotation flag(s) cleared";
       std::cout << "\n";
     }
+    return absl::OkStatus();
+  }
+  if (command == "handover") {
+    pb::HandoverRequest request;
+    request.set_account(a.account);
+    request.set_to(a.user);
+    request.set_reason(a.reason);
+    request.set_from(a.actor);
+    absl::StatusOr<pb::HandoverResponse> r = c.Call(c.vault(), &pb::Vault::Stub::Handover, request);
+    if (!r.ok()) return r.status();
+    std::cout << r->account() << " handed over"
+              << (r->from().empty() ? "" : absl::StrCat(" from ", absl::StrJoin(r->from(), ", "))) << " to "
+              << r->to() << "; their access ended now. The password is due for rotation: kluis rotate "
+              << r->account() << "\n";
     return absl::OkStatus();
   }
   if (command == "secret generate") {
@@ -680,7 +811,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     std::fill(r->mutable_password()->begin(), r->mutable_password()->end(), '\0');
     return absl::OkStatus();
   }
-  if (command == "audit list") {
+  if (command == "audit list" || command == "audit access") {
     pb::ListAuditRequest request;
     absl::StatusOr<int64_t> since = ParseTimeArg(a.since, "--since");
     if (!since.ok()) return since.status();
@@ -691,6 +822,10 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     request.set_account(a.account);
     request.set_actor(a.actor);
     request.set_limit(a.limit);
+    request.set_releases_only(command == "audit access");
+    if (command == "audit access" && a.actor.empty() && a.account.empty()) {
+      return absl::InvalidArgumentError("audit access needs --actor USER or --account ACCOUNT");
+    }
     absl::StatusOr<pb::ListAuditResponse> r = c.Call(c.audit(), &pb::Audit::Stub::ListAudit, request);
     if (!r.ok()) return r.status();
     Table table{{"SEQ", "TIME", "ACTOR", "ROLE", "ACTION", "ACCOUNT", "DECISION", "RULE", "OUTCOME", "REASON"}, {}};
@@ -777,6 +912,11 @@ int RunKluis(int argc, char** argv) {
   account_add->add_option("--kind", a.kind, "politie-alleen, politie-samen, corporate, hybrid, organisatie")
       ->required();
   account_add->add_option("--email", a.email, "linked e-mail address (kept sealed)");
+  account_add->add_flag("--mandatory", a.mandatory, "a mandatory geographic account: never stopped, only handed over (R8)");
+  CLI::App* account_stop = command(account, "stop", "stop an account (R8): it waits to be deleted on the platform",
+                                   "account stop");
+  account_stop->add_option("ACCOUNT", a.account)->required();
+  account_stop->add_option("--reason", a.reason, "why (recorded; the regisseur or beheerders are told)")->required();
   CLI::App* account_list = command(account, "list", "accounts you have a role on", "account list");
   account_list->add_option("--unit", a.unit);
   account_list->add_option("--team", a.team);
@@ -863,6 +1003,39 @@ int RunKluis(int argc, char** argv) {
   audit_list->add_option("--actor", a.actor);
   audit_list->add_option("--limit", a.limit, "at most this many records (default 1000)");
   listing(audit_list);
+  CLI::App* audit_access = command(audit, "access", "who released what, when, under which rule", "audit access");
+  audit_access->add_option("--actor", a.actor, "what this user released");
+  audit_access->add_option("--account", a.account, "who released this account");
+  audit_access->add_option("--since", a.since, "from (date or RFC 3339)");
+  audit_access->add_option("--until", a.until, "before (date or RFC 3339)");
+  listing(audit_access);
+
+  CLI::App* handover = command(&app, "handover", "hand an account to a successor (R6)", "handover");
+  handover->add_option("ACCOUNT", a.account)->required();
+  handover->add_option("--to", a.user, "the successor")->required();
+  handover->add_option("--reason", a.reason, "ziekte, verlof, uitdienst, overlijden, functiewijziging, overig")
+      ->required()
+      ->check(CLI::IsMember({"ziekte", "verlof", "uitdienst", "overlijden", "functiewijziging", "overig"}));
+  handover->add_option("--from", a.actor, "the beheerder who hands over (default: you, or all beheerders)");
+
+  CLI::App* kabinetswissel =
+      app.add_subcommand("kabinetswissel", "change of cabinet for a ministry (R13, R14)")->require_subcommand(1);
+  CLI::App* kw_plan = command(kabinetswissel, "plan", "print every step for every minister account and write a plan file",
+                              "kabinetswissel plan");
+  kw_plan->add_option("--unit", a.unit, "the ministry unit")->required();
+  kw_plan->add_option("--successor", a.successors, "corporate ACCOUNT=USER (the new bewindspersoon)");
+  kw_plan->add_option("--hybrid", a.hybrid, "hybrid ACCOUNT=handback|keep-2fa-removed");
+  kw_plan->add_option("--archive", a.archives, "corporate ACCOUNT=REFERENCE (archive account or RDDI reference)");
+  kw_plan->add_option("--out", a.out, "plan file (default PLAN-ID.json)");
+  listing(kw_plan);
+  CLI::App* kw_apply = command(kabinetswissel, "apply", "carry out a plan; run again to finish after a failure",
+                               "kabinetswissel apply");
+  kw_apply->add_option("PLAN", a.plan, "the plan file")->required();
+  kw_apply->add_option("--format", a.format)->check(CLI::IsMember({"table", "json"}));
+  CLI::App* kw_archive = command(kabinetswissel, "archive", "record where a corporate account's posts are archived",
+                                 "kabinetswissel archive");
+  kw_archive->add_option("ACCOUNT", a.account)->required();
+  kw_archive->add_option("--ref", a.ref, "archive account or RDDI reference")->required();
 
   try {
     app.parse(argc, argv);

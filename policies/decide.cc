@@ -30,7 +30,7 @@ std::optional<Role> AnyCoveringRole(const std::vector<Binding>& bindings, const 
 const Rule* FirstMatch(const Policy& policy, const std::vector<Binding>& bindings,
                        const Resource& account, Action action, absl::Time now) {
   for (const Rule& rule : policy.rules) {
-    if (rule.Matches(action, account.account_kind) && Holds(bindings, rule.role, account, now)) {
+    if (rule.Matches(action, account.account_kind, account.account_state) && Holds(bindings, rule.role, account, now)) {
       return &rule;
     }
   }

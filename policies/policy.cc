@@ -22,6 +22,9 @@ constexpr std::pair<Action, absl::string_view> kActions[] = {
     {Action::kStoreSecret, "store-secret"},
     {Action::kExportTotpSeed, "export-totp-seed"},
     {Action::kReleasePrevious, "release-previous"},
+    {Action::kHandover, "handover"},
+    {Action::kStopAccount, "stop-account"},
+    {Action::kKabinetswissel, "kabinetswissel"},
 };
 
 // Collects the parser's first error with its place (the parser counts from 0).
@@ -107,7 +110,7 @@ absl::StatusOr<Rule> ConvertRule(const pb::Rule& in, const Places& places, int i
     std::optional<Action> action = ParseAction(in.actions(i));
     if (!action) {
       return at.Error("actions", i, absl::StrCat("unknown action \"", in.actions(i),
-                                                 "\" (release-login, release-totp, release-recovery-code, store-secret, export-totp-seed, release-previous)"));
+                                                 "\" (release-login, release-totp, release-recovery-code, store-secret, export-totp-seed, release-previous, handover, stop-account, kabinetswissel)"));
     }
     rule.actions.push_back(*action);
   }
@@ -119,6 +122,16 @@ absl::StatusOr<Rule> ConvertRule(const pb::Rule& in, const Places& places, int i
                                    "\" (politie-alleen, politie-samen, corporate, hybrid, organisatie)"));
     }
     rule.account_kinds.push_back(*kind);
+  }
+  if (in.account_states_size() > 0) rule.account_states.clear();
+  for (int i = 0; i < in.account_states_size(); ++i) {
+    std::optional<AccountState> state = ParseAccountState(in.account_states(i));
+    if (!state || *state == AccountState::kArchived) {
+      return at.Error("account_states", i,
+                      absl::StrCat("unknown account state \"", in.account_states(i),
+                                   "\" (active, stopped; an archived account releases nothing)"));
+    }
+    rule.account_states.push_back(*state);
   }
   switch (in.mode()) {
     case pb::ALLOW: rule.mode = Mode::kAllow; break;
@@ -192,8 +205,9 @@ absl::string_view NotifyName(Notify notify) {
   return "unknown";
 }
 
-bool Rule::Matches(Action action, std::optional<AccountKind> kind) const {
+bool Rule::Matches(Action action, std::optional<AccountKind> kind, AccountState state) const {
   if (std::find(actions.begin(), actions.end(), action) == actions.end()) return false;
+  if (std::find(account_states.begin(), account_states.end(), state) == account_states.end()) return false;
   if (account_kinds.empty()) return true;
   return kind.has_value() &&
          std::find(account_kinds.begin(), account_kinds.end(), *kind) != account_kinds.end();
@@ -279,11 +293,13 @@ absl::StatusOr<Policy> ParsePolicy(absl::string_view text, absl::string_view fil
     policy.rules.push_back(*std::move(rule));
   }
   if (policy.rules.empty()) return places.Error("rule", -1, "the policy has no rules");
-  if (parsed.max_password_age_days() < 0 || parsed.previous_retention_days() < 0) {
+  if (parsed.max_password_age_days() < 0 || parsed.previous_retention_days() < 0 ||
+      parsed.stopped_retention_days() < 0) {
     return places.Error("max_password_age_days", -1, "periods must not be negative");
   }
   if (parsed.max_password_age_days() > 0) policy.max_password_age = absl::Hours(24 * parsed.max_password_age_days());
   if (parsed.previous_retention_days() > 0) policy.previous_retention = absl::Hours(24 * parsed.previous_retention_days());
+  if (parsed.stopped_retention_days() > 0) policy.stopped_retention = absl::Hours(24 * parsed.stopped_retention_days());
   for (int i = 0; i < parsed.password_rules_size(); ++i) {
     const pb::PasswordRules& in = parsed.password_rules(i);
     PasswordRules rules;

@@ -20,6 +20,9 @@ enum class Action {
   kStoreSecret,          // "store-secret": set a password, a TOTP seed or recovery codes
   kExportTotpSeed,       // "export-totp-seed": hand the authenticator over (otpauth URI)
   kReleasePrevious,      // "release-previous": a password version that was replaced
+  kHandover,             // "handover": move the beheerder binding to a successor (R6)
+  kStopAccount,          // "stop-account": stop using an account; it waits for deletion (R8)
+  kKabinetswissel,       // "kabinetswissel": plan and apply the change of cabinet (R13, R14)
 };
 
 enum class Mode { kAllow, kBreakGlass, kOnApprovedRequest, kNever };
@@ -37,6 +40,9 @@ struct Rule {
   Role role = Role::kBeheerder;
   std::vector<Action> actions;
   std::vector<AccountKind> account_kinds;  // empty: every kind
+  // The account states the rule applies in; empty in the file means active accounts only. An
+  // archived account is never named: nothing of it is released.
+  std::vector<AccountState> account_states = {AccountState::kActive};
   Mode mode = Mode::kNever;
   bool reason_required = false;
   std::string required_reason_prefix;
@@ -45,7 +51,7 @@ struct Rule {
   std::vector<Role> approvers;
   std::optional<Role> escalate_to;
 
-  bool Matches(Action action, std::optional<AccountKind> kind) const;
+  bool Matches(Action action, std::optional<AccountKind> kind, AccountState state) const;
 };
 
 // How a new password for a platform is made: the characters drawn from, and the classes of which
@@ -68,6 +74,8 @@ struct Policy {
   std::vector<PasswordRules> password_rules;
   std::optional<absl::Duration> max_password_age;  // none: never due by age
   absl::Duration previous_retention = absl::Hours(24 * 90);
+  // The secrets of a stopped account stay sealed this long, then are destroyed (R8).
+  absl::Duration stopped_retention = absl::Hours(24 * 90);
 
   const Rule* FindRule(absl::string_view id) const;
   // The platform's rules, or the default: 24 characters of all four classes, each required.

@@ -33,6 +33,12 @@ constexpr std::array<std::pair<AccountKind, absl::string_view>, 5> kKindNames = 
     {AccountKind::kOrganisatie, "organisatie"},
 }};
 
+constexpr std::array<std::pair<AccountState, absl::string_view>, 3> kStateNames = {{
+    {AccountState::kActive, "active"},
+    {AccountState::kStopped, "stopped"},
+    {AccountState::kArchived, "archived"},
+}};
+
 template <typename Enum, size_t N>
 absl::string_view NameOf(const std::array<std::pair<Enum, absl::string_view>, N>& table, Enum value) {
   for (const auto& [e, name] : table) {
@@ -59,6 +65,11 @@ std::optional<ScopeKind> ParseScopeKind(absl::string_view name) { return Parse(k
 absl::string_view AccountKindName(AccountKind kind) { return NameOf(kKindNames, kind); }
 std::optional<AccountKind> ParseAccountKind(absl::string_view name) {
   return Parse(kKindNames, name);
+}
+
+absl::string_view AccountStateName(AccountState state) { return NameOf(kStateNames, state); }
+std::optional<AccountState> ParseAccountState(absl::string_view name) {
+  return Parse(kStateNames, name);
 }
 
 std::vector<ScopeKind> AllowedScopes(Role role) {

@@ -114,6 +114,40 @@ void AccountToProto(const AccountView& view, pb::Account* out) {
   if (view.password_set_at) out->set_password_set_unix(absl::ToUnixSeconds(*view.password_set_at));
   out->set_has_totp(view.has_totp);
   out->set_recovery_codes_left(view.recovery_codes_left);
+  out->set_mandatory(view.account.mandatory);
+  if (view.account.stopped_us) out->set_stopped_unix(*view.account.stopped_us / 1000000);
+  out->set_stop_reason(view.account.stop_reason);
+  out->set_archive_ref(view.account.archive_ref);
+}
+
+std::vector<std::pair<std::string, std::string>> ChoicesFromProto(
+    const google::protobuf::RepeatedPtrField<pb::AccountChoice>& choices) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const pb::AccountChoice& c : choices) out.emplace_back(c.account(), c.value());
+  return out;
+}
+
+void PlanToProto(const KabinetswisselPlan& plan, pb::KabinetswisselPlan* out) {
+  out->set_id(plan.id);
+  out->set_unit(plan.unit);
+  out->set_created_unix(absl::ToUnixSeconds(plan.created));
+  out->set_created_by(plan.created_by);
+  for (const KabinetswisselAccount& a : plan.accounts) {
+    pb::KabinetswisselAccount* account = out->add_accounts();
+    account->set_account(a.account);
+    account->set_kind(a.kind);
+    account->set_successor(a.successor);
+    account->set_hybrid(a.hybrid);
+    account->set_archive_ref(a.archive_ref);
+    for (const std::string& p : a.predecessors) account->add_predecessors(p);
+    for (const KabinetswisselStep& s : a.steps) {
+      pb::KabinetswisselStep* step = account->add_steps();
+      step->set_name(s.name);
+      step->set_description(s.description);
+      step->set_state(s.state);
+      step->set_detail(s.detail);
+    }
+  }
 }
 
 std::optional<absl::Time> OptionalUnix(int64_t seconds) {
@@ -315,7 +349,8 @@ class OrganisationService final : public pb::Organisation::Service {
       absl::StatusOr<std::string> kind = KindFromProto(request->kind());
       if (!kind.ok()) return kind.status();
       absl::StatusOr<AccountView> view = vault_.AddAccount(
-          caller, request->platform(), request->handle(), request->team(), *kind, request->linked_email());
+          caller, request->platform(), request->handle(), request->team(), *kind, request->linked_email(),
+          request->mandatory());
       if (!view.ok()) return view.status();
       AccountToProto(*view, response->mutable_account());
       return absl::OkStatus();
@@ -339,6 +374,20 @@ class OrganisationService final : public pb::Organisation::Service {
       absl::StatusOr<AccountView> view = vault_.ShowAccount(caller, request->account());
       if (!view.ok()) return view.status();
       AccountToProto(*view, response->mutable_account());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status StopAccount(ServerContext* context, const pb::StopAccountRequest* request,
+                           pb::StopAccountResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<AccountView> view = vault_.StopAccount(caller, request->account(), request->reason());
+      if (!view.ok()) return view.status();
+      AccountToProto(*view, response->mutable_account());
+      if (view->account.stopped_us) {
+        response->set_secrets_destroyed_after_unix(absl::ToUnixSeconds(
+            absl::FromUnixMicros(*view->account.stopped_us) + vault_.policy()->stopped_retention));
+      }
       return absl::OkStatus();
     });
   }
@@ -412,6 +461,58 @@ class VaultService final : public pb::Vault::Service {
       response->set_totp(outcome->totp);
       response->set_flags_cleared(outcome->flags_cleared);
       return absl::OkStatus();
+    });
+  }
+
+  grpc::Status Handover(ServerContext* context, const pb::HandoverRequest* request,
+                        pb::HandoverResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<HandoverResult> result =
+          vault_.Handover(caller, request->account(), request->to(), request->reason(), request->from());
+      if (!result.ok()) return result.status();
+      response->set_account(result->account);
+      for (const std::string& from : result->from) response->add_from(from);
+      response->set_to(result->to);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status PlanKabinetswissel(ServerContext* context, const pb::PlanKabinetswisselRequest* request,
+                                  pb::KabinetswisselPlan* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      KabinetswisselInput input;
+      input.unit = request->unit();
+      input.successors = ChoicesFromProto(request->successors());
+      input.hybrid = ChoicesFromProto(request->hybrid());
+      input.archives = ChoicesFromProto(request->archives());
+      absl::StatusOr<KabinetswisselPlan> plan = vault_.PlanKabinetswissel(caller, input);
+      if (!plan.ok()) return plan.status();
+      PlanToProto(*plan, response);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ApplyKabinetswissel(ServerContext* context, const pb::ApplyKabinetswisselRequest* request,
+                                   pb::ApplyKabinetswisselResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<KabinetswisselOutcome> outcome = vault_.ApplyKabinetswissel(caller, request->plan_id());
+      if (!outcome.ok()) return outcome.status();
+      PlanToProto(outcome->plan, response->mutable_plan());
+      for (const KabinetswisselHandback& h : outcome->handed_back) {
+        pb::HandedBackAuthenticator* out = response->add_handed_back();
+        out->set_account(h.account);
+        out->set_to(h.to);
+        out->set_otpauth_uri(std::string(h.otpauth_uri.Reveal()));  // copied out at the edge
+      }
+      response->set_complete(outcome->complete);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status RecordArchiveReference(ServerContext* context, const pb::RecordArchiveReferenceRequest* request,
+                                      pb::RecordArchiveReferenceResponse*) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) {
+      return vault_.RecordArchiveReference(caller, request->account(), request->reference());
     });
   }
 
@@ -581,6 +682,7 @@ class AuditService final : public pb::Audit::Service {
       if (!request->account().empty()) query.account = request->account();
       if (!request->actor().empty()) query.actor = request->actor();
       query.limit = request->limit();
+      query.releases_only = request->releases_only();
       absl::StatusOr<std::vector<storage::AuditRow>> rows = vault_.ListAudit(caller, query);
       if (!rows.ok()) return rows.status();
       for (const storage::AuditRow& row : *rows) {

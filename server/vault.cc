@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "crypto/aead.h"
 #include "crypto/base32.h"
@@ -203,7 +204,9 @@ std::vector<policies::Binding> PolicyBindings(const std::vector<storage::Binding
 
 policies::Resource ResourceOf(const AccountRow& account) {
   return policies::Resource{account.id, account.team_id, account.unit_id,
-                            policies::ParseAccountKind(account.kind)};
+                            policies::ParseAccountKind(account.kind),
+                            // An unknown state is treated as archived: it releases nothing.
+                            policies::ParseAccountState(account.status).value_or(policies::AccountState::kArchived)};
 }
 
 std::string RoleOf(const Decision& decision) {
@@ -284,6 +287,27 @@ absl::StatusOr<AccountRow> ResolveVisibleAccount(Tx& tx, const Caller& caller,
                                                    handle));
   }
   return visible.front();
+}
+
+// The opening of every use case on one account: find it among the accounts the caller may see,
+// note it in the event, and decide `action` by the release rules. A refusal is the error (and
+// the decision stays noted in the event, which RunAudited records).
+struct Decided {
+  AccountRow account;
+  Decision decision;
+};
+absl::StatusOr<Decided> ResolveAndDecide(Tx& tx, const Caller& caller, const policies::Policy& policy,
+                                         absl::string_view account, Action action,
+                                         const policies::ReleaseContext& context, absl::Time now,
+                                         audit::AuditEvent& event, absl::string_view verb) {
+  absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, account, now);
+  if (!found.ok()) return found.status();
+  event.account = found->name();
+  event.unit_id = found->unit_id;
+  Decision decision = policies::Decide(policy, caller.policy_bindings, ResourceOf(*found), action, context, now);
+  NoteDecision(event, decision);
+  if (!decision.allows()) return DeniedError(decision, absl::StrCat(verb, " ", found->name()));
+  return Decided{*std::move(found), std::move(decision)};
 }
 
 absl::StatusOr<AccountView> ViewOf(Tx& tx, const AccountRow& account, absl::Time now) {
@@ -401,25 +425,28 @@ absl::Status NotifyHolders(Tx& tx, const AccountRow& account, const std::vector<
   return absl::OkStatus();
 }
 
-// Carries out what an allowing decision obliges, inside the release's transaction.
+// Carries out what an allowing decision obliges, inside the transaction of the act itself: spend
+// the single-use grant, tell whoever the rule names, flag the account for rotation. `what` names
+// the act for the notice and the flag ("handover"); by default a (break-glass) release.
 absl::Status ApplyObligations(Tx& tx, const Caller& caller, const AccountRow& account,
-                              const Decision& decision, absl::string_view reason, absl::Time now) {
+                              const Decision& decision, absl::string_view reason, absl::Time now,
+                              absl::string_view what = {}) {
   const policies::Obligations& o = decision.obligations;
   if (o.consume_request != 0) {
     if (absl::Status s = tx.MarkRequestUsed(o.consume_request, Micros(now)); !s.ok()) return s;
   }
+  const std::string act = !what.empty() ? std::string(what) : o.break_glass ? "break-glass release" : "release";
   std::vector<policies::Role> roles;
   for (policies::Notify notify : o.notify) {
     roles.push_back(notify == policies::Notify::kBeheerders ? policies::Role::kBeheerder
                     : notify == policies::Notify::kTeamchefs ? policies::Role::kTeamchef
                                                              : policies::Role::kRegisseur);
   }
-  const std::string what = o.break_glass ? "break-glass release" : "release";
   if (!roles.empty()) {
     if (absl::Status s = NotifyHolders(
-            tx, account, roles, o.break_glass ? "break-glass" : "release",
+            tx, account, roles, !what.empty() ? what : o.break_glass ? "break-glass" : "release",
             o.consume_request != 0 ? std::optional<int64_t>(o.consume_request) : std::nullopt,
-            absl::StrCat(what, " of ", account.name(), " to ", caller.user, " (",
+            absl::StrCat(act, " of ", account.name(), " by ", caller.user, " (",
                          decision.role ? policies::RoleName(*decision.role) : "", ", rule ",
                          decision.rule, "): ", reason),
             now);
@@ -428,8 +455,27 @@ absl::Status ApplyObligations(Tx& tx, const Caller& caller, const AccountRow& ac
     }
   }
   if (o.raise_rotation_flag) {
-    return tx.RaiseRotationFlag(account.id, absl::StrCat(what, " to ", caller.user, " (", decision.rule, ")"),
+    return tx.RaiseRotationFlag(account.id, absl::StrCat(act, " by ", caller.user, " (", decision.rule, ")"),
                                 caller.user, Micros(now));
+  }
+  return absl::OkStatus();
+}
+
+// Raises a rotation flag on every account that `bindings` could have released a login of, with
+// `cause`: someone who could release it is gone, so the password may be known outside.
+absl::Status FlagReleasable(Tx& tx, const policies::Policy& policy,
+                            const std::vector<policies::Binding>& bindings, absl::string_view cause,
+                            absl::string_view raised_by, absl::Time now) {
+  if (bindings.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
+  if (!accounts.ok()) return accounts.status();
+  const policies::ReleaseContext plain{0, false, std::string(policy.min_reason_length + 8, 'x')};
+  const policies::ReleaseContext emergency{0, true, plain.reason};
+  for (const AccountRow& account : *accounts) {
+    const bool could = policies::Decide(policy, bindings, ResourceOf(account), Action::kReleaseLogin, plain, now).allows() ||
+                       policies::Decide(policy, bindings, ResourceOf(account), Action::kReleaseLogin, emergency, now).allows();
+    if (!could) continue;
+    if (absl::Status s = tx.RaiseRotationFlag(account.id, cause, raised_by, Micros(now)); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -612,7 +658,12 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
   }
   // Previous versions past their retention are destroyed at start (and after each rotation).
   const int64_t cutoff = Micros(clock.Now() - policy.previous_retention);
-  if (absl::Status swept = (*db)->Write([&](Tx& tx) { return tx.DestroyPreviousBefore(cutoff).status(); });
+  // So are the secrets of accounts stopped longer ago than their retention (R8).
+  const int64_t stopped_cutoff = Micros(clock.Now() - policy.stopped_retention);
+  if (absl::Status swept = (*db)->Write([&](Tx& tx) -> absl::Status {
+        if (absl::Status s = tx.DestroyPreviousBefore(cutoff).status(); !s.ok()) return s;
+        return tx.DestroyStoppedBefore(stopped_cutoff).status();
+      });
       !swept.ok()) {
     return swept;
   }
@@ -983,6 +1034,14 @@ absl::StatusOr<Vault::Disabled> Vault::DisableUser(const Caller& caller, absl::s
     if (!found.ok()) return found.status();
     if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
     const int64_t id = (*found)->id;
+    // Every account this user could release is due for rotation.
+    absl::StatusOr<std::vector<storage::BindingRow>> held = tx.ActiveBindings(id, Micros(now));
+    if (!held.ok()) return held.status();
+    if (absl::Status s = FlagReleasable(tx, *policy(), PolicyBindings(*held),
+                                        absl::StrCat("user ", user, " disabled"), caller.user, now);
+        !s.ok()) {
+      return s;
+    }
     // All in one transaction: the very next call of this user is refused.
     absl::StatusOr<int> ended = tx.EndBindings(id, {}, {}, {}, Micros(now), caller.user);
     if (!ended.ok()) return ended.status();
@@ -1076,6 +1135,14 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
     absl::StatusOr<ScopeTarget> resolved = ResolveScope(tx, caller, scope, scope_name, now);
     if (!resolved.ok()) return resolved.status();
     event.unit_id = resolved->unit_id;
+    // The accounts the ending binding could release are due for rotation.
+    const std::vector<policies::Binding> ending = {policies::Binding{role, scope, resolved->id}};
+    if (absl::Status s = FlagReleasable(tx, *policy(), ending,
+                                        absl::StrCat(policies::RoleName(role), " binding of ", user, " ended"),
+                                        caller.user, now);
+        !s.ok()) {
+      return s;
+    }
     absl::StatusOr<int> count =
         tx.EndBindings((*target)->id, policies::RoleName(role), policies::ScopeKindName(scope),
                        resolved->id, Micros(now), caller.user);
@@ -1125,7 +1192,7 @@ absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& 
 absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string_view platform,
                                               absl::string_view handle, absl::string_view team,
                                               absl::string_view kind,
-                                              absl::string_view linked_email) {
+                                              absl::string_view linked_email, bool mandatory) {
   if (kind == "prive") {
     // R7 (policy 2020 §3.3, §3.4, §5): private accounts are the officer's own business.
     return absl::InvalidArgumentError(
@@ -1161,6 +1228,10 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
       return absl::AlreadyExistsError(absl::StrCat("account ", name, " already exists"));
     }
     if (!id.ok()) return id.status();
+    if (mandatory) {
+      if (absl::Status s = tx.SetAccountMandatory(*id, true); !s.ok()) return s;
+      event.reason = absl::StrCat(kind, ", mandatory");
+    }
     if (!linked_email.empty()) {
       storage::SecretRow email{0, *id, kLinkedEmail, 1, "current",
                                sealer_.Seal(*id, kLinkedEmail, 1, linked_email),
@@ -1232,15 +1303,10 @@ absl::StatusOr<int64_t> Vault::Store(
   audit::AuditEvent event = ManagementEvent(caller, audit_action, "");
   event.account = std::string(account);
   absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
-    absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, account, now);
-    if (!found.ok()) return found.status();
-    event.account = found->name();
-    event.unit_id = found->unit_id;
-    const Decision decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(*found),
-                                               Action::kStoreSecret, {caller.user_id}, now);
-    NoteDecision(event, decision);
-    if (!decision.allows()) return DeniedError(decision, absl::StrCat("store secrets of ", found->name()));
-    absl::StatusOr<int64_t> stored = store(tx, *found);
+    absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kStoreSecret,
+                                                       {caller.user_id}, now, event, "store secrets of");
+    if (!decided.ok()) return decided.status();
+    absl::StatusOr<int64_t> stored = store(tx, decided->account);
     if (!stored.ok()) return stored.status();
     version = *stored;
     event.reason = absl::StrCat("version ", version);
@@ -1263,14 +1329,20 @@ absl::StatusOr<int64_t> Vault::StoreCurrent(const Caller& caller, absl::string_v
             " --confirm or --abort first"));
       }
     }
-    absl::StatusOr<int64_t> version = tx.NextSecretVersion(found.id, kind);
-    if (!version.ok()) return version.status();
-    const storage::SecretRow row{0, found.id, kind, *version, pending ? "pending" : "current",
-                                 sealer_.Seal(found.id, kind, *version, plaintext.Reveal()),
-                                 sealer_.key_version(), caller.user, Micros(clock_.Now())};
-    if (absl::Status s = pending ? tx.InsertSecret(row) : tx.InsertCurrentSecret(row); !s.ok()) return s;
-    return *version;
+    return InsertVersion(tx, found, kind, plaintext, pending, caller.user);
   });
+}
+
+absl::StatusOr<int64_t> Vault::InsertVersion(Tx& tx, const AccountRow& account, const char* kind,
+                                             const crypto::SecretBytes& plaintext, bool pending,
+                                             absl::string_view by) {
+  absl::StatusOr<int64_t> version = tx.NextSecretVersion(account.id, kind);
+  if (!version.ok()) return version.status();
+  const storage::SecretRow row{0, account.id, kind, *version, pending ? "pending" : "current",
+                               sealer_.Seal(account.id, kind, *version, plaintext.Reveal()),
+                               sealer_.key_version(), std::string(by), Micros(clock_.Now())};
+  if (absl::Status s = pending ? tx.InsertSecret(row) : tx.InsertCurrentSecret(row); !s.ok()) return s;
+  return *version;
 }
 
 absl::StatusOr<crypto::SecretBytes> Vault::GeneratePassword(absl::string_view platform) {
@@ -1460,8 +1532,14 @@ absl::StatusOr<Vault::Released> Vault::Release(const Caller& caller, absl::strin
     } else {
       refusal = resolved.status();
     }
+    // A stopped account's secrets last only its retention period (R8), even before the sweep.
+    if (released.decision.allows() && released.account.stopped_us.has_value() &&
+        now >= absl::FromUnixMicros(*released.account.stopped_us) + policy->stopped_retention) {
+      refusal = absl::NotFoundError(absl::StrCat("the secrets of stopped account ", released.account.name(),
+                                                 " were destroyed after the retention period"));
+    }
     // 3. Fetch the sealed rows; nothing is opened before the record commits.
-    if (released.decision.allows()) {
+    if (released.decision.allows() && refusal.ok()) {
       absl::StatusOr<std::vector<storage::SecretRow>> sealed = fetch(tx, released.account, released.also_allowed);
       if (sealed.ok()) {
         released.sealed = *std::move(sealed);
@@ -1645,6 +1723,605 @@ absl::StatusOr<RecoveryCode> Vault::ReleaseRecoveryCode(const Caller& caller, ab
       sealer_.Open(released->account.id, kRecoveryCode, sealed.version, sealed.sealed);
   if (!code.ok()) return code.status();
   return RecoveryCode{released->account.name(), *std::move(code), remaining, released->decision.rule};
+}
+
+absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::string_view account,
+                                               absl::string_view to, absl::string_view reason,
+                                               absl::string_view from) {
+  constexpr absl::string_view kReasons[] = {"ziekte", "verlof", "uitdienst", "overlijden", "functiewijziging", "overig"};
+  if (std::find(std::begin(kReasons), std::end(kReasons), reason) == std::end(kReasons)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "handover reason must be ziekte, verlof, uitdienst, overlijden, functiewijziging or overig, got \"",
+        absl::CHexEscape(reason), "\""));
+  }
+  if (absl::Status s = CheckName("user", to); !s.ok()) return s;
+  if (!from.empty()) {
+    if (absl::Status s = CheckName("user", from); !s.ok()) return s;
+  }
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  HandoverResult result;
+  result.to = std::string(to);
+  audit::AuditEvent event = ManagementEvent(caller, "handover", reason);
+  event.account = std::string(account);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kHandover,
+                                                       {caller.user_id, false, std::string(reason)}, now, event,
+                                                       "hand over");
+    if (!decided.ok()) return decided.status();
+    const AccountRow* found = &decided->account;
+    const Decision& decision = decided->decision;
+    result.account = found->name();
+    absl::StatusOr<std::optional<storage::UserRow>> successor = tx.FindUser(to);
+    if (!successor.ok()) return successor.status();
+    if (!successor->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", to, "\""));
+    if (!(*successor)->active) return absl::InvalidArgumentError(absl::StrCat("user ", to, " is disabled"));
+    if ((*successor)->id == caller.user_id) {
+      event.rule = "sod.no-self-grant";
+      return absl::PermissionDeniedError("nobody hands an account to themselves");
+    }
+    // Who hands over: the named beheerder, else the caller if a beheerder, else all of them.
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> current =
+        tx.UsersWithRole("account", found->id, "beheerder", Micros(now));
+    if (!current.ok()) return current.status();
+    std::vector<std::pair<int64_t, std::string>> predecessors;
+    for (const auto& beheerder : *current) {
+      const bool named = from.empty() ? true : beheerder.second == from;
+      const bool caller_is_beheerder =
+          std::any_of(current->begin(), current->end(), [&](const auto& b) { return b.first == caller.user_id; });
+      if (!named || (from.empty() && caller_is_beheerder && beheerder.first != caller.user_id)) continue;
+      if (beheerder.first == (*successor)->id) continue;
+      predecessors.push_back(beheerder);
+    }
+    if (!from.empty() && predecessors.empty()) {
+      return absl::NotFoundError(absl::StrCat(from, " is not a beheerder of ", found->name()));
+    }
+    // The rule's obligations first, while the predecessors still hold the account: they, and
+    // whoever else the rule names, are told; the password is flagged for rotation.
+    if (absl::Status s = ApplyObligations(tx, caller, *found, decision, absl::StrCat(reason, ", to ", to), now,
+                                          "handover");
+        !s.ok()) {
+      return s;
+    }
+    for (const auto& [id, name] : predecessors) {
+      absl::StatusOr<int> ended = tx.EndBindings(id, "beheerder", "account", found->id, Micros(now), caller.user);
+      if (!ended.ok()) return ended.status();
+      result.from.push_back(name);
+    }
+    const bool already = std::any_of(current->begin(), current->end(),
+                                     [&](const auto& b) { return b.first == (*successor)->id; });
+    if (!already) {
+      storage::BindingRow binding;
+      binding.user_id = (*successor)->id;
+      binding.role = "beheerder";
+      binding.scope_kind = "account";
+      binding.scope_id = found->id;
+      binding.valid_from_us = Micros(now);
+      binding.granted_by = caller.user;
+      if (absl::StatusOr<int64_t> id = tx.InsertBinding(binding); !id.ok()) return id.status();
+    }
+    event.reason = absl::StrCat(reason, ": ", result.from.empty() ? "-" : absl::StrJoin(result.from, ","), " -> ", to);
+    // The successor is told, and the rule's obligations follow (regisseur told, rotation flag).
+    if (absl::Status s = tx.InsertNotification({0, (*successor)->id, "handover", found->name(), std::nullopt,
+                                                absl::StrCat(caller.user, " handed ", found->name(), " to you (",
+                                                             reason, "); change the password: kluis rotate ",
+                                                             found->name()),
+                                                Micros(now)});
+        !s.ok()) {
+      return s;
+    }
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return result;
+}
+
+// ========================================================================================= stop
+
+absl::StatusOr<AccountView> Vault::StopAccount(const Caller& caller, absl::string_view account,
+                                               absl::string_view reason) {
+  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  AccountView view;
+  audit::AuditEvent event = ManagementEvent(caller, "stop-account", reason);
+  event.account = std::string(account);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kStopAccount,
+                                                       {caller.user_id, false, std::string(reason)}, now, event, "stop");
+    if (!decided.ok()) return decided.status();
+    const AccountRow* found = &decided->account;
+    const Decision& decision = decided->decision;
+    // R8: a mandatory geographic account is never deleted; it passes to someone else instead.
+    if (found->mandatory) {
+      event.decision = "deny";
+      event.rule = "R8.mandatory-account";
+      return absl::FailedPreconditionError(absl::StrCat(
+          found->name(), " is a mandatory account: it cannot be stopped, only handed over (kluis handover ",
+          found->name(), " --to USER --reason R; rule R8)"));
+    }
+    if (found->status != "active") {
+      return absl::FailedPreconditionError(absl::StrCat(found->name(), " is already ", found->status));
+    }
+    if (absl::Status s = tx.StopAccount(found->id, reason, Micros(now)); !s.ok()) return s;
+    // Pending rotations end with the account: nothing new is set on a platform account that goes.
+    for (const char* kind : {kPassword, kTotp}) {
+      if (absl::StatusOr<bool> aborted = tx.AbortPending(found->id, kind); !aborted.ok()) return aborted.status();
+    }
+    if (absl::Status s = ApplyObligations(tx, caller, *found, decision, reason, now, "stop"); !s.ok()) return s;
+    absl::StatusOr<std::optional<AccountRow>> stopped = tx.FindAccountById(found->id);
+    if (!stopped.ok()) return stopped.status();
+    absl::StatusOr<AccountView> shown = ViewOf(tx, **stopped, now);
+    if (!shown.ok()) return shown.status();
+    view = *std::move(shown);
+    event.reason = absl::StrCat(reason, " (secrets destroyed after ",
+                                absl::FormatDuration(policy->stopped_retention), ")");
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return view;
+}
+
+// ================================================================================ kabinetswissel
+
+namespace {
+
+constexpr char kHandback[] = "handback";
+constexpr char kKeepRemoved[] = "keep-2fa-removed";
+
+// The steps of one minister account, in the order they run. Corporate (R13): archive before the
+// wipe, end the predecessor's access, change the password and the authenticator, bind the
+// successor. Hybrid (R14): the authenticator goes with the minister or is marked for removal,
+// the ministry's access ends, the vault lets go of the account.
+std::vector<KabinetswisselStep> StepsFor(const KabinetswisselAccount& a) {
+  const std::string who = a.predecessors.empty() ? "nobody is bound" : absl::StrJoin(a.predecessors, ", ");
+  if (a.kind == "corporate") {
+    return {
+        {"archive", absl::StrCat("record where the predecessor's posts are archived: ",
+                                 a.archive_ref.empty() ? "(none given: record one before apply)" : a.archive_ref),
+         "todo", ""},
+        {"wipe", "the predecessor's posts may be removed on the platform (only once archived)", "todo", ""},
+        {"end-predecessor", absl::StrCat("end the bewindspersoon and politiek-assistent access (and grants) of: ", who),
+         "todo", ""},
+        {"rotate-password", absl::StrCat("a new password, pending: set it on the platform, then kluis rotate ",
+                                         a.account, " --confirm"),
+         "todo", ""},
+        {"renew-2fa", absl::StrCat("set up the authenticator anew: kluis secret set-totp ", a.account,
+                                   " --pending, then kluis rotate ", a.account, " --confirm"),
+         "todo", ""},
+        {"bind-successor", absl::StrCat(a.successor, " becomes bewindspersoon of the account"), "todo", ""},
+    };
+  }
+  return {
+      a.hybrid == kHandback
+          ? KabinetswisselStep{"handback-2fa", "hand the authenticator (otpauth URI and QR) to the departing minister",
+                               "todo", ""}
+          : KabinetswisselStep{"remove-2fa", "the minister removes the ministry's authenticator from the account",
+                               "todo", ""},
+      {"end-ministry-bindings", absl::StrCat("end the ministry's access: ", who), "todo", ""},
+      {"release-custody", "destroy the vault's copy of the secrets; the account stays read-only for the audit trail",
+       "todo", ""},
+  };
+}
+
+// The stored form of a plan: the unit, then one line per account, tab-separated, in plan order.
+// Every field was checked by CheckName or CheckText, so none holds a tab or a newline.
+std::string EncodePlan(const KabinetswisselPlan& plan) {
+  std::string body = absl::StrCat("unit\t", plan.unit, "\n");
+  for (const KabinetswisselAccount& a : plan.accounts) {
+    absl::StrAppend(&body, a.account, "\t", a.kind, "\t", a.successor, "\t", a.hybrid, "\t", a.archive_ref,
+                    "\t", absl::StrJoin(a.predecessors, ","), "\n");
+  }
+  return body;
+}
+
+std::vector<KabinetswisselAccount> DecodePlan(absl::string_view body, std::string* unit) {
+  std::vector<KabinetswisselAccount> accounts;
+  for (absl::string_view line : absl::StrSplit(body, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, '\t');
+    if (f.size() == 2 && f[0] == "unit") {
+      *unit = f[1];
+      continue;
+    }
+    f.resize(6);
+    KabinetswisselAccount a{f[0], f[1], f[2], f[3], f[4], absl::StrSplit(f[5], ',', absl::SkipEmpty()), {}};
+    a.steps = StepsFor(a);
+    accounts.push_back(std::move(a));
+  }
+  return accounts;
+}
+
+// Ends the account-scoped bindings of `roles` on the account, except those of `keep`; returns
+// "user (role)" for each.
+absl::StatusOr<std::vector<std::string>> EndAccountBindings(Tx& tx, const AccountRow& account,
+                                                            const std::vector<const char*>& roles,
+                                                            absl::string_view keep, absl::Time now,
+                                                            absl::string_view by) {
+  std::vector<std::string> ended;
+  for (const char* role : roles) {
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+        tx.UsersWithRole("account", account.id, role, Micros(now));
+    if (!holders.ok()) return holders.status();
+    for (const auto& [id, name] : *holders) {
+      if (name == keep) continue;
+      absl::StatusOr<int> count = tx.EndBindings(id, role, "account", account.id, Micros(now), by);
+      if (!count.ok()) return count.status();
+      ended.push_back(absl::StrCat(name, " (", role, ")"));
+    }
+  }
+  return ended;
+}
+
+// The one entry of `pairs` that names `account` (PLATFORM/HANDLE, or the bare handle).
+const std::string* ValueFor(const std::vector<std::pair<std::string, std::string>>& pairs,
+                            const AccountRow& account) {
+  for (const auto& [name, value] : pairs) {
+    if (name == account.name()) return &value;
+  }
+  for (const auto& [name, value] : pairs) {
+    if (name.find('/') == std::string::npos && absl::EqualsIgnoreCase(name, account.handle)) return &value;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& caller,
+                                                             const KabinetswisselInput& input) {
+  if (absl::Status s = CheckName("unit", input.unit); !s.ok()) return s;
+  for (const auto* pairs : {&input.successors, &input.hybrid, &input.archives}) {
+    for (const auto& [account, value] : *pairs) {
+      if (absl::Status s = CheckText("account", account, 200, true); !s.ok()) return s;
+      if (absl::Status s = CheckText(absl::StrCat("the value for ", account), value, 200, true); !s.ok()) return s;
+    }
+  }
+  for (const auto& [account, choice] : input.hybrid) {
+    if (choice != kHandback && choice != kKeepRemoved) {
+      return absl::InvalidArgumentError(absl::StrCat("--hybrid ", account, "=", absl::CHexEscape(choice),
+                                                     ": the choice is handback or keep-2fa-removed"));
+    }
+  }
+  for (const auto& [account, user] : input.successors) {
+    if (absl::Status s = CheckName("successor", user); !s.ok()) return s;
+  }
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  KabinetswisselPlan plan;
+  plan.id = absl::StrCat("kw-", absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone()), "-",
+                         absl::BytesToHexString(crypto::RandomBytes(4)));
+  plan.unit = input.unit;
+  plan.created = now;
+  plan.created_by = caller.user;
+  audit::AuditEvent event = ManagementEvent(caller, "kabinetswissel-plan", plan.id);
+  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::UnitRow>> unit = tx.FindUnit(input.unit);
+    if (!unit.ok()) return unit.status();
+    const absl::Status no_unit = absl::NotFoundError(
+        absl::StrCat("no minister accounts in unit \"", input.unit, "\" that you have a role on"));
+    if (!unit->has_value()) return no_unit;
+    event.unit_id = (*unit)->id;
+    absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
+    if (!accounts.ok()) return accounts.status();
+    std::vector<std::string> used;  // every name given must be one of the unit's minister accounts
+    for (const AccountRow& account : *accounts) {
+      if (account.unit_id != (*unit)->id || account.status != "active" ||
+          (account.kind != "corporate" && account.kind != "hybrid")) {
+        continue;
+      }
+      if (!policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kViewAccount, now).allows()) {
+        continue;
+      }
+      const Decision decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(account),
+                                                 Action::kKabinetswissel, {caller.user_id}, now);
+      NoteDecision(event, decision);
+      if (!decision.allows()) return DeniedError(decision, absl::StrCat("plan the kabinetswissel of ", account.name()));
+      KabinetswisselAccount entry;
+      entry.account = account.name();
+      entry.kind = account.kind;
+      const std::string* successor = ValueFor(input.successors, account);
+      const std::string* choice = ValueFor(input.hybrid, account);
+      const std::string* archive = ValueFor(input.archives, account);
+      for (const std::string* given : {successor, choice, archive}) {
+        if (given != nullptr) used.push_back(account.name());
+      }
+      if (account.kind == "corporate") {
+        if (successor == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate and passes to the successor: "
+                                                         "give --successor ", account.name(), "=USER (R13)"));
+        }
+        if (choice != nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate: --hybrid is for hybrid accounts"));
+        }
+        absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(*successor);
+        if (!user.ok()) return user.status();
+        if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", *successor, "\""));
+        if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", *successor, " is disabled"));
+        entry.successor = *successor;
+        entry.archive_ref = archive != nullptr ? *archive : account.archive_ref;
+        for (const char* role : {"bewindspersoon", "politiek-assistent"}) {
+          absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+              tx.UsersWithRole("account", account.id, role, Micros(now));
+          if (!holders.ok()) return holders.status();
+          for (const auto& [id, name] : *holders) {
+            if (name != entry.successor) entry.predecessors.push_back(name);
+          }
+        }
+      } else {
+        if (choice == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              account.name(), " is hybrid and leaves with the minister: give --hybrid ", account.name(),
+              "=handback (the authenticator goes to the minister) or =keep-2fa-removed (R14)"));
+        }
+        if (successor != nullptr || archive != nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              account.name(), " is hybrid: it has no successor and no archive in the ministry's care (R14)"));
+        }
+        entry.hybrid = *choice;
+        for (const char* role : {"beheerder", "bewindspersoon", "politiek-assistent"}) {
+          absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+              tx.UsersWithRole("account", account.id, role, Micros(now));
+          if (!holders.ok()) return holders.status();
+          for (const auto& [id, name] : *holders) {
+            if (std::find(entry.predecessors.begin(), entry.predecessors.end(), name) == entry.predecessors.end()) {
+              entry.predecessors.push_back(name);
+            }
+          }
+        }
+      }
+      entry.steps = StepsFor(entry);
+      plan.accounts.push_back(std::move(entry));
+    }
+    if (plan.accounts.empty()) return no_unit;
+    for (const auto* pairs : {&input.successors, &input.hybrid, &input.archives}) {
+      for (const auto& [name, value] : *pairs) {
+        const auto matches = std::count_if(plan.accounts.begin(), plan.accounts.end(), [&](const KabinetswisselAccount& a) {
+          return a.account == name || absl::EqualsIgnoreCase(a.account.substr(a.account.find('/') + 1), name);
+        });
+        if (matches == 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "\"", absl::CHexEscape(name), "\" is not a corporate or hybrid account of unit ", input.unit));
+        }
+        if (matches > 1) {
+          return absl::InvalidArgumentError(absl::StrCat("handle \"", name,
+                                                         "\" is on several platforms: name it as PLATFORM/", name));
+        }
+      }
+    }
+    event.reason = absl::StrCat(plan.id, ": ", plan.accounts.size(), " minister accounts");
+    return tx.InsertPlan({plan.id, (*unit)->id, EncodePlan(plan), Micros(now), caller.user});
+  });
+  if (!done.ok()) return done;
+  return plan;
+}
+
+absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& caller,
+                                                                 absl::string_view plan_id) {
+  if (absl::Status s = CheckName("plan id", plan_id); !s.ok()) return s;
+  KabinetswisselOutcome outcome;
+  // The vault's own copy of the plan is what runs.
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::PlanRow>> row = tx.FindPlan(plan_id);
+    if (!row.ok()) return row.status();
+    if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no kabinetswissel plan \"", plan_id, "\""));
+    outcome.plan.id = (*row)->id;
+    outcome.plan.created = absl::FromUnixMicros((*row)->created_us);
+    outcome.plan.created_by = (*row)->created_by;
+    outcome.plan.accounts = DecodePlan((*row)->body, &outcome.plan.unit);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+
+  outcome.complete = true;
+  for (KabinetswisselAccount& entry : outcome.plan.accounts) {
+    bool failed = false;
+    for (KabinetswisselStep& step : entry.steps) {
+      if (failed) {
+        step.state = "skipped";
+        continue;
+      }
+      const absl::Time now = clock_.Now();
+      std::optional<AccountRow> account;
+      bool already = false;
+      absl::Status looked = db_->Read([&](Tx& tx) -> absl::Status {
+        absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
+        if (!found.ok()) return found.status();
+        account = *found;
+        absl::StatusOr<bool> done = tx.StepDone(outcome.plan.id, found->id, step.name);
+        if (!done.ok()) return done.status();
+        already = *done;
+        return absl::OkStatus();
+      });
+      if (looked.ok() && already) {
+        step.state = "done-earlier";  // a second apply does nothing twice
+        continue;
+      }
+      std::optional<storage::SecretRow> handback;
+      audit::AuditEvent event = ManagementEvent(caller, absl::StrCat("kabinetswissel:", step.name), "");
+      event.account = entry.account;
+      absl::Status ran = looked;
+      if (ran.ok()) {
+        ran = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+          event.unit_id = account->unit_id;
+          absl::StatusOr<std::optional<AccountRow>> fresh = tx.FindAccountById(account->id);
+          if (!fresh.ok()) return fresh.status();
+          // Decide each step afresh: the caller's roles may have changed since the plan.
+          const Decision decision = policies::Decide(*policy(), caller.policy_bindings, ResourceOf(**fresh),
+                                                     Action::kKabinetswissel, {caller.user_id}, now);
+          NoteDecision(event, decision);
+          if (!decision.allows()) return DeniedError(decision, absl::StrCat("change ", entry.account, " at a kabinetswissel"));
+          if (absl::Status s = RunKabinetswisselStep(tx, caller, entry, **fresh, step.name, now, step.detail, handback);
+              !s.ok()) {
+            return s;
+          }
+          event.reason = absl::StrCat(outcome.plan.id, ": ", step.detail);
+          return tx.MarkStepDone(outcome.plan.id, account->id, step.name, Micros(now), caller.user);
+        });
+      }
+      if (!ran.ok()) {
+        step.state = "failed";
+        step.detail = std::string(ran.message());
+        failed = true;
+        outcome.complete = false;
+        continue;
+      }
+      step.state = "done";
+      // The authenticator opens only after its record committed, like every release.
+      if (handback.has_value()) {
+        absl::StatusOr<crypto::SecretBytes> uri =
+            sealer_.Open(account->id, kTotp, handback->version, handback->sealed);
+        if (!uri.ok()) return uri.status();
+        outcome.handed_back.push_back(
+            {entry.account, absl::StrJoin(entry.predecessors, ", "), *std::move(uri)});
+      }
+    }
+  }
+  return outcome;
+}
+
+absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const KabinetswisselAccount& entry,
+                                          const AccountRow& account, absl::string_view step, absl::Time now,
+                                          std::string& detail, std::optional<storage::SecretRow>& handback) {
+  const std::string name = account.name();
+  auto tell_beheerders = [&](const std::string& text) {
+    return NotifyHolders(tx, account, {policies::Role::kBeheerder}, "kabinetswissel", std::nullopt, text, now);
+  };
+  if (step == "archive") {
+    const std::string reference = !entry.archive_ref.empty() ? entry.archive_ref : account.archive_ref;
+    if (reference.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no archive reference for ", name, ": record one (kluis kabinetswissel archive ", name,
+          " --ref REF) and apply again; nothing is wiped before it is archived (R13)"));
+    }
+    detail = absl::StrCat("archived at ", reference);
+    return tx.SetArchiveReference(account.id, reference);
+  }
+  if (step == "wipe") {
+    // Checked again here, not only trusted from the step before: no wipe without an archive.
+    if (account.archive_ref.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("refusing to wipe ", name, ": no archive reference (R13)"));
+    }
+    detail = absl::StrCat("the predecessor's posts may be removed; archive ", account.archive_ref);
+    return tell_beheerders(absl::StrCat("kabinetswissel: ", name, " is archived at ", account.archive_ref,
+                                        "; the predecessor's posts may be removed on the platform now"));
+  }
+  if (step == "end-predecessor") {
+    absl::StatusOr<std::vector<std::string>> ended =
+        EndAccountBindings(tx, account, {"bewindspersoon", "politiek-assistent"}, entry.successor, now, caller.user);
+    if (!ended.ok()) return ended.status();
+    detail = ended->empty() ? "nobody else was bound" : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
+    return absl::OkStatus();
+  }
+  if (step == "rotate-password") {
+    absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kPassword, "pending");
+    if (!pending.ok()) return pending.status();
+    if (pending->has_value()) {
+      detail = absl::StrCat("a new password was already pending (version ", (*pending)->version, ")");
+    } else {
+      absl::StatusOr<crypto::SecretBytes> password = GeneratePassword(account.platform);
+      if (!password.ok()) return password.status();
+      absl::StatusOr<int64_t> version = InsertVersion(tx, account, kPassword, *password, /*pending=*/true, caller.user);
+      if (!version.ok()) return version.status();
+      detail = absl::StrCat("new password pending (version ", *version, "); the beheerder sets it on the platform");
+    }
+    if (absl::Status s = tx.RaiseRotationFlag(account.id,
+                                              absl::StrCat("kabinetswissel ", entry.successor.empty() ? "" : "to ",
+                                                           entry.successor, ": set the pending password, then confirm"),
+                                              caller.user, Micros(now));
+        !s.ok()) {
+      return s;
+    }
+    return tell_beheerders(absl::StrCat("kabinetswissel: a new password of ", name,
+                                        " is pending; set it on the platform, then kluis rotate ", name, " --confirm"));
+  }
+  if (step == "renew-2fa") {
+    detail = "the authenticator is due to be set up anew";
+    if (absl::Status s = tx.RaiseRotationFlag(account.id, "kabinetswissel: set up the authenticator anew (set-totp --pending)",
+                                              caller.user, Micros(now));
+        !s.ok()) {
+      return s;
+    }
+    return tell_beheerders(absl::StrCat("kabinetswissel: set up the authenticator of ", name,
+                                        " anew: kluis secret set-totp ", name, " --pending, then kluis rotate ", name,
+                                        " --confirm"));
+  }
+  if (step == "bind-successor") {
+    absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(entry.successor);
+    if (!user.ok()) return user.status();
+    if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", entry.successor, "\""));
+    if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", entry.successor, " is disabled"));
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+        tx.UsersWithRole("account", account.id, "bewindspersoon", Micros(now));
+    if (!holders.ok()) return holders.status();
+    const bool bound = std::any_of(holders->begin(), holders->end(), [&](const auto& h) { return h.first == (*user)->id; });
+    if (!bound) {
+      storage::BindingRow binding;
+      binding.user_id = (*user)->id;
+      binding.role = "bewindspersoon";
+      binding.scope_kind = "account";
+      binding.scope_id = account.id;
+      binding.valid_from_us = Micros(now);
+      binding.granted_by = caller.user;
+      if (absl::StatusOr<int64_t> id = tx.InsertBinding(binding); !id.ok()) return id.status();
+    }
+    detail = absl::StrCat(entry.successor, " is bewindspersoon of ", name);
+    return tx.InsertNotification({0, (*user)->id, "kabinetswissel", name, std::nullopt,
+                                  absl::StrCat("kabinetswissel: you are now bewindspersoon of ", name,
+                                               "; the ministry's beheerder manages it (R11)"),
+                                  Micros(now)});
+  }
+  if (step == "handback-2fa") {
+    absl::StatusOr<std::optional<storage::SecretRow>> totp = tx.CurrentSecret(account.id, kTotp);
+    if (!totp.ok()) return totp.status();
+    if (!totp->has_value()) {
+      detail = "no authenticator was stored in the vault";
+      return absl::OkStatus();
+    }
+    handback = **totp;
+    detail = absl::StrCat("authenticator handed to the applicant for ", absl::StrJoin(entry.predecessors, ", "),
+                          " (export of the TOTP key, R14)");
+    return absl::OkStatus();
+  }
+  if (step == "remove-2fa") {
+    detail = "the minister removes the ministry's authenticator from the account";
+    return tell_beheerders(absl::StrCat("kabinetswissel: ", name,
+                                        " leaves with the minister, who removes the ministry's authenticator"));
+  }
+  if (step == "end-ministry-bindings") {
+    absl::StatusOr<std::vector<std::string>> ended = EndAccountBindings(
+        tx, account, {"beheerder", "bewindspersoon", "politiek-assistent"}, "", now, caller.user);
+    if (!ended.ok()) return ended.status();
+    detail = ended->empty() ? "nobody was bound" : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
+    return absl::OkStatus();
+  }
+  if (step == "release-custody") {
+    absl::StatusOr<int> destroyed = tx.DestroyAllSecrets(account.id);
+    if (!destroyed.ok()) return destroyed.status();
+    if (absl::StatusOr<int> cleared = tx.ClearRotationFlags(account.id, caller.user, Micros(now)); !cleared.ok()) {
+      return cleared.status();
+    }
+    detail = absl::StrCat(*destroyed, " sealed secrets destroyed; the account is archived, read-only");
+    return tx.ArchiveAccount(account.id, Micros(now));
+  }
+  return absl::InternalError(absl::StrCat("unknown kabinetswissel step ", step));
+}
+
+absl::Status Vault::RecordArchiveReference(const Caller& caller, absl::string_view account,
+                                           absl::string_view reference) {
+  if (absl::Status s = CheckText("archive reference", reference, 200, true); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  audit::AuditEvent event = ManagementEvent(caller, "kabinetswissel:archive-reference", reference);
+  event.account = std::string(account);
+  return RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kKabinetswissel,
+                                                       {caller.user_id}, now, event, "record the archive of");
+    if (!decided.ok()) return decided.status();
+    const AccountRow* found = &decided->account;
+    if (found->kind != "corporate") {
+      return absl::InvalidArgumentError(absl::StrCat(found->name(), " is not corporate: only corporate accounts are archived by the ministry (R13)"));
+    }
+    return tx.SetArchiveReference(found->id, reference);
+  });
 }
 
 // ====================================================================================== requests
@@ -1892,6 +2569,26 @@ absl::StatusOr<std::vector<DueFlag>> Vault::ListDue(const Caller& caller) {
       }
       due.push_back(DueFlag{(*account)->name(), flag});
     }
+    // A password older than the policy's maximum is due by age: derived when read, never stored.
+    const std::optional<absl::Duration> max_age = policy()->max_password_age;
+    if (!max_age.has_value()) return absl::OkStatus();
+    absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
+    if (!accounts.ok()) return accounts.status();
+    for (const AccountRow& account : *accounts) {
+      if (account.status != "active" ||
+          !policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kViewAccount, now).allows()) {
+        continue;
+      }
+      absl::StatusOr<std::optional<storage::SecretRow>> password = tx.CurrentSecret(account.id, kPassword);
+      if (!password.ok()) return password.status();
+      if (!password->has_value()) continue;
+      const absl::Time set = absl::FromUnixMicros((*password)->created_us);
+      if (now - set < *max_age) continue;
+      storage::RotationFlagRow age{0, account.id,
+                                   absl::StrCat("password older than ", *max_age / absl::Hours(24), " days"),
+                                   "kluisd", Micros(set + *max_age)};
+      due.push_back(DueFlag{account.name(), age});
+    }
     return absl::OkStatus();
   });
   if (!read.ok()) return read;
@@ -1909,6 +2606,7 @@ absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& ca
   if (query.until) filter.until_us = Micros(*query.until);
   filter.account = query.account;
   filter.actor = query.actor;
+  filter.releases_only = query.releases_only;
   filter.limit = std::clamp<int64_t>(query.limit <= 0 ? 1000 : query.limit, 1, 10000);
   if (!scope.everything) filter.units = scope.units;
 

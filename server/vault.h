@@ -1,16 +1,15 @@
 #ifndef KLUIS_SERVER_VAULT_H_
 #define KLUIS_SERVER_VAULT_H_
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <memory>
-
-#include "absl/synchronization/mutex.h"
 #include <optional>
 #include <string>
-
+#include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crypto/certificates.h"
@@ -165,6 +164,67 @@ struct AuditQuery {
   std::optional<absl::Time> since, until;
   std::optional<std::string> account, actor;
   int64_t limit = 1000;
+  bool releases_only = false;  // "who released what": secrets that actually left
+};
+
+struct HandoverResult {
+  std::string account;
+  std::vector<std::string> from;
+  std::string to;
+};
+
+// ---- kabinetswissel (R13, R14) ----
+
+// What the regisseur gives to plan a change of cabinet for a ministry unit: per minister account
+// (PLATFORM/HANDLE or bare handle), the successor of a corporate account, the choice for a hybrid
+// account ("handback": the authenticator goes to the departing minister; "keep-2fa-removed": the
+// minister removes the ministry's authenticator), and where a corporate account's posts are
+// archived.
+struct KabinetswisselInput {
+  std::string unit;
+  std::vector<std::pair<std::string, std::string>> successors;
+  std::vector<std::pair<std::string, std::string>> hybrid;
+  std::vector<std::pair<std::string, std::string>> archives;
+};
+
+struct KabinetswisselStep {
+  std::string name;         // archive, wipe, end-predecessor, rotate-password, renew-2fa, ...
+  std::string description;  // what it does, for the plan
+  std::string state;        // todo, done, done-earlier, failed, skipped
+  std::string detail;       // what apply did, or why it failed
+};
+
+struct KabinetswisselAccount {
+  std::string account;
+  std::string kind;       // corporate or hybrid
+  std::string successor;  // corporate
+  std::string hybrid;     // hybrid: handback or keep-2fa-removed
+  std::string archive_ref;
+  std::vector<std::string> predecessors;  // whose access ends
+  std::vector<KabinetswisselStep> steps;
+};
+
+// A plan as the vault stores it: the vault's copy is the one that is applied, so an edited plan
+// file changes nothing.
+struct KabinetswisselPlan {
+  std::string id;
+  std::string unit;
+  absl::Time created;
+  std::string created_by;
+  std::vector<KabinetswisselAccount> accounts;
+};
+
+// A hybrid account's authenticator, to be handed to the departing minister in person.
+struct KabinetswisselHandback {
+  std::string account;
+  std::string to;
+  crypto::SecretBytes otpauth_uri;
+};
+
+struct KabinetswisselOutcome {
+  KabinetswisselPlan plan;  // with each step's state
+  std::vector<KabinetswisselHandback> handed_back;
+  bool complete = false;
 };
 
 // The vault core: one function per use case, each the main flow of that use case, readable top to
@@ -226,11 +286,18 @@ class Vault {
   // Accounts.
   absl::StatusOr<AccountView> AddAccount(const Caller& caller, absl::string_view platform,
                                          absl::string_view handle, absl::string_view team,
-                                         absl::string_view kind, absl::string_view linked_email);
+                                         absl::string_view kind, absl::string_view linked_email,
+                                         bool mandatory = false);
   absl::StatusOr<std::vector<AccountView>> ListAccounts(const Caller& caller,
                                                         absl::string_view unit,
                                                         absl::string_view team);
   absl::StatusOr<AccountView> ShowAccount(const Caller& caller, absl::string_view account);
+  // R8: stops an account. Allowed by the rules (beheerder, regisseur) with a reason; refused for
+  // a mandatory geographic account, which is only ever handed over. From now on only the
+  // regisseur may release it, to delete it on the platform; its secrets are destroyed once the
+  // policy's stopped retention has passed.
+  absl::StatusOr<AccountView> StopAccount(const Caller& caller, absl::string_view account,
+                                          absl::string_view reason);
 
   // Secrets.
   absl::StatusOr<int64_t> SetPassword(const Caller& caller, absl::string_view account,
@@ -264,6 +331,27 @@ class Vault {
                                        const std::vector<crypto::SecretBytes>& codes);
   absl::StatusOr<RecoveryCode> ReleaseRecoveryCode(const Caller& caller, absl::string_view account,
                                                    const ReleaseOptions& options);
+
+  // R6: moves the beheerder binding to `to` in one transaction: the predecessor's access ends at
+  // once, the password is flagged for rotation, the regisseur is told. `reason` is one of
+  // ziekte, verlof, uitdienst, overlijden, functiewijziging, overig; `from` picks one beheerder
+  // (default: the caller if a beheerder, else every current beheerder).
+  absl::StatusOr<HandoverResult> Handover(const Caller& caller, absl::string_view account,
+                                          absl::string_view to, absl::string_view reason,
+                                          absl::string_view from);
+
+  // Kabinetswissel (R13, R14): the regisseur of a ministry plans the change of every minister
+  // account of the unit (stored in the vault, printed for review), then applies it. Apply carries
+  // out each step in a transaction of its own, with its audit record and its mark as done, so a
+  // second apply after a failure finishes what is left and does nothing twice. A failing step
+  // stops that account's steps; the other accounts go on.
+  absl::StatusOr<KabinetswisselPlan> PlanKabinetswissel(const Caller& caller,
+                                                        const KabinetswisselInput& input);
+  absl::StatusOr<KabinetswisselOutcome> ApplyKabinetswissel(const Caller& caller,
+                                                            absl::string_view plan_id);
+  // Records where a corporate account's posts are archived (R13): no wipe without it.
+  absl::Status RecordArchiveReference(const Caller& caller, absl::string_view account,
+                                      absl::string_view reference);
 
   // Access requests (rules R3, R9, R11).
   absl::StatusOr<RequestView> RequestAccess(const Caller& caller, absl::string_view account,
@@ -317,6 +405,16 @@ class Vault {
   absl::StatusOr<int64_t> StoreCurrent(const Caller& caller, absl::string_view account,
                                        absl::string_view audit_action, const char* kind,
                                        const crypto::SecretBytes& plaintext, bool pending = false);
+  // Seals `plaintext` as a new version of `kind` (current, or pending) inside `tx`.
+  absl::StatusOr<int64_t> InsertVersion(storage::Tx& tx, const storage::AccountRow& account,
+                                        const char* kind, const crypto::SecretBytes& plaintext,
+                                        bool pending, absl::string_view by);
+  // One step of a kabinetswissel on one account, inside its transaction (server/vault.cc).
+  absl::Status RunKabinetswisselStep(storage::Tx& tx, const Caller& caller,
+                                     const KabinetswisselAccount& entry,
+                                     const storage::AccountRow& account, absl::string_view step,
+                                     absl::Time now, std::string& detail,
+                                     std::optional<storage::SecretRow>& handback);
   // Confirms or aborts what is pending for an account, after the store-secret decision.
   absl::StatusOr<RotationOutcome> FinishRotation(const Caller& caller, absl::string_view account, bool confirm);
   absl::StatusOr<TotpCode> CodeFrom(const storage::AccountRow& account, const storage::SecretRow& sealed,

@@ -166,6 +166,29 @@ CREATE INDEX rotation_flags_by_account ON rotation_flags (account_id);
       R"sql(
 ALTER TABLE secrets ADD COLUMN retired_us INTEGER;
 )sql",
+      // 4: stopping accounts (R8), mandatory geographic accounts, the archive reference of a
+      // minister account (R13), and the kabinetswissel: plans and the steps done of each.
+      R"sql(
+ALTER TABLE accounts ADD COLUMN mandatory INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN stopped_us INTEGER;
+ALTER TABLE accounts ADD COLUMN stop_reason TEXT;
+ALTER TABLE accounts ADD COLUMN archive_ref TEXT;
+CREATE TABLE kabinetswissel_plans (
+  id TEXT PRIMARY KEY,
+  unit_id INTEGER NOT NULL REFERENCES units(id),
+  body TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+);
+CREATE TABLE kabinetswissel_steps (
+  plan_id TEXT NOT NULL REFERENCES kabinetswissel_plans(id),
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  step TEXT NOT NULL,
+  done_us INTEGER NOT NULL,
+  done_by TEXT NOT NULL,
+  PRIMARY KEY (plan_id, account_id, step)
+);
+)sql",
   };
   return kMigrations;
 }

@@ -34,7 +34,8 @@ BindingRow ReadBinding(const Statement& s) {
 }
 
 constexpr char kAccountColumns[] =
-    "a.id, a.team_id, t.unit_id, t.name, un.name, a.platform, a.handle, a.kind, a.status "
+    "a.id, a.team_id, t.unit_id, t.name, un.name, a.platform, a.handle, a.kind, a.status, "
+    "a.mandatory, a.stopped_us, a.stop_reason, a.archive_ref "
     "FROM accounts a JOIN teams t ON t.id = a.team_id JOIN units un ON un.id = t.unit_id ";
 
 AccountRow ReadAccount(const Statement& s) {
@@ -48,6 +49,10 @@ AccountRow ReadAccount(const Statement& s) {
   a.handle = s.Text(6);
   a.kind = s.Text(7);
   a.status = s.Text(8);
+  a.mandatory = s.Int(9) != 0;
+  a.stopped_us = s.OptionalInt(10);
+  a.stop_reason = s.Text(11);
+  a.archive_ref = s.Text(12);
   return a;
 }
 
@@ -336,6 +341,29 @@ absl::StatusOr<std::vector<AccountRow>> Tx::ListAccounts() {
   return Collect<AccountRow>(s, ReadAccount);
 }
 
+absl::Status Tx::SetAccountMandatory(int64_t account_id, bool mandatory) {
+  KLUIS_PREPARE(s, "UPDATE accounts SET mandatory = ? WHERE id = ?");
+  return s.Bind(1, int64_t{mandatory ? 1 : 0}).Bind(2, account_id).Run();
+}
+
+absl::Status Tx::StopAccount(int64_t account_id, absl::string_view reason, int64_t now_us) {
+  KLUIS_PREPARE(s, "UPDATE accounts SET status = 'stopped', stopped_us = ?, stop_reason = ? "
+                   "WHERE id = ? AND status = 'active'");
+  if (absl::Status r = s.Bind(1, now_us).Bind(2, reason).Bind(3, account_id).Run(); !r.ok()) return r;
+  if (sqlite3_changes(db_) != 1) return absl::FailedPreconditionError("account is not active");
+  return absl::OkStatus();
+}
+
+absl::Status Tx::ArchiveAccount(int64_t account_id, int64_t now_us) {
+  KLUIS_PREPARE(s, "UPDATE accounts SET status = 'archived', stopped_us = ? WHERE id = ?");
+  return s.Bind(1, now_us).Bind(2, account_id).Run();
+}
+
+absl::Status Tx::SetArchiveReference(int64_t account_id, absl::string_view reference) {
+  KLUIS_PREPARE(s, "UPDATE accounts SET archive_ref = ? WHERE id = ?");
+  return s.Bind(1, reference).Bind(2, account_id).Run();
+}
+
 absl::StatusOr<std::optional<SecretRow>> Tx::CurrentSecret(int64_t account_id,
                                                            absl::string_view kind) {
   KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns,
@@ -448,6 +476,49 @@ absl::Status Tx::DestroySecret(int64_t secret_id) {
   if (absl::Status st = s.Bind(1, secret_id).Run(); !st.ok()) return st;
   if (sqlite3_changes(db_) != 1) return absl::FailedPreconditionError("secret already used");
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> Tx::DestroyAllSecrets(int64_t account_id) {
+  KLUIS_PREPARE(s, "UPDATE secrets SET state = 'destroyed', sealed = NULL "
+                   "WHERE account_id = ? AND state != 'destroyed'");
+  if (absl::Status r = s.Bind(1, account_id).Run(); !r.ok()) return r;
+  return sqlite3_changes(db_);
+}
+
+absl::StatusOr<int> Tx::DestroyStoppedBefore(int64_t cutoff_us) {
+  KLUIS_PREPARE(s, "UPDATE secrets SET state = 'destroyed', sealed = NULL WHERE state != 'destroyed' "
+                   "AND account_id IN (SELECT id FROM accounts WHERE status = 'stopped' "
+                   "AND stopped_us IS NOT NULL AND stopped_us < ?)");
+  if (absl::Status r = s.Bind(1, cutoff_us).Run(); !r.ok()) return r;
+  return sqlite3_changes(db_);
+}
+
+absl::Status Tx::InsertPlan(const PlanRow& plan) {
+  KLUIS_PREPARE(s, "INSERT INTO kabinetswissel_plans (id, unit_id, body, created_us, created_by) "
+                   "VALUES (?, ?, ?, ?, ?)");
+  return s.Bind(1, plan.id).Bind(2, plan.unit_id).Bind(3, plan.body).Bind(4, plan.created_us)
+      .Bind(5, plan.created_by).Run();
+}
+
+absl::StatusOr<std::optional<PlanRow>> Tx::FindPlan(absl::string_view id) {
+  KLUIS_PREPARE(s, "SELECT id, unit_id, body, created_us, created_by FROM kabinetswissel_plans WHERE id = ?");
+  s.Bind(1, id);
+  return First<PlanRow>(s, [](const Statement& s) {
+    return PlanRow{s.Text(0), s.Int(1), s.Text(2), s.Int(3), s.Text(4)};
+  });
+}
+
+absl::StatusOr<bool> Tx::StepDone(absl::string_view plan_id, int64_t account_id, absl::string_view step) {
+  KLUIS_PREPARE(s, "SELECT 1 FROM kabinetswissel_steps WHERE plan_id = ? AND account_id = ? AND step = ?");
+  s.Bind(1, plan_id).Bind(2, account_id).Bind(3, step);
+  return s.Step();
+}
+
+absl::Status Tx::MarkStepDone(absl::string_view plan_id, int64_t account_id, absl::string_view step,
+                              int64_t now_us, absl::string_view by) {
+  KLUIS_PREPARE(s, "INSERT INTO kabinetswissel_steps (plan_id, account_id, step, done_us, done_by) "
+                   "VALUES (?, ?, ?, ?, ?)");
+  return s.Bind(1, plan_id).Bind(2, account_id).Bind(3, step).Bind(4, now_us).Bind(5, by).Run();
 }
 
 absl::Status Tx::InsertEnrollmentCode(int64_t user_id, absl::string_view code_hash, int64_t now_us,
@@ -680,9 +751,11 @@ absl::StatusOr<std::vector<AuditRow>> Tx::ListAuditRecords(const AuditFilter& f)
   KLUIS_PREPARE(s, absl::StrCat("SELECT ", kAuditColumns,
                                 "WHERE (?1 IS NULL OR time_us >= ?1) AND (?2 IS NULL OR time_us < ?2) "
                                 "AND (?3 IS NULL OR account = ?3) AND (?4 IS NULL OR actor = ?4) "
-                                "AND (?6 IS NULL OR seq > ?6)",
+                                "AND (?6 IS NULL OR seq > ?6) "
+                                "AND (?7 = 0 OR ((action LIKE 'release-%' OR action LIKE 'break-glass:%' "
+                                "OR action = 'export-totp-seed') AND decision = 'allow' AND outcome = 'ok'))",
                                 units_clause, " ORDER BY seq LIMIT ?5"));
-  s.Bind(1, f.since_us).Bind(2, f.until_us).Bind(5, f.limit).Bind(6, f.after_seq);
+  s.Bind(1, f.since_us).Bind(2, f.until_us).Bind(5, f.limit).Bind(6, f.after_seq).Bind(7, int64_t{f.releases_only ? 1 : 0});
   if (f.account.has_value()) s.Bind(3, *f.account); else s.BindNull(3);
   if (f.actor.has_value()) s.Bind(4, *f.actor); else s.BindNull(4);
   return Collect<AuditRow>(s, ReadAudit);

@@ -62,8 +62,21 @@ struct AccountRow {
   std::string platform;
   std::string handle;
   std::string kind;
-  std::string status;
+  std::string status;  // active, stopped, archived
+  bool mandatory = false;  // a mandatory geographic account: never stopped, only handed over (R8)
+  std::optional<int64_t> stopped_us;
+  std::string stop_reason;
+  std::string archive_ref;  // where the posts are archived (R13), before anything is wiped
   std::string name() const { return platform + "/" + handle; }
+};
+
+// A kabinetswissel plan as stored: the vault's own encoding of its inputs (server/vault.cc).
+struct PlanRow {
+  std::string id;
+  int64_t unit_id = 0;
+  std::string body;
+  int64_t created_us = 0;
+  std::string created_by;
 };
 
 struct SecretRow {
@@ -153,6 +166,7 @@ struct AuditFilter {
   std::optional<int64_t> since_us, until_us;
   std::optional<std::string> account, actor;
   std::optional<int64_t> after_seq;  // for paging by sequence
+  bool releases_only = false;        // only secrets that actually left: allowed and ok releases
   // Empty: every unit. Otherwise only records about these units.
   std::vector<int64_t> units;
   int64_t limit = 1000;
@@ -214,6 +228,12 @@ class Tx {
                                                        std::optional<absl::string_view> platform);
   absl::StatusOr<std::optional<AccountRow>> FindAccountById(int64_t id);
   absl::StatusOr<std::vector<AccountRow>> ListAccounts();
+  absl::Status SetAccountMandatory(int64_t account_id, bool mandatory);
+  // Stopped (R8): the account waits to be deleted on the platform.
+  absl::Status StopAccount(int64_t account_id, absl::string_view reason, int64_t now_us);
+  // Archived: the account left custody (R14) and stays only for the audit trail.
+  absl::Status ArchiveAccount(int64_t account_id, int64_t now_us);
+  absl::Status SetArchiveReference(int64_t account_id, absl::string_view reference);
 
   // secrets
   absl::StatusOr<std::optional<SecretRow>> CurrentSecret(int64_t account_id, absl::string_view kind);
@@ -243,6 +263,17 @@ class Tx {
   absl::StatusOr<int> DestroyCurrentSecrets(int64_t account_id, absl::string_view kind);
   // Marks one row destroyed and wipes its sealed value (a used recovery code).
   absl::Status DestroySecret(int64_t secret_id);
+  // Destroys every sealed secret of an account, of every kind and state; returns how many.
+  absl::StatusOr<int> DestroyAllSecrets(int64_t account_id);
+  // Destroys the secrets of accounts stopped before `cutoff_us` (R8 retention); returns how many.
+  absl::StatusOr<int> DestroyStoppedBefore(int64_t cutoff_us);
+
+  // kabinetswissel plans and their steps
+  absl::Status InsertPlan(const PlanRow& plan);
+  absl::StatusOr<std::optional<PlanRow>> FindPlan(absl::string_view id);
+  absl::StatusOr<bool> StepDone(absl::string_view plan_id, int64_t account_id, absl::string_view step);
+  absl::Status MarkStepDone(absl::string_view plan_id, int64_t account_id, absl::string_view step,
+                            int64_t now_us, absl::string_view by);
 
   // enrollment codes
   // Stores a new code for the user; earlier unused codes of the user are revoked.

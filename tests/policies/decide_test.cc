@@ -15,7 +15,9 @@ constexpr int64_t kMe = 42;
 constexpr int64_t kSomeoneElse = 7;
 
 // Account 7 in team 3 of unit 2.
-Resource AccountOfKind(AccountKind kind) { return Resource{7, 3, 2, kind}; }
+Resource AccountOfKind(AccountKind kind, AccountState state = AccountState::kActive) {
+  return Resource{7, 3, 2, kind, state};
+}
 const Resource kPolitieAccount = AccountOfKind(AccountKind::kPolitieAlleen);
 
 Binding Bound(Role role) {
@@ -91,9 +93,27 @@ AccessRequest RequestIn(Req state, const std::string& rule_id) {
 
 enum class Via { kGet, kEmergency };
 
-Verdict Expected(Role role, Action action, AccountKind kind, Req req, Via via) {
+Verdict Expected(Role role, Action action, AccountKind kind, AccountState state, Req req, Via via) {
   const bool corporate = kind == AccountKind::kCorporate, hybrid = kind == AccountKind::kHybrid;
+  const bool release_action = action == Action::kReleaseLogin || action == Action::kReleaseTotp ||
+                              action == Action::kReleaseRecoveryCode;
+  // An archived account (left custody, R14) releases nothing to anybody.
+  if (state == AccountState::kArchived) return Verdict::kDeny;
+  // A stopped account (R8) is released only to the regisseur, to delete it on the platform.
+  if (state == AccountState::kStopped) {
+    return role == Role::kRegisseur && release_action ? Verdict::kAllow : Verdict::kDeny;
+  }
+  if (action == Action::kStopAccount) {  // R8: the beheerder stops, or the regisseur decides
+    return role == Role::kBeheerder || role == Role::kRegisseur ? Verdict::kAllow : Verdict::kDeny;
+  }
+  if (action == Action::kKabinetswissel) {  // R13, R14: the regisseur, on minister accounts
+    return role == Role::kRegisseur && (corporate || hybrid) ? Verdict::kAllow : Verdict::kDeny;
+  }
   // Handing the authenticator over: the beheerder only, with a reason (the table gives one).
+  if (action == Action::kHandover) {  // R6
+    return role == Role::kBeheerder || role == Role::kTeamchef || role == Role::kRegisseur ? Verdict::kAllow
+                                                                                           : Verdict::kDeny;
+  }
   if (action == Action::kExportTotpSeed || action == Action::kReleasePrevious) {
     return role == Role::kBeheerder ? Verdict::kAllow : Verdict::kDeny;
   }
@@ -141,7 +161,7 @@ const char* VerdictName(Verdict v) {
   return v == Verdict::kAllow ? "allow" : v == Verdict::kNeedsApproval ? "needs-approval" : "deny";
 }
 
-// Every role × action × account kind × request state × way of asking.
+// Every role × action × account kind × account state × request state × way of asking.
 TEST(DefaultPolicyTest, EveryRoleActionKindAndRequestState) {
   const Role roles[] = {Role::kBeheerder,          Role::kTeamchef,          Role::kRegisseur,
                         Role::kLandelijkRegisseur, Role::kCommunicatieadviseur, Role::kBewindspersoon,
@@ -151,8 +171,10 @@ TEST(DefaultPolicyTest, EveryRoleActionKindAndRequestState) {
   int cases = 0;
   for (Role role : roles) {
     for (Action action : {Action::kReleaseLogin, Action::kReleaseTotp, Action::kReleaseRecoveryCode,
-                          Action::kStoreSecret, Action::kExportTotpSeed, Action::kReleasePrevious}) {
+                          Action::kStoreSecret, Action::kExportTotpSeed, Action::kReleasePrevious,
+                          Action::kHandover, Action::kStopAccount, Action::kKabinetswissel}) {
       for (AccountKind kind : kinds) {
+       for (AccountState state : {AccountState::kActive, AccountState::kStopped, AccountState::kArchived}) {
         for (Req req : kAllRequestStates) {
           for (Via via : {Via::kGet, Via::kEmergency}) {
             // The request is made under whichever request rule applies; its id does not matter
@@ -161,19 +183,21 @@ TEST(DefaultPolicyTest, EveryRoleActionKindAndRequestState) {
             ReleaseContext context{kMe, via == Via::kEmergency, "crisis: noodgeval in de wijk",
                                    req == Req::kNone ? nullptr : &request};
             const Decision d =
-                Decide(Default(), {Bound(role)}, AccountOfKind(kind), action, context, kNow);
-            const Verdict want = Expected(role, action, kind, req, via);
+                Decide(Default(), {Bound(role)}, AccountOfKind(kind, state), action, context, kNow);
+            const Verdict want = Expected(role, action, kind, state, req, via);
             EXPECT_EQ(VerdictName(d.verdict), VerdictName(want))
-                << RoleName(role) << " " << ActionName(action) << " " << AccountKindName(kind)
+                << RoleName(role) << " " << ActionName(action) << " " << AccountKindName(kind) << " "
+                << AccountStateName(state)
                 << " request=" << Name(req) << (via == Via::kEmergency ? " emergency" : " get")
                 << " rule=" << d.rule << " " << d.explanation;
             ++cases;
           }
         }
+       }
       }
     }
   }
-  EXPECT_EQ(cases, 9 * 6 * 5 * 8 * 2);
+  EXPECT_EQ(cases, 9 * 9 * 5 * 3 * 8 * 2);
 }
 
 TEST(RequestStateTest, FactsDeriveEachState) {
@@ -391,6 +415,77 @@ TEST(DefaultPolicyTest, R14AuthenticatorExportWithoutReasonOrByOthersIsDenied) {
                    .allows());
 }
 
+TEST(DefaultPolicyTest, R6BeheerderTeamchefAndRegisseurHandOverAndTheRegisseurIsTold) {
+  for (Role role : {Role::kBeheerder, Role::kTeamchef, Role::kRegisseur}) {
+    const Decision d = Decide(Default(), {Bound(role)}, kPolitieAccount, Action::kHandover, {kMe, false, "ziekte"}, kNow);
+    ASSERT_TRUE(d.allows()) << RoleName(role);
+    EXPECT_TRUE(d.obligations.raise_rotation_flag) << RoleName(role);
+  }
+  const Decision by_beheerder =
+      Decide(Default(), {Bound(Role::kBeheerder)}, kPolitieAccount, Action::kHandover, {kMe, false, "verlof"}, kNow);
+  EXPECT_EQ(by_beheerder.rule, "R6.handover");
+  EXPECT_EQ(by_beheerder.obligations.notify, std::vector<Notify>{Notify::kRegisseurs});
+}
+
+TEST(DefaultPolicyTest, R6NobodyElseHandsOverAndAStoppedAccountIsNotHandedOver) {
+  for (Role role : {Role::kAuditor, Role::kOperator, Role::kLandelijkRegisseur, Role::kPolitiekAssistent,
+                    Role::kCommunicatieadviseur}) {
+    EXPECT_FALSE(Decide(Default(), {Bound(role)}, kPolitieAccount, Action::kHandover, {kMe, false, "overig"}, kNow)
+                     .allows())
+        << RoleName(role);
+  }
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kBeheerder)}, AccountOfKind(AccountKind::kPolitieAlleen, AccountState::kStopped),
+                      Action::kHandover, {kMe, false, "overig"}, kNow)
+                   .allows());
+}
+
+TEST(DefaultPolicyTest, R8BeheerderStopsAnAccountAndTheRegisseurIsTold) {
+  const Decision d = Decide(Default(), {Bound(Role::kBeheerder)}, kPolitieAccount, Action::kStopAccount,
+                            {kMe, false, "wijk opgeheven per 1 januari"}, kNow);
+  ASSERT_TRUE(d.allows()) << d.explanation;
+  EXPECT_EQ(d.rule, "R8.beheerder-stops");
+  EXPECT_EQ(d.obligations.notify, std::vector<Notify>{Notify::kRegisseurs});
+  EXPECT_TRUE(Decide(Default(), {Bound(Role::kRegisseur)}, kPolitieAccount, Action::kStopAccount,
+                     {kMe, false, "wijk opgeheven per 1 januari"}, kNow)
+                  .allows());
+}
+
+TEST(DefaultPolicyTest, R8StopNeedsAReasonAndAStoppedAccountGoesOnlyToTheRegisseur) {
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kBeheerder)}, kPolitieAccount, Action::kStopAccount, {kMe}, kNow).allows());
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kTeamchef)}, kPolitieAccount, Action::kStopAccount,
+                      {kMe, false, "wijk opgeheven per 1 januari"}, kNow)
+                   .allows());
+  const Resource stopped = AccountOfKind(AccountKind::kPolitieAlleen, AccountState::kStopped);
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kBeheerder)}, stopped, Action::kReleaseLogin, {kMe}, kNow).allows());
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kTeamchef)}, stopped, Action::kReleaseLogin,
+                      {kMe, true, "account verwijderen op het platform"}, kNow)
+                   .allows());
+  const Decision regisseur = Decide(Default(), {Bound(Role::kRegisseur)}, stopped, Action::kReleaseLogin,
+                                    {kMe, false, "account verwijderen op het platform"}, kNow);
+  ASSERT_TRUE(regisseur.allows()) << regisseur.explanation;
+  EXPECT_EQ(regisseur.rule, "R8.regisseur-deletes-stopped");
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kRegisseur)}, stopped, Action::kReleaseLogin, {kMe}, kNow).allows());
+}
+
+TEST(DefaultPolicyTest, R13R14RegisseurCarriesOutTheKabinetswisselOfMinisterAccounts) {
+  EXPECT_EQ(Decide(Default(), {Bound(Role::kRegisseur)}, AccountOfKind(AccountKind::kCorporate),
+                   Action::kKabinetswissel, {kMe}, kNow).rule,
+            "R13.kabinetswissel-corporate");
+  EXPECT_EQ(Decide(Default(), {Bound(Role::kRegisseur)}, AccountOfKind(AccountKind::kHybrid),
+                   Action::kKabinetswissel, {kMe}, kNow).rule,
+            "R14.kabinetswissel-hybrid");
+}
+
+TEST(DefaultPolicyTest, R13R14NoKabinetswisselOfPoliceAccountsOrByOthers) {
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kRegisseur)}, kPolitieAccount, Action::kKabinetswissel, {kMe}, kNow).allows());
+  for (Role role : {Role::kBeheerder, Role::kBewindspersoon, Role::kPolitiekAssistent, Role::kOperator}) {
+    EXPECT_FALSE(Decide(Default(), {Bound(role)}, AccountOfKind(AccountKind::kCorporate), Action::kKabinetswissel,
+                        {kMe}, kNow)
+                     .allows())
+        << RoleName(role);
+  }
+}
+
 TEST(DefaultPolicyTest, DenyByDefaultWithNoBindings) {
   for (Action action : {Action::kReleaseLogin, Action::kStoreSecret}) {
     const Decision d = Decide(Default(), {}, kPolitieAccount, action, {kMe, true, "crisis: alles"}, kNow);
@@ -453,6 +548,9 @@ TEST(PolicyFileTest, MeaningErrorsNameTheirPlace) {
       {"rule { id: \"a\" role: \"beheerder\" actions: \"release-login\" mode: ALLOW }\n"
        "rule {\n  id: \"a\" role: \"beheerder\" actions: \"release-login\" mode: ALLOW }\n",
        "p:3:3: duplicate rule id \"a\""},
+      {"rule {\n  id: \"a\" role: \"regisseur\" actions: \"release-login\" mode: ALLOW\n"
+       "  account_states: [\"stopped\", \"archived\"]\n}\n",
+       "p:3:3: unknown account state \"archived\""},
       {"grant_ttl_seconds: -5\n", "p:1:1: grant_ttl_seconds must not be negative"},
       {"name: \"leeg\"\n", "the policy has no rules"},
   };
