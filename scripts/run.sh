@@ -60,7 +60,40 @@ seed_demo() {
   printf 'otpauth://totp/X:WA_Lombardijen1?secret=%s&issuer=X\n' \
     "$(head -c 20 /dev/urandom | base32 | tr -d '=')" | as robin.peters secret set-totp x/WA_Lombardijen1 >/dev/null
   printf 'demo-%s\n' 1111-2222 3333-4444 5555-6666 | as robin.peters secret set-recovery x/WA_Lombardijen1 >/dev/null
+  seed_ministry
   touch "$VAR/.demo-seeded"
+}
+
+# A ministry for the kabinetswissel (seed 004): two corporate accounts of the minister-president
+# and the hybrid account of a made-up minister, Jan Jansen, with his successor waiting.
+seed_ministry() {
+  echo "kluis: creating the demo ministry (seed 004: Ministerie van Algemene Zaken)"
+  as operator unit add az --name "Ministerie van Algemene Zaken" >/dev/null
+  as operator team add az communicatie --name "Directie Communicatie" >/dev/null
+  as operator account add x/MinPres --team az/communicatie --kind corporate \
+    --email minpres@demo.minaz.example >/dev/null
+  as operator account add instagram/minpres --team az/communicatie --kind corporate \
+    --email minpres@demo.minaz.example >/dev/null
+  as operator account add x/JanJansen --team az/communicatie --kind hybrid \
+    --email jan.jansen@demo.partij.example >/dev/null
+  add_user webcare.az "Webcare Algemene Zaken"
+  add_user minister.jansen "Jan Jansen (minister)"
+  add_user assistent.jansen "Politiek assistent van Jan Jansen"
+  add_user regisseur.az "Socialmediaregisseur Algemene Zaken"
+  add_user minister.devries "Minister de Vries (opvolger)"
+  for account in x/MinPres instagram/minpres x/JanJansen; do
+    as operator role grant webcare.az beheerder --account "$account" >/dev/null
+    as operator role grant minister.jansen bewindspersoon --account "$account" >/dev/null
+  done
+  as operator role grant minister.jansen beheerder --account x/JanJansen >/dev/null
+  as operator role grant assistent.jansen politiek-assistent --account x/JanJansen >/dev/null
+  as operator role grant regisseur.az regisseur --unit az >/dev/null
+  for account in x/MinPres instagram/minpres x/JanJansen; do
+    printf 'Demo-%s-%s\n' "${account//\//-}" "$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')" |
+      as webcare.az secret set "$account" >/dev/null
+  done
+  printf 'otpauth://totp/X:JanJansen?secret=%s&issuer=X\n' \
+    "$(head -c 20 /dev/urandom | base32 | tr -d '=')" | as minister.jansen secret set-totp x/JanJansen >/dev/null
 }
 
 wait_for_port_file() {
@@ -117,6 +150,13 @@ Profiles of the demo users are in var/profiles/<user>. Try, in another terminal:
   build/bin/kluis --profile var/profiles/regisseur.rotterdam get WA_Lombardijen1 --request ID
 
   build/bin/kluis --profile var/profiles/auditor audit list
+
+  # The ministry (unit az): a kabinetswissel, planned by the regisseur, then applied.
+  build/bin/kluis --profile var/profiles/regisseur.az kabinetswissel plan --unit az \\
+      --successor x/MinPres=minister.devries --successor instagram/minpres=minister.devries \\
+      --hybrid x/JanJansen=handback --archive x/MinPres=x/MinPresJansen \\
+      --archive instagram/minpres=instagram/minpresjansen --out var/kabinetswissel.json
+  build/bin/kluis --profile var/profiles/regisseur.az kabinetswissel apply var/kabinetswissel.json
 
 The release rules are policies/default.textproto: edit it and send SIGHUP to reload.
 Stop the server with Ctrl-C.

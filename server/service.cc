@@ -140,6 +140,7 @@ void PlanToProto(const KabinetswisselPlan& plan, pb::KabinetswisselPlan* out) {
     account->set_hybrid(a.hybrid);
     account->set_archive_ref(a.archive_ref);
     for (const std::string& p : a.predecessors) account->add_predecessors(p);
+    for (const std::string& d : a.departing) account->add_departing(d);
     for (const KabinetswisselStep& s : a.steps) {
       pb::KabinetswisselStep* step = account->add_steps();
       step->set_name(s.name);

@@ -1894,7 +1894,9 @@ std::vector<KabinetswisselStep> StepsFor(const KabinetswisselAccount& a) {
   }
   return {
       a.hybrid == kHandback
-          ? KabinetswisselStep{"handback-2fa", "hand the authenticator (otpauth URI and QR) to the departing minister",
+          ? KabinetswisselStep{"handback-2fa",
+                               absl::StrCat("hand the authenticator (otpauth URI and QR) to the departing minister: ",
+                                            a.departing.empty() ? "(no bewindspersoon bound)" : absl::StrJoin(a.departing, ", ")),
                                "todo", ""}
           : KabinetswisselStep{"remove-2fa", "the minister removes the ministry's authenticator from the account",
                                "todo", ""},
@@ -1910,7 +1912,7 @@ std::string EncodePlan(const KabinetswisselPlan& plan) {
   std::string body = absl::StrCat("unit\t", plan.unit, "\n");
   for (const KabinetswisselAccount& a : plan.accounts) {
     absl::StrAppend(&body, a.account, "\t", a.kind, "\t", a.successor, "\t", a.hybrid, "\t", a.archive_ref,
-                    "\t", absl::StrJoin(a.predecessors, ","), "\n");
+                    "\t", absl::StrJoin(a.predecessors, ","), "\t", absl::StrJoin(a.departing, ","), "\n");
   }
   return body;
 }
@@ -1923,8 +1925,10 @@ std::vector<KabinetswisselAccount> DecodePlan(absl::string_view body, std::strin
       *unit = f[1];
       continue;
     }
-    f.resize(6);
-    KabinetswisselAccount a{f[0], f[1], f[2], f[3], f[4], absl::StrSplit(f[5], ',', absl::SkipEmpty()), {}};
+    f.resize(7);
+    KabinetswisselAccount a{f[0], f[1], f[2], f[3], f[4],
+                            absl::StrSplit(f[5], ',', absl::SkipEmpty()),
+                            absl::StrSplit(f[6], ',', absl::SkipEmpty()), {}};
     a.steps = StepsFor(a);
     accounts.push_back(std::move(a));
   }
@@ -2043,7 +2047,9 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
               tx.UsersWithRole("account", account.id, role, Micros(now));
           if (!holders.ok()) return holders.status();
           for (const auto& [id, name] : *holders) {
-            if (name != entry.successor) entry.predecessors.push_back(name);
+            if (name == entry.successor) continue;
+            entry.predecessors.push_back(name);
+            if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
           }
         }
       } else {
@@ -2065,6 +2071,7 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
             if (std::find(entry.predecessors.begin(), entry.predecessors.end(), name) == entry.predecessors.end()) {
               entry.predecessors.push_back(name);
             }
+            if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
           }
         }
       }
@@ -2170,8 +2177,7 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
         absl::StatusOr<crypto::SecretBytes> uri =
             sealer_.Open(account->id, kTotp, handback->version, handback->sealed);
         if (!uri.ok()) return uri.status();
-        outcome.handed_back.push_back(
-            {entry.account, absl::StrJoin(entry.predecessors, ", "), *std::move(uri)});
+        outcome.handed_back.push_back({entry.account, absl::StrJoin(entry.departing, ", "), *std::move(uri)});
       }
     }
   }
@@ -2277,7 +2283,7 @@ absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const Ka
       return absl::OkStatus();
     }
     handback = **totp;
-    detail = absl::StrCat("authenticator handed to the applicant for ", absl::StrJoin(entry.predecessors, ", "),
+    detail = absl::StrCat("authenticator handed to ", caller.user, " for ", absl::StrJoin(entry.departing, ", "),
                           " (export of the TOTP key, R14)");
     return absl::OkStatus();
   }

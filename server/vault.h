@@ -201,6 +201,7 @@ struct KabinetswisselAccount {
   std::string hybrid;     // hybrid: handback or keep-2fa-removed
   std::string archive_ref;
   std::vector<std::string> predecessors;  // whose access ends
+  std::vector<std::string> departing;     // the departing bewindspersoon (a hybrid account goes with them)
   std::vector<KabinetswisselStep> steps;
 };
 

@@ -119,6 +119,8 @@ TEST_F(KabinetswisselTest, R13R14PlanApplyFailInTheMiddleAndFinishWithoutDoingAn
   EXPECT_EQ(CountLines(first.out, "failed"), 1) << first.out;
   EXPECT_EQ(CountLines(first.out, "skipped"), 5) << first.out;
   EXPECT_TRUE(absl::StrContains(first.out, absl::StrCat("secret=", kJansenSeed))) << "the authenticator, handed back";
+  EXPECT_TRUE(absl::StrContains(first.out, "authenticator of x/JanJansen, to hand to minister.jansen in person"))
+      << first.out;
   EXPECT_TRUE(absl::StrContains(first.err, "not complete")) << first.err;
   EXPECT_EQ(std::count(first.err.begin(), first.err.end(), '\n'), 1) << first.err;
   EXPECT_TRUE(PendingOf("instagram/minpres").empty()) << "nothing happened after the refused step";
