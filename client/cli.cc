@@ -17,7 +17,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "auditfile/export.h"
+#include "auditfile/verify.h"
 #include "client/client.h"
+#include "crypto/hash.h"
 #include "client/output.h"
 #include "client/profile.h"
 #include "client/qr.h"
@@ -217,7 +220,7 @@ struct Args {
   int limit = 0;
   bool mandatory = false;
   std::vector<std::string> successors, hybrid, archives;
-  std::string out, plan, ref;
+  std::string out, plan, ref, public_key;
 };
 
 // "ACCOUNT=VALUE" pairs of the kabinetswissel plan, each checked for its '='.
@@ -313,6 +316,130 @@ absl::StatusOr<pb::Role> RoleOf(const std::string& word) {
 }
 
 // ---- commands: each one call, printed ----
+
+std::string TimeText(int64_t unix_micros) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(unix_micros), absl::UTCTimeZone());
+}
+
+auditfile::Record RecordOf(const pb::AuditRecord& r) {
+  return auditfile::Record{r.seq(),      r.time_unix_micros(), r.actor(),  r.role(),       r.action(), r.account(),
+                           r.decision(), r.rule(),             r.reason(), r.request_id(), r.peer(),   r.outcome()};
+}
+
+// kluis audit export: streamed from the server straight into the file, line by line, so memory
+// stays flat however long the log. Written to FILE.part and renamed when complete.
+absl::Status ExportAudit(Client& c, const Args& a) {
+  if (a.format != "jsonl" && a.format != "csv") {
+    return absl::InvalidArgumentError("audit export --format is jsonl or csv");
+  }
+  pb::ExportAuditRequest request;
+  absl::StatusOr<int64_t> since = ParseTimeArg(a.since, "--since");
+  if (!since.ok()) return since.status();
+  absl::StatusOr<int64_t> until = ParseTimeArg(a.until, "--until");
+  if (!until.ok()) return until.status();
+  request.set_since_unix(*since);
+  request.set_until_unix(*until);
+  request.set_account(a.account);
+  request.set_actor(a.actor);
+  const std::string part = a.out + ".part";
+  std::ofstream file(part, std::ios::binary | std::ios::trunc);
+  if (!file) return absl::InvalidArgumentError(absl::StrCat("cannot write ", part));
+  const bool csv = a.format == "csv";
+  if (csv) {
+    Table header{{"seq", "time_utc", "time_us", "actor", "role", "action", "account", "decision", "rule", "reason",
+                  "request_id", "peer", "outcome", "hash"},
+                 {}};
+    header.PrintCsv(file);
+  }
+  int64_t records = 0, checkpoints = 0;
+  std::string filter;
+  absl::Status streamed = c.ExportAudit(request, [&](const pb::AuditExportItem& item) {
+    switch (item.item_case()) {
+      case pb::AuditExportItem::kHeader:
+        filter = item.header().filter();
+        if (!csv) {
+          file << auditfile::HeaderLine({item.header().public_key(), item.header().exported_unix_micros(),
+                                         item.header().head_seq(), item.header().filter()});
+        }
+        break;
+      case pb::AuditExportItem::kRecord: {
+        const pb::AuditRecord& r = item.record();
+        ++records;
+        if (csv) {
+          Table row{{}, {{std::to_string(r.seq()), TimeText(r.time_unix_micros()), std::to_string(r.time_unix_micros()),
+                          r.actor(), r.role(), r.action(), r.account(), r.decision(), r.rule(), r.reason(),
+                          r.request_id(), r.peer(), r.outcome(), crypto::HexEncode(r.chain_hash())}}};
+          row.PrintCsv(file);
+        } else {
+          file << auditfile::RecordLine(RecordOf(r), r.prev_hash(), r.chain_hash());
+        }
+        break;
+      }
+      case pb::AuditExportItem::kCheckpoint: {
+        const pb::AuditCheckpoint& cp = item.checkpoint();
+        ++checkpoints;
+        if (!csv) {
+          file << auditfile::CheckpointLine({cp.seq(), cp.time_unix_micros(), cp.chain_hash(), cp.signature()});
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    return static_cast<bool>(file);
+  });
+  file.close();
+  if (!streamed.ok() || !file) {
+    std::remove(part.c_str());
+    return streamed.ok() ? absl::InternalError(absl::StrCat("cannot write ", part)) : streamed;
+  }
+  if (std::rename(part.c_str(), a.out.c_str()) != 0) return absl::InternalError(absl::StrCat("cannot write ", a.out));
+  std::cout << "exported " << records << " records and " << checkpoints << " checkpoints to " << a.out
+            << (filter == "none" ? "" : absl::StrCat(" (filtered: ", filter, ")")) << "\n";
+  return absl::OkStatus();
+}
+
+// The public key for verify: 64 hex characters, or a file whose first line holds them (as
+// `kluis audit pubkey` prints it).
+absl::StatusOr<std::string> PublicKeyArg(const std::string& text) {
+  std::string hex = text;
+  if (hex.size() != 64) {
+    absl::StatusOr<std::string> file = ReadTextFile(text);
+    if (!file.ok()) {
+      return absl::InvalidArgumentError("--public-key takes the key as 64 hex characters or a file holding them");
+    }
+    hex = std::string(absl::StripAsciiWhitespace(file->substr(0, file->find('\n'))));
+  }
+  std::string key;
+  if (hex.size() != 64 || !crypto::HexDecode(hex, &key)) {
+    return absl::InvalidArgumentError("--public-key must be 64 hex characters (kluis audit pubkey prints it)");
+  }
+  return key;
+}
+
+// kluis audit verify: offline, no server and no profile.
+absl::Status VerifyAuditFile(const Args& a) {
+  absl::StatusOr<std::string> key = PublicKeyArg(a.public_key);
+  if (!key.ok()) return key.status();
+  std::ifstream in(a.plan, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", a.plan));
+  absl::StatusOr<auditfile::Verification> v = auditfile::VerifyExport(in, *key);
+  if (!v.ok()) {
+    return v.status().code() == absl::StatusCode::kDataLoss
+               ? absl::DataLossError(absl::StrCat("verification failed: ", v.status().message()))
+               : v.status();
+  }
+  if (v->filtered) {
+    std::cout << "ok (filtered export): " << v->records << " records each consistent with the chain, "
+              << v->checkpoints << " checkpoints verified; a filtered export cannot prove that no record is missing\n";
+  } else {
+    std::cout << "ok: records 1 to " << v->last_seq << " are complete and unaltered, " << v->checkpoints
+              << " checkpoints verified, the last on record " << v->last_seq << "\n";
+  }
+  return absl::OkStatus();
+}
+
+std::string YesNo(bool b) { return b ? "yes" : "no"; }
 
 absl::Status Enroll(const Args& a) {
   absl::StatusOr<std::string> ca = ReadTextFile(a.ca_cert);
@@ -811,6 +938,53 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     std::fill(r->mutable_password()->begin(), r->mutable_password()->end(), '\0');
     return absl::OkStatus();
   }
+  if (command == "audit export") return ExportAudit(c, a);
+  if (command == "audit pubkey") {
+    absl::StatusOr<pb::AuditPublicKey> r =
+        c.Call(c.audit(), &pb::Audit::Stub::GetAuditPublicKey, pb::GetAuditPublicKeyRequest());
+    if (!r.ok()) return r.status();
+    std::cout << crypto::HexEncode(r->public_key()) << "\n" << "fingerprint " << r->fingerprint() << "\n";
+    return absl::OkStatus();
+  }
+  if (command == "custody report") {
+    pb::CustodyReportRequest request;
+    request.set_unit(a.unit);
+    absl::StatusOr<pb::CustodyReportResponse> r = c.Call(c.audit(), &pb::Audit::Stub::CustodyReport, request);
+    if (!r.ok()) return r.status();
+    Table accounts{{"ACCOUNT", "KIND", "TEAM", "BEHEERDERS", "TEAMCHEF", "PASSWORD", "E-MAIL", "2FA", "RECOVERY",
+                    "AGE (DAYS)", "FLAGS", "REQUESTS", "LAST RELEASE", "VERDICT"},
+                   {}};
+    for (const pb::CustodyAccount& x : r->accounts()) {
+      std::vector<std::string> beheerders;
+      for (const pb::CustodyBeheerder& b : x.beheerders()) {
+        beheerders.push_back(b.active() ? b.user() : absl::StrCat(b.user(), " (inactive)"));
+      }
+      accounts.rows.push_back({x.account(), x.kind(), x.team(), beheerders.empty() ? "-" : absl::StrJoin(beheerders, ", "),
+                               YesNo(x.teamchef_covered()), YesNo(x.has_password()), YesNo(x.has_linked_email()),
+                               YesNo(x.has_totp()), std::to_string(x.recovery_codes_left()),
+                               x.has_password() ? std::to_string(x.password_age_days()) : "-",
+                               std::to_string(x.open_rotation_flags()), std::to_string(x.pending_requests()),
+                               FormatTime(x.last_release_unix()),
+                               x.in_order() ? "in order" : absl::StrJoin(x.problems(), "; ")});
+    }
+    Table teams{{"TEAM", "ACCOUNTS", "IN ORDER", "NOT IN ORDER"}, {}};
+    for (const pb::CustodyTeamTotals& t : r->teams()) {
+      teams.rows.push_back({t.team(), std::to_string(t.accounts()), std::to_string(t.in_order()),
+                            std::to_string(t.accounts() - t.in_order())});
+    }
+    if (a.format == "json") {
+      PrintJson(*r, std::cout);
+    } else if (a.format == "csv") {
+      accounts.PrintCsv(std::cout);
+      std::cout << "\n";
+      teams.PrintCsv(std::cout);
+    } else {
+      accounts.PrintTable(std::cout);
+      std::cout << "\n";
+      teams.PrintTable(std::cout);
+    }
+    return absl::OkStatus();
+  }
   if (command == "audit list" || command == "audit access") {
     pb::ListAuditRequest request;
     absl::StatusOr<int64_t> since = ParseTimeArg(a.since, "--since");
@@ -1010,6 +1184,29 @@ int RunKluis(int argc, char** argv) {
   audit_access->add_option("--until", a.until, "before (date or RFC 3339)");
   listing(audit_access);
 
+  CLI::App* audit_export = command(audit, "export", "the log for offline verification (jsonl) or reading (csv)",
+                                  "audit export");
+  audit_export->add_option("--format", a.format, "jsonl (verifiable) or csv (RFC 4180)")
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->required();
+  audit_export->add_option("--out", a.out, "the file to write")->required();
+  audit_export->add_option("--since", a.since, "from (date or RFC 3339)");
+  audit_export->add_option("--until", a.until, "before (date or RFC 3339)");
+  audit_export->add_option("--account", a.account);
+  audit_export->add_option("--actor", a.actor);
+  CLI::App* audit_verify = command(audit, "verify", "check an export offline: exit 0, or 6 naming the first bad record",
+                                  "audit verify");
+  audit_verify->add_option("FILE", a.plan, "a JSON Lines export")->required();
+  audit_verify->add_option("--public-key", a.public_key, "the vault's checkpoint key: hex, or a file (kluis audit pubkey)")
+      ->required();
+  command(audit, "pubkey", "the key audit checkpoints are signed with, and its fingerprint", "audit pubkey");
+
+  CLI::App* custody = app.add_subcommand("custody", "custody of the unit's passwords (R4)")->require_subcommand(1);
+  CLI::App* custody_report = command(custody, "report", "per account: is custody in order, and if not why",
+                                     "custody report");
+  custody_report->add_option("--unit", a.unit, "the unit (default: every unit in your scope)");
+  listing(custody_report);
+
   CLI::App* handover = command(&app, "handover", "hand an account to a successor (R6)", "handover");
   handover->add_option("ACCOUNT", a.account)->required();
   handover->add_option("--to", a.user, "the successor")->required();
@@ -1053,6 +1250,8 @@ int RunKluis(int argc, char** argv) {
   absl::Status result;
   if (chosen == "enroll") {
     result = Enroll(a);
+  } else if (chosen == "audit verify") {
+    result = VerifyAuditFile(a);  // offline: no server, no profile
   } else {
     absl::StatusOr<Profile> profile = Profile::Load(Profile::DefaultDir(a.profile));
     if (!profile.ok()) {

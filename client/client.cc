@@ -69,4 +69,23 @@ absl::StatusOr<Profile> Client::Enroll(const std::string& server, const std::str
   return profile;
 }
 
+absl::Status Client::ExportAudit(const kluis::v1::ExportAuditRequest& request,
+                                absl::FunctionRef<bool(const kluis::v1::AuditExportItem&)> on_item) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
+  std::unique_ptr<grpc::ClientReader<kluis::v1::AuditExportItem>> reader = audit_->ExportAudit(&context, request);
+  kluis::v1::AuditExportItem item;
+  bool stopped = false;
+  while (reader->Read(&item)) {
+    if (!on_item(item)) {
+      stopped = true;
+      context.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (stopped) return absl::AbortedError("export stopped");
+  return status.ok() ? absl::OkStatus() : FromGrpcStatus(status);
+}
+
 }  // namespace kluis::client

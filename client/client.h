@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "client/profile.h"
 #include "kluis/v1/audit.grpc.pb.h"
@@ -44,6 +45,11 @@ class Client {
     if (!status.ok()) return FromGrpcStatus(status);
     return response;
   }
+
+  // The audit export, item by item as the server streams it; `on_item` returning false stops it.
+  // An export of a large log takes long: the deadline is an hour.
+  absl::Status ExportAudit(const kluis::v1::ExportAuditRequest& request,
+                           absl::FunctionRef<bool(const kluis::v1::AuditExportItem&)> on_item);
 
   kluis::v1::Organisation::Stub& organisation() { return *organisation_; }
   kluis::v1::Vault::Stub& vault() { return *vault_; }

@@ -210,6 +210,13 @@ Decision DecideAdmin(const std::vector<Binding>& bindings, const Resource& resou
         return Make(Verdict::kAllow, "sod.auditor-reads", Role::kAuditor);
       }
       break;
+    case AdminAction::kCustodyReport:
+      // R4: the regisseur checks that custody of the unit's passwords is in order; the landelijk
+      // regisseur and auditors may read the same report (it holds no secret).
+      for (Role role : {Role::kRegisseur, Role::kLandelijkRegisseur, Role::kAuditor}) {
+        if (Holds(bindings, role, resource, now)) return Make(Verdict::kAllow, "R4.custody-report", role);
+      }
+      break;
   }
   return Make(Verdict::kDeny, "deny-by-default", AnyCoveringRole(bindings, resource, now));
 }

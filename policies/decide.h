@@ -65,7 +65,7 @@ Decision DecideOnRequest(const Policy& policy, const std::vector<Binding>& bindi
 
 // The vault's own structure, not an organisation's release rules: who may see an account, add
 // one, manage the organisation or read the log. Separation of duties is fixed here.
-enum class AdminAction { kViewAccount, kRegisterAccount, kManageOrganisation, kReadAudit };
+enum class AdminAction { kViewAccount, kRegisterAccount, kManageOrganisation, kReadAudit, kCustodyReport };
 Decision DecideAdmin(const std::vector<Binding>& bindings, const Resource& resource,
                      AdminAction action, absl::Time now);
 

@@ -167,6 +167,48 @@ struct AuditQuery {
   bool releases_only = false;  // "who released what": secrets that actually left
 };
 
+// The head of an audit export: what the vault signs with, where the log ended when the export
+// began (a checkpoint closes on that record), and what was left out.
+struct AuditExport {
+  std::string public_key;
+  absl::Time exported;
+  int64_t head_seq = 0;
+  bool filtered = false;
+  std::string filter;  // "none", or the filters as text
+};
+
+// Receives an export as it is read, page by page; returning false stops it (the client left).
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  virtual bool Header(const AuditExport& head) = 0;
+  virtual bool Record(const storage::AuditRow& row, const std::string& previous_hash) = 0;
+  virtual bool Checkpoint(const storage::CheckpointRow& checkpoint) = 0;
+};
+
+// One account in the regisseur's custody report (R4): never a secret, only whether it is there.
+struct CustodyLine {
+  AccountView view;
+  std::vector<std::pair<std::string, bool>> beheerders;  // name, active (enrolled, binding valid)
+  bool teamchef_covered = false;
+  int open_flags = 0;
+  int pending_requests = 0;
+  std::optional<absl::Time> last_release;
+  std::vector<std::string> problems;  // empty: in order
+};
+
+struct TeamTotals {
+  std::string team;  // UNIT/TEAM
+  int accounts = 0;
+  int in_order = 0;
+};
+
+struct CustodyReport {
+  absl::Time as_of;  // ages are counted to this moment
+  std::vector<CustodyLine> lines;
+  std::vector<TeamTotals> teams;
+};
+
 struct HandoverResult {
   std::string account;
   std::vector<std::string> from;
@@ -240,6 +282,9 @@ class Vault {
   static constexpr absl::Duration kEnrollmentCodeLifetime = absl::Hours(24);
   static constexpr int kEnrollmentAttempts = 5;
   static constexpr absl::Duration kClientCertificateLifetime = absl::Hours(24 * 365);
+  // A signed audit checkpoint every this many records, or on the first record after this long.
+  static constexpr int64_t kCheckpointEveryRecords = 100;
+  static constexpr absl::Duration kCheckpointEvery = absl::Seconds(60);
 
   // Creates a new vault in options.data_dir; refuses if one exists there.
   static absl::StatusOr<InitResult> Init(const InitOptions& options,
@@ -369,15 +414,31 @@ class Vault {
   // Audit.
   absl::StatusOr<std::vector<storage::AuditRow>> ListAudit(const Caller& caller,
                                                            const AuditQuery& query);
+  // Streams the audit log to `sink` for an auditor: first records the export itself and signs a
+  // checkpoint on that record (so a full export always ends protected), then reads page by page,
+  // with memory flat in the size of the log. A unit auditor's export, and any filtered one, is
+  // marked filtered (docs/AUDIT_FORMAT.md says what that can prove).
+  absl::Status ExportAudit(const Caller& caller, const AuditQuery& query, AuditSink& sink);
+  // The Ed25519 public key that checkpoints verify with (32 bytes).
+  const std::string& AuditPublicKey() const { return checkpointer_->public_key(); }
+  // How often a checkpoint is signed; call before serving.
+  absl::Status ScheduleCheckpoints(int64_t every_records, absl::Duration every);
+
+  // R4: the regisseur's custody report of a unit (all units in scope when empty).
+  absl::StatusOr<CustodyReport> Custody(const Caller& caller, absl::string_view unit);
 
  private:
   Vault(std::unique_ptr<storage::Database> db, crypto::SecretBytes root, SecretSealer sealer,
-        Clock& clock, policies::Policy policy)
+        std::unique_ptr<audit::Checkpointer> checkpointer, Clock& clock, policies::Policy policy)
       : db_(std::move(db)),
         root_(std::move(root)),
         sealer_(std::move(sealer)),
+        checkpointer_(std::move(checkpointer)),
         clock_(clock),
         policy_(std::make_shared<const policies::Policy>(std::move(policy))) {}
+
+  // Appends the audit record of `event` (and its checkpoint, when one is due) in `tx`.
+  absl::Status Record(storage::Tx& tx, const audit::AuditEvent& event, absl::Time now);
 
   absl::StatusOr<crypto::CertificateAuthority> LoadCa(storage::Tx& tx);
 
@@ -437,6 +498,7 @@ class Vault {
   std::unique_ptr<storage::Database> db_;
   crypto::SecretBytes root_;
   SecretSealer sealer_;
+  std::unique_ptr<audit::Checkpointer> checkpointer_;
   Clock& clock_;
   mutable absl::Mutex policy_mu_;
   std::shared_ptr<const policies::Policy> policy_ ABSL_GUARDED_BY(policy_mu_);

@@ -1,48 +1,62 @@
 #include "server/audit/audit_log.h"
 
 #include "absl/strings/str_cat.h"
-#include "crypto/hash.h"
 
 namespace kluis::audit {
 namespace {
 
-constexpr char kChainTag[] = "kluis/audit/v1";
-constexpr unsigned char kFormatVersion = 1;
-
-void PutBigEndian(std::string* out, uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+auditfile::Record RecordOfEvent(int64_t seq, int64_t time_us, const AuditEvent& e) {
+  return auditfile::Record{seq,        time_us, e.actor,      e.role, e.action,  e.account,
+                           e.decision, e.rule,  e.reason,     e.request_id, e.peer, e.outcome};
 }
 
-void PutField(std::string* out, const std::string& field) {
-  PutBigEndian(out, field.size(), 4);
-  out->append(field);
-}
-
-AuditEvent EventOf(const storage::AuditRow& row) {
-  return AuditEvent{row.actor,  row.role,       row.action, row.account, row.decision, row.rule,
-                    row.reason, row.request_id, row.peer,   row.outcome, row.unit_id};
+// Recomputes records after `after_seq`, whose chain hash is `previous`, to the end.
+absl::StatusOr<int64_t> VerifyFrom(storage::Tx& tx, int64_t after_seq, std::string previous) {
+  int64_t expected_seq = after_seq + 1;
+  storage::AuditFilter page_filter;
+  page_filter.limit = 10000;
+  for (;;) {
+    page_filter.after_seq = expected_seq - 1;
+    absl::StatusOr<std::vector<storage::AuditRow>> page = tx.ListAuditRecords(page_filter);
+    if (!page.ok()) return page.status();
+    if (page->empty()) return expected_seq - 1 - after_seq;
+    for (const storage::AuditRow& row : *page) {
+      if (row.seq != expected_seq) {
+        return absl::DataLossError(absl::StrCat("audit record ", expected_seq, " is missing"));
+      }
+      if (row.canonical != auditfile::CanonicalBytes(audit::RecordOf(row)) ||
+          row.chain_hash != auditfile::ChainHash(previous, row.canonical)) {
+        return absl::DataLossError(absl::StrCat("audit record ", row.seq, " does not match the chain"));
+      }
+      previous = row.chain_hash;
+      ++expected_seq;
+    }
+  }
 }
 
 }  // namespace
 
-std::string CanonicalBytes(int64_t seq, int64_t time_us, const AuditEvent& e) {
-  std::string out(1, static_cast<char>(kFormatVersion));
-  PutBigEndian(&out, static_cast<uint64_t>(seq), 8);
-  PutBigEndian(&out, static_cast<uint64_t>(time_us), 8);
-  for (const std::string* field : {&e.actor, &e.role, &e.action, &e.account, &e.decision, &e.rule,
-                                   &e.reason, &e.request_id, &e.peer, &e.outcome}) {
-    PutField(&out, *field);
+auditfile::Record RecordOf(const storage::AuditRow& row) {
+  return auditfile::Record{row.seq,      row.time_us, row.actor,      row.role, row.action,  row.account,
+                           row.decision, row.rule,    row.reason,     row.request_id, row.peer, row.outcome};
+}
+
+absl::Status Checkpointer::AfterAppend(storage::Tx& tx, const storage::AuditRow& row, bool force) const {
+  if (!force) {
+    absl::StatusOr<std::optional<storage::CheckpointRow>> last = tx.LastCheckpoint();
+    if (!last.ok()) return last.status();
+    const int64_t since_seq = last->has_value() ? (*last)->seq : 0;
+    const int64_t since_us = last->has_value() ? (*last)->time_us : 0;
+    const bool due = row.seq - since_seq >= every_records_ ||
+                     absl::Microseconds(row.time_us - since_us) >= every_;
+    if (!due) return absl::OkStatus();
   }
-  return out;
+  return tx.InsertCheckpoint({row.seq, row.time_us, row.chain_hash,
+                              signer_.Sign(auditfile::CheckpointMessage(row.seq, row.chain_hash, row.time_us))});
 }
 
-std::string GenesisHash() { return std::string(crypto::Blake2b256::kSize, '\0'); }
-
-std::string ChainHash(const std::string& previous_hash, const std::string& canonical) {
-  return crypto::Blake2b256().Update(kChainTag).Update(previous_hash).Update(canonical).Finish();
-}
-
-absl::StatusOr<int64_t> Append(storage::Tx& tx, const AuditEvent& event, absl::Time now) {
+absl::StatusOr<int64_t> Append(storage::Tx& tx, const AuditEvent& event, absl::Time now,
+                               const Checkpointer* checkpointer, bool force_checkpoint) {
   // The previous record is read inside this transaction, so concurrent appends cannot fork the
   // chain: the write transaction holds the database's only writer lock.
   absl::StatusOr<std::optional<storage::AuditRow>> last = tx.LastAuditRecord();
@@ -63,38 +77,42 @@ absl::StatusOr<int64_t> Append(storage::Tx& tx, const AuditEvent& event, absl::T
   row.request_id = event.request_id;
   row.peer = event.peer;
   row.outcome = event.outcome;
-  row.canonical = CanonicalBytes(row.seq, row.time_us, event);
-  row.chain_hash =
-      ChainHash(last->has_value() ? (*last)->chain_hash : GenesisHash(), row.canonical);
+  row.canonical = auditfile::CanonicalBytes(RecordOfEvent(row.seq, row.time_us, event));
+  row.chain_hash = auditfile::ChainHash(last->has_value() ? (*last)->chain_hash : auditfile::GenesisHash(),
+                                        row.canonical);
   if (absl::Status s = tx.InsertAuditRecord(row); !s.ok()) {
     return absl::InternalError(absl::StrCat("audit record ", row.seq, " not written: ", s.message()));
+  }
+  if (checkpointer != nullptr) {
+    if (absl::Status s = checkpointer->AfterAppend(tx, row, force_checkpoint); !s.ok()) {
+      return absl::InternalError(absl::StrCat("audit checkpoint at ", row.seq, " not written: ", s.message()));
+    }
   }
   return row.seq;
 }
 
-absl::StatusOr<int64_t> VerifyChain(storage::Tx& tx) {
-  std::string previous = GenesisHash();
-  int64_t expected_seq = 1;
-  storage::AuditFilter page_filter;
-  page_filter.limit = 10000;
-  for (;;) {
-    page_filter.after_seq = expected_seq - 1;
-    absl::StatusOr<std::vector<storage::AuditRow>> page = tx.ListAuditRecords(page_filter);
-    if (!page.ok()) return page.status();
-    if (page->empty()) return expected_seq - 1;
-    for (const storage::AuditRow& row : *page) {
-      if (row.seq != expected_seq) {
-        return absl::DataLossError(absl::StrCat("audit record ", expected_seq, " is missing"));
-      }
-      if (row.canonical != CanonicalBytes(row.seq, row.time_us, EventOf(row)) ||
-          row.chain_hash != ChainHash(previous, row.canonical)) {
-        return absl::DataLossError(
-            absl::StrCat("audit record ", row.seq, " does not match the chain"));
-      }
-      previous = row.chain_hash;
-      ++expected_seq;
-    }
+absl::StatusOr<int64_t> VerifyChain(storage::Tx& tx) { return VerifyFrom(tx, 0, auditfile::GenesisHash()); }
+
+absl::StatusOr<int64_t> VerifyFromLastCheckpoint(storage::Tx& tx, absl::string_view public_key) {
+  absl::StatusOr<std::optional<storage::CheckpointRow>> last = tx.LastCheckpoint();
+  if (!last.ok()) return last.status();
+  if (!last->has_value()) return VerifyChain(tx);
+  const storage::CheckpointRow& checkpoint = **last;
+  if (!crypto::Ed25519Verify(public_key,
+                             auditfile::CheckpointMessage(checkpoint.seq, checkpoint.chain_hash, checkpoint.time_us),
+                             checkpoint.signature)) {
+    return absl::DataLossError(absl::StrCat("audit checkpoint at record ", checkpoint.seq,
+                                            " does not carry this vault's signature"));
   }
+  absl::StatusOr<std::optional<std::string>> hash = tx.AuditHashAt(checkpoint.seq);
+  if (!hash.ok()) return hash.status();
+  if (!hash->has_value() || **hash != checkpoint.chain_hash) {
+    return absl::DataLossError(absl::StrCat("audit record ", checkpoint.seq, " no longer has the hash its checkpoint signed"));
+  }
+  // From the signed record itself on: its bytes must still give the hash that was signed.
+  absl::StatusOr<std::optional<std::string>> before = tx.AuditHashAt(checkpoint.seq - 1);
+  if (!before.ok()) return before.status();
+  return VerifyFrom(tx, checkpoint.seq - 1, before->value_or(auditfile::GenesisHash()));
 }
 
 }  // namespace kluis::audit

@@ -7,6 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "auditfile/format.h"
+#include "crypto/signing.h"
 #include "server/storage/tx.h"
 
 namespace kluis::audit {
@@ -26,24 +28,43 @@ struct AuditEvent {
   std::optional<int64_t> unit_id;  // the unit the account or object belongs to, for scoping reads
 };
 
-// The canonical bytes of record `seq` (docs/SECURITY.md, "Audit chain"):
-//   0x01 (format version) ‖ seq (u64, big-endian) ‖ time (i64 µs since epoch, big-endian)
-//   ‖ for actor, role, action, account, decision, rule, reason, request_id, peer, outcome:
-//       length (u32, big-endian) ‖ UTF-8 bytes
-std::string CanonicalBytes(int64_t seq, int64_t time_us, const AuditEvent& event);
+// The record as the export format sees it (auditfile/format.h: the canonical bytes and chain).
+auditfile::Record RecordOf(const storage::AuditRow& row);
 
-// h_i = BLAKE2b-256("kluis/audit/v1" ‖ h_{i-1} ‖ canonical_i), with h_0 = 32 zero bytes.
-std::string ChainHash(const std::string& previous_hash, const std::string& canonical);
-std::string GenesisHash();
+// Signs checkpoints {seq, chain hash, time} with the vault's Ed25519 key (derived from the root
+// key): on every `every_records`-th record since the last checkpoint, or on the first record
+// after `every` has passed since it. Immutable once made; thread-safe.
+class Checkpointer {
+ public:
+  Checkpointer(crypto::Ed25519Signer signer, int64_t every_records, absl::Duration every)
+      : signer_(std::move(signer)), every_records_(every_records), every_(every) {}
+
+  const std::string& public_key() const { return signer_.public_key(); }
+  // Inside the transaction that appended `row`: signs a checkpoint on it when one is due, or
+  // always with `force` (an export closes on a checkpoint).
+  absl::Status AfterAppend(storage::Tx& tx, const storage::AuditRow& row, bool force) const;
+
+ private:
+  crypto::Ed25519Signer signer_;
+  int64_t every_records_;
+  absl::Duration every_;
+};
 
 // Appends `event` as the next record of the chain, inside the caller's write transaction: the
 // record commits (durably: synchronous=FULL) together with the change it describes, or neither
-// does. Returns the record's sequence number. Any failure must fail the caller's operation.
-absl::StatusOr<int64_t> Append(storage::Tx& tx, const AuditEvent& event, absl::Time now);
+// does; so does its checkpoint, when one is due. Returns the record's sequence number. Any failure
+// must fail the caller's operation.
+absl::StatusOr<int64_t> Append(storage::Tx& tx, const AuditEvent& event, absl::Time now,
+                               const Checkpointer* checkpointer = nullptr, bool force_checkpoint = false);
 
-// Recomputes the chain from the first record. Returns the number of records checked, or
+// Recomputes the whole chain from the first record. Returns the number of records checked, or
 // kDataLoss naming the first record whose bytes or hash do not match.
 absl::StatusOr<int64_t> VerifyChain(storage::Tx& tx);
+
+// What the server checks before it serves: the last checkpoint's signature under `public_key`,
+// that the record it names still has the signed hash, and the chain from there to the end (from
+// the first record when there is no checkpoint yet). kDataLoss names the break.
+absl::StatusOr<int64_t> VerifyFromLastCheckpoint(storage::Tx& tx, absl::string_view public_key);
 
 }  // namespace kluis::audit
 

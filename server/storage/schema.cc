@@ -189,6 +189,15 @@ CREATE TABLE kabinetswissel_steps (
   PRIMARY KEY (plan_id, account_id, step)
 );
 )sql",
+      // 5: signed audit checkpoints (docs/AUDIT_FORMAT.md).
+      R"sql(
+CREATE TABLE audit_checkpoints (
+  seq INTEGER PRIMARY KEY REFERENCES audit_records(seq),
+  time_us INTEGER NOT NULL,
+  chain_hash BLOB NOT NULL,
+  signature BLOB NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

@@ -162,10 +162,19 @@ struct AuditRow {
   std::string chain_hash;
 };
 
+// A signed audit checkpoint: the chain hash of record `seq` at `time_us`, Ed25519-signed.
+struct CheckpointRow {
+  int64_t seq = 0;
+  int64_t time_us = 0;
+  std::string chain_hash;
+  std::string signature;
+};
+
 struct AuditFilter {
   std::optional<int64_t> since_us, until_us;
   std::optional<std::string> account, actor;
   std::optional<int64_t> after_seq;  // for paging by sequence
+  std::optional<int64_t> up_to_seq;  // an export stops at the record that opened it
   bool releases_only = false;        // only secrets that actually left: allowed and ok releases
   // Empty: every unit. Otherwise only records about these units.
   std::vector<int64_t> units;
@@ -313,6 +322,23 @@ class Tx {
   absl::StatusOr<std::optional<AuditRow>> LastAuditRecord();
   absl::Status InsertAuditRecord(const AuditRow& row);
   absl::StatusOr<std::vector<AuditRow>> ListAuditRecords(const AuditFilter& filter);
+  // The chain hash of record `seq`, if there is one.
+  absl::StatusOr<std::optional<std::string>> AuditHashAt(int64_t seq);
+  // When a secret of the account last left the vault (an allowed, completed release).
+  absl::StatusOr<std::optional<int64_t>> LastRelease(absl::string_view account);
+  // The account's beheerder bindings that are not ended, whatever their validity, with whether
+  // the user is active and holds a certificate that is not revoked or expired at `now_us`.
+  struct Holder {
+    std::string user;
+    bool user_active = false;
+    bool binding_valid = false;
+    bool enrolled = false;
+  };
+  absl::StatusOr<std::vector<Holder>> AccountHolders(int64_t account_id, absl::string_view role, int64_t now_us);
+  absl::Status InsertCheckpoint(const CheckpointRow& checkpoint);
+  absl::StatusOr<std::optional<CheckpointRow>> LastCheckpoint();
+  // Checkpoints on records after `after_seq` up to `up_to_seq`, in order.
+  absl::StatusOr<std::vector<CheckpointRow>> ListCheckpoints(int64_t after_seq, int64_t up_to_seq);
 
  private:
   absl::StatusOr<Statement> Prepare(absl::string_view sql);

@@ -7,6 +7,7 @@
 
 #include "crypto/hash.h"
 #include "crypto/random.h"
+#include "crypto/signing.h"
 
 namespace kluis::audit {
 namespace {
@@ -58,23 +59,23 @@ TEST_F(AuditLogTest, ChainOfAppendsVerifies) {
 TEST_F(AuditLogTest, EmptyLogVerifies) { EXPECT_EQ(Verify().value_or(-1), 0); }
 
 TEST_F(AuditLogTest, CanonicalBytesAreLengthPrefixedBigEndian) {
-  AuditEvent event;
-  event.actor = "a";
-  const std::string bytes = CanonicalBytes(1, 2, event);
+  auditfile::Record record{1, 2};
+  record.actor = "a";
+  const std::string bytes = auditfile::CanonicalBytes(record);
   ASSERT_EQ(bytes.size(), 1 + 8 + 8 + 10 * 4 + 1u);
   EXPECT_EQ(bytes[0], 1);
   EXPECT_EQ(bytes[8], 1);   // seq, last byte
   EXPECT_EQ(bytes[16], 2);  // time, last byte
   EXPECT_EQ(bytes.substr(17, 5), std::string("\0\0\0\1a", 5));
   // Field boundaries are unambiguous: moving a character between fields changes the bytes.
-  AuditEvent moved;
+  auditfile::Record moved{1, 2};
   moved.role = "a";
-  EXPECT_NE(CanonicalBytes(1, 2, moved), bytes);
+  EXPECT_NE(auditfile::CanonicalBytes(moved), bytes);
 }
 
 TEST_F(AuditLogTest, ChainHashIsBlake2bOverTagPreviousAndRecord) {
-  const std::string previous = GenesisHash();
-  EXPECT_EQ(ChainHash(previous, "x"),
+  const std::string previous = auditfile::GenesisHash();
+  EXPECT_EQ(auditfile::ChainHash(previous, "x"),
             crypto::Blake2b256().Update("kluis/audit/v1").Update(previous).Update("x").Finish());
 }
 
@@ -97,14 +98,90 @@ TEST_F(AuditLogTest, DeletedRecordIsNamed) {
 TEST_F(AuditLogTest, RecomputedCanonicalBytesWithoutChainStillFail) {
   AppendN(5);
   // An attacker who rewrites a record and its canonical bytes still breaks the hash chain.
-  AuditEvent forged{"mallory", "", "release", "", "allow", "", "", "", "", "ok", {}};
-  const std::string canonical = CanonicalBytes(3, absl::ToUnixMicros(t_), forged);
+  auditfile::Record forged{3, absl::ToUnixMicros(t_), "mallory", "", "release", "", "allow", "", "", "", "", "ok"};
+  const std::string canonical = auditfile::CanonicalBytes(forged);
   ASSERT_TRUE(db_->ExecForTest("UPDATE audit_records SET actor = 'mallory', role = '', account = '', "
                                "rule = '', reason = '', peer = '', unit_id = NULL, time_us = " +
                                std::to_string(absl::ToUnixMicros(t_)) + ", canonical = x'" +
                                crypto::HexEncode(canonical) + "' WHERE seq = 3")
                   .ok());
   EXPECT_EQ(Verify().status().code(), absl::StatusCode::kDataLoss);
+}
+
+class CheckpointTest : public AuditLogTest {
+ protected:
+  void SetUp() override {
+    AuditLogTest::SetUp();
+    auto signer = crypto::Ed25519Signer::FromSeed(crypto::RandomSecret(32));
+    ASSERT_TRUE(signer.ok());
+    checkpointer_ = std::make_unique<Checkpointer>(*std::move(signer), 10, absl::Seconds(60));
+  }
+  void AppendSigned(int n, absl::Duration step = absl::Seconds(1)) {
+    for (int i = 0; i < n; ++i) {
+      AuditEvent event{"robin.peters", "beheerder", "release", "x/WA_Lombardijen1", "allow",
+                       "R1.beheerder-release", "dienst", "", "ipv4:127.0.0.1:1", "ok", 2};
+      ASSERT_TRUE(db_->Write([&](storage::Tx& tx) { return Append(tx, event, t_, checkpointer_.get()).status(); }).ok());
+      t_ += step;
+    }
+  }
+  std::vector<storage::CheckpointRow> Checkpoints() {
+    std::vector<storage::CheckpointRow> rows;
+    EXPECT_TRUE(db_->Read([&](storage::Tx& tx) -> absl::Status {
+      auto listed = tx.ListCheckpoints(0, 1'000'000);
+      if (!listed.ok()) return listed.status();
+      rows = *listed;
+      return absl::OkStatus();
+    }).ok());
+    return rows;
+  }
+  absl::StatusOr<int64_t> VerifyAtStart(absl::string_view key) {
+    absl::StatusOr<int64_t> result;
+    EXPECT_TRUE(db_->Read([&](storage::Tx& tx) {
+      result = VerifyFromLastCheckpoint(tx, key);
+      return absl::OkStatus();
+    }).ok());
+    return result;
+  }
+  std::unique_ptr<Checkpointer> checkpointer_;
+};
+
+TEST_F(CheckpointTest, EveryNRecordsIsSignedWithTheVaultKey) {
+  AppendSigned(25);
+  std::vector<storage::CheckpointRow> rows = Checkpoints();
+  // The first record is signed (nothing was before it), then every tenth after the last.
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].seq, 1);
+  EXPECT_EQ(rows[1].seq, 11);
+  EXPECT_EQ(rows[2].seq, 21);
+  for (const storage::CheckpointRow& c : rows) {
+    EXPECT_TRUE(crypto::Ed25519Verify(checkpointer_->public_key(),
+                                      auditfile::CheckpointMessage(c.seq, c.chain_hash, c.time_us), c.signature));
+  }
+  auto checked = VerifyAtStart(checkpointer_->public_key());
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(*checked, 5) << "from the last checkpointed record on";
+}
+
+TEST_F(CheckpointTest, AfterTSecondsTheNextRecordIsSigned) {
+  AppendSigned(3, absl::Seconds(61));
+  EXPECT_EQ(Checkpoints().size(), 3u);
+}
+
+TEST_F(CheckpointTest, StartRefusesAForgedCheckpointOrAChangedSignedRecordOrABrokenTail) {
+  AppendSigned(15);
+  const auto other = crypto::Ed25519Signer::FromSeed(crypto::RandomSecret(32));
+  auto wrong_key = VerifyAtStart(other->public_key());
+  EXPECT_EQ(wrong_key.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(wrong_key.status().message().find("checkpoint at record 11"), absl::string_view::npos) << wrong_key.status();
+  ASSERT_TRUE(db_->ExecForTest("UPDATE audit_records SET reason = 'weg' WHERE seq = 12").ok());
+  auto tail = VerifyAtStart(checkpointer_->public_key());
+  EXPECT_NE(tail.status().message().find("record 12"), absl::string_view::npos) << tail.status();
+  ASSERT_TRUE(db_->ExecForTest("UPDATE audit_records SET reason = 'ook weg' WHERE seq = 11").ok());
+  auto signed_bytes = VerifyAtStart(checkpointer_->public_key());
+  EXPECT_NE(signed_bytes.status().message().find("record 11"), absl::string_view::npos) << signed_bytes.status();
+  ASSERT_TRUE(db_->ExecForTest("UPDATE audit_records SET chain_hash = zeroblob(32) WHERE seq = 11").ok());
+  auto signed_hash = VerifyAtStart(checkpointer_->public_key());
+  EXPECT_NE(signed_hash.status().message().find("record 11"), absl::string_view::npos) << signed_hash.status();
 }
 
 }  // namespace

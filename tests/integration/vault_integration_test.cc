@@ -378,18 +378,36 @@ TEST(CertificateGateTest, CertificateFromAnotherCaIsRefusedByTls) {
   EXPECT_EQ(me.status().code(), absl::StatusCode::kUnavailable) << me.status();
 }
 
+// The server checks the chain from its last signed checkpoint before it serves (issue 6).
 TEST(VaultOpenTest, BrokenAuditChainRefusesToServe) {
   TestVault vault;
   {
     auto db = vault.OpenDatabaseForTest();
-    ASSERT_TRUE(db->ExecForTest("UPDATE audit_records SET reason = 'herschreven' WHERE seq = 1").ok());
+    ASSERT_TRUE(db->ExecForTest("UPDATE audit_records SET reason = 'herschreven' "
+                                "WHERE seq = (SELECT max(seq) FROM audit_records)")
+                    .ok());
   }
   vault.Stop();
   server::SystemClock clock;
   auto reopened = server::Vault::Open(vault.data_dir(),
                                       crypto::SecretBytes::CopyFrom(TestVault::kPassphrase), clock);
   EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_TRUE(absl::StrContains(reopened.status().message(), "record 1")) << reopened.status();
+  EXPECT_TRUE(absl::StrContains(reopened.status().message(), "refusing to serve: audit record")) << reopened.status();
+}
+
+TEST(VaultOpenTest, ForgedCheckpointRefusesToServe) {
+  TestVault vault;
+  {
+    auto db = vault.OpenDatabaseForTest();
+    ASSERT_TRUE(db->ExecForTest("UPDATE audit_checkpoints SET signature = zeroblob(64)").ok());
+  }
+  vault.Stop();
+  server::SystemClock clock;
+  auto reopened = server::Vault::Open(vault.data_dir(),
+                                      crypto::SecretBytes::CopyFrom(TestVault::kPassphrase), clock);
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(reopened.status().message(), "does not carry this vault's signature"))
+      << reopened.status();
 }
 
 }  // namespace

@@ -1,0 +1,184 @@
+#include "auditfile/verify.h"
+
+#include "absl/strings/str_cat.h"
+#include "auditfile/export.h"
+#include "auditfile/format.h"
+#include "crypto/hash.h"
+#include "crypto/signing.h"
+
+namespace kluis::auditfile {
+namespace {
+
+// Reads the fields a line must have; every problem names the line.
+class Fields {
+ public:
+  Fields(const JsonObject& object, int64_t line) : object_(object), line_(line) {}
+
+  absl::StatusOr<std::string> Text(absl::string_view key) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || !it->second.is_string) return Missing(key);
+    return it->second.text;
+  }
+  absl::StatusOr<std::string> Bytes(absl::string_view key) const {
+    absl::StatusOr<std::string> hex = Text(key);
+    if (!hex.ok()) return hex.status();
+    std::string bytes;
+    if (!crypto::HexDecode(*hex, &bytes)) {
+      return absl::DataLossError(absl::StrCat("line ", line_, ": \"", key, "\" is not hex"));
+    }
+    return bytes;
+  }
+  absl::StatusOr<int64_t> Number(absl::string_view key) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->second.is_string) return Missing(key);
+    return it->second.number;
+  }
+
+ private:
+  absl::Status Missing(absl::string_view key) const {
+    return absl::DataLossError(absl::StrCat("line ", line_, ": \"", key, "\" is missing"));
+  }
+  const JsonObject& object_;
+  int64_t line_;
+};
+
+absl::StatusOr<Record> ReadRecord(const Fields& f) {
+  Record r;
+  absl::StatusOr<int64_t> seq = f.Number("seq");
+  if (!seq.ok()) return seq.status();
+  absl::StatusOr<int64_t> time = f.Number("time_us");
+  if (!time.ok()) return time.status();
+  r.seq = *seq;
+  r.time_us = *time;
+  const std::pair<const char*, std::string*> texts[] = {
+      {"actor", &r.actor},           {"role", &r.role},     {"action", &r.action}, {"account", &r.account},
+      {"decision", &r.decision},     {"rule", &r.rule},     {"reason", &r.reason},
+      {"request_id", &r.request_id}, {"peer", &r.peer},     {"outcome", &r.outcome}};
+  for (auto [key, field] : texts) {
+    absl::StatusOr<std::string> value = f.Text(key);
+    if (!value.ok()) return value.status();
+    *field = *std::move(value);
+  }
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view public_key) {
+  if (public_key.size() != crypto::Ed25519Signer::kPublicKeySize) {
+    return absl::InvalidArgumentError(absl::StrCat("the public key must be ", crypto::Ed25519Signer::kPublicKeySize,
+                                                   " bytes (64 hex characters), got ", public_key.size()));
+  }
+  Verification v;
+  std::string line;
+  int64_t line_no = 0;
+  bool header_seen = false;
+  // The last record read: its sequence number and chain hash.
+  int64_t last_seq = 0;
+  std::string last_hash = GenesisHash();
+  int64_t protected_seq = 0;  // the last record a verified checkpoint covers
+  auto bad = [](auto&&... parts) { return absl::DataLossError(absl::StrCat(parts...)); };
+
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    absl::StatusOr<JsonObject> object = ParseJsonObject(line);
+    if (!object.ok()) {
+      return bad("line ", line_no, " is not a JSON object (", object.status().message(), ")");
+    }
+    const Fields f(*object, line_no);
+    absl::StatusOr<std::string> type = f.Text("type");
+    if (!type.ok()) return type.status();
+    if (!header_seen) {
+      absl::StatusOr<std::string> format = f.Text("format");
+      if (*type != "header" || !format.ok() || *format != kExportFormat) {
+        return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat,
+                                                       "): the first line is no header"));
+      }
+      absl::StatusOr<std::string> filter = f.Text("filter");
+      if (!filter.ok()) return filter.status();
+      v.filtered = *filter != "none";
+      header_seen = true;
+      continue;
+    }
+    if (*type == "record") {
+      absl::StatusOr<Record> record = ReadRecord(f);
+      if (!record.ok()) return record.status();
+      const int64_t seq = record->seq;
+      if (!v.filtered && seq != last_seq + 1) {
+        if (seq > last_seq + 1) {
+          return bad("record ", last_seq + 1, " is missing (deleted): the next is ", seq);
+        }
+        return bad("record ", seq, " is out of place after record ", last_seq, " (reordered or inserted)");
+      }
+      if (v.filtered && seq <= last_seq) {
+        return bad("record ", seq, " is out of place after record ", last_seq, " (reordered or inserted)");
+      }
+      absl::StatusOr<std::string> canonical = f.Bytes("canonical");
+      if (!canonical.ok()) return canonical.status();
+      absl::StatusOr<std::string> previous = f.Bytes("prev_hash");
+      if (!previous.ok()) return previous.status();
+      absl::StatusOr<std::string> hash = f.Bytes("hash");
+      if (!hash.ok()) return hash.status();
+      if (*canonical != CanonicalBytes(*record)) {
+        return bad("record ", seq, " was modified: its fields do not match its canonical bytes");
+      }
+      const bool follows = v.records > 0 ? seq == last_seq + 1 : !v.filtered;
+      if (follows && *previous != last_hash) {
+        return bad("record ", seq, " does not follow record ", last_seq,
+                   ": the chain is broken (a record was inserted, reordered or altered)");
+      }
+      if (*hash != ChainHash(*previous, *canonical)) {
+        return bad("record ", seq, " was modified: its chain hash does not match its bytes");
+      }
+      if (v.records == 0) v.first_seq = seq;
+      ++v.records;
+      last_seq = seq;
+      last_hash = *std::move(hash);
+      continue;
+    }
+    if (*type == "checkpoint") {
+      absl::StatusOr<int64_t> seq = f.Number("seq");
+      if (!seq.ok()) return seq.status();
+      absl::StatusOr<int64_t> time = f.Number("time_us");
+      if (!time.ok()) return time.status();
+      absl::StatusOr<std::string> hash = f.Bytes("hash");
+      if (!hash.ok()) return hash.status();
+      absl::StatusOr<std::string> signature = f.Bytes("signature");
+      if (!signature.ok() || signature->empty()) {
+        return bad("checkpoint at record ", *seq, " has no signature");
+      }
+      if (*seq > last_seq) {
+        return bad("checkpoint at record ", *seq, " names a record that is not in the export: records ",
+                   last_seq + 1, " to ", *seq, " were cut off");
+      }
+      if (*seq != last_seq) {
+        return bad("checkpoint at record ", *seq, " is out of place after record ", last_seq);
+      }
+      if (!crypto::Ed25519Verify(public_key, CheckpointMessage(*seq, *hash, *time), *signature)) {
+        return bad("checkpoint at record ", *seq,
+                   ": the signature does not verify with the given public key (forged checkpoint or wrong key)");
+      }
+      if (*hash != last_hash) {
+        return bad("checkpoint at record ", *seq,
+                   ": the signed chain hash differs from the records' (records up to ", *seq, " were altered)");
+      }
+      ++v.checkpoints;
+      protected_seq = *seq;
+      continue;
+    }
+    if (*type == "header") return bad("line ", line_no, ": a second header");
+    return bad("line ", line_no, ": unknown line type \"", *type, "\"");
+  }
+  if (!header_seen) {
+    return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat, "): empty"));
+  }
+  v.last_seq = last_seq;
+  if (!v.filtered && last_seq > protected_seq) {
+    return bad("records ", protected_seq + 1, " to ", last_seq, " come after the last checkpoint (record ",
+               protected_seq, "): an unprotected tail; the export's closing checkpoint is missing");
+  }
+  return v;
+}
+
+}  // namespace kluis::auditfile
