@@ -84,6 +84,10 @@ absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view pu
     if (line.empty()) continue;
     absl::StatusOr<JsonObject> object = ParseJsonObject(line);
     if (!object.ok()) {
+      if (!header_seen) {
+        return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat,
+                                                       "): the first line is no JSON object"));
+      }
       return bad("line ", line_no, " is not a JSON object (", object.status().message(), ")");
     }
     const Fields f(*object, line_no);

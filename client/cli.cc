@@ -366,10 +366,12 @@ absl::Status ExportAudit(Client& c, const Args& a) {
         const pb::AuditRecord& r = item.record();
         ++records;
         if (csv) {
-          Table row{{}, {{std::to_string(r.seq()), TimeText(r.time_unix_micros()), std::to_string(r.time_unix_micros()),
-                          r.actor(), r.role(), r.action(), r.account(), r.decision(), r.rule(), r.reason(),
-                          r.request_id(), r.peer(), r.outcome(), crypto::HexEncode(r.chain_hash())}}};
-          row.PrintCsv(file);
+          const std::string fields[] = {std::to_string(r.seq()), TimeText(r.time_unix_micros()),
+                                        std::to_string(r.time_unix_micros()), r.actor(), r.role(), r.action(),
+                                        r.account(), r.decision(), r.rule(), r.reason(), r.request_id(), r.peer(),
+                                        r.outcome(), crypto::HexEncode(r.chain_hash())};
+          for (size_t i = 0; i < std::size(fields); ++i) file << (i > 0 ? "," : "") << CsvField(fields[i]);
+          file << "\r\n";
         } else {
           file << auditfile::RecordLine(RecordOf(r), r.prev_hash(), r.chain_hash());
         }

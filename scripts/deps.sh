@@ -9,6 +9,7 @@ KLUIS_PACKAGES=(
   libcli11-dev libqrencode-dev
   libgtest-dev libgmock-dev
   oathtool
+  python3 python3-nacl
 )
 
 kluis_install_deps() {

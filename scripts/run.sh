@@ -44,12 +44,14 @@ seed_demo() {
   add_user regisseur.rotterdam "Socialmediaregisseur Rotterdam"
   add_user landelijk.regisseur "Landelijk socialmediaregisseur"
   add_user auditor "Auditor Eenheid Rotterdam"
+  add_user auditor.landelijk "Auditor (landelijk)"
   as operator role grant robin.peters beheerder --account x/WA_Lombardijen1 >/dev/null
   as operator role grant sanne.devries beheerder --account x/POL_IJsselmonde >/dev/null
   as operator role grant teamchef.ijsselmonde teamchef --team rotterdam/ijsselmonde >/dev/null
   as operator role grant regisseur.rotterdam regisseur --unit rotterdam >/dev/null
   as operator role grant landelijk.regisseur landelijk-regisseur --global >/dev/null
   as operator role grant auditor auditor --unit rotterdam >/dev/null
+  as operator role grant auditor.landelijk auditor --global >/dev/null
   # Made-up passwords, stored by each account's beheerder through standard input.
   printf 'Lombardijen-demo-%s\n' "$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')" |
     as robin.peters secret set x/WA_Lombardijen1 >/dev/null
@@ -150,6 +152,10 @@ Profiles of the demo users are in var/profiles/<user>. Try, in another terminal:
   build/bin/kluis --profile var/profiles/regisseur.rotterdam get WA_Lombardijen1 --request ID
 
   build/bin/kluis --profile var/profiles/auditor audit list
+  build/bin/kluis --profile var/profiles/auditor.landelijk audit pubkey > var/audit.pub
+  build/bin/kluis --profile var/profiles/auditor.landelijk audit export --format jsonl --out var/audit.jsonl
+  build/bin/kluis audit verify var/audit.jsonl --public-key var/audit.pub
+  build/bin/kluis --profile var/profiles/regisseur.rotterdam custody report --unit rotterdam
 
   # The ministry (unit az): a kabinetswissel, planned by the regisseur, then applied.
   build/bin/kluis --profile var/profiles/regisseur.az kabinetswissel plan --unit az \\

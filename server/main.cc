@@ -123,7 +123,8 @@ int RunCheckPolicy(const std::string& path) {
 }
 
 int RunServe(const std::string& data_dir, const std::string& passphrase_file, std::string listen,
-             const std::string& port_file, const std::string& policy_file) {
+             const std::string& port_file, const std::string& policy_file, int64_t checkpoint_every,
+             int64_t checkpoint_seconds) {
   // Block the stop signals before gRPC starts its threads, so only sigwait below receives them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -138,6 +139,9 @@ int RunServe(const std::string& data_dir, const std::string& passphrase_file, st
   absl::StatusOr<std::unique_ptr<kluis::server::Vault>> vault =
       kluis::server::Vault::Open(data_dir, *passphrase, clock);
   if (!vault.ok()) return Fail(vault.status());
+  if (absl::Status s = (*vault)->ScheduleCheckpoints(checkpoint_every, absl::Seconds(checkpoint_seconds)); !s.ok()) {
+    return Fail(s);
+  }
   if (!policy_file.empty()) {
     if (absl::Status loaded = (*vault)->ReloadPolicy(policy_file); !loaded.ok()) return Fail(loaded);
     Log(absl::StrCat("policy from ", policy_file));
@@ -204,6 +208,13 @@ int main(int argc, char** argv) {
   serve->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
   serve->add_option("--listen", serve_listen, "host:port (default: as given at init)");
   serve->add_option("--port-file", port_file, "write the bound port here once serving");
+  int64_t checkpoint_every = kluis::server::Vault::kCheckpointEveryRecords;
+  int64_t checkpoint_seconds = absl::ToInt64Seconds(kluis::server::Vault::kCheckpointEvery);
+  serve->add_option("--checkpoint-every", checkpoint_every, "sign an audit checkpoint every N records (default 100)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--checkpoint-seconds", checkpoint_seconds,
+                    "or on the first record after T seconds (default 60)")
+      ->check(CLI::PositiveNumber);
   serve->add_option("--policy", policy_file,
                     "release rules (protobuf text format); default: the built-in policies/default.textproto; "
                     "SIGHUP reloads it");
@@ -219,5 +230,6 @@ int main(int argc, char** argv) {
   }
   if (*init) return RunInit(data_dir, passphrase_file, admin, listen, server_names, argon2);
   if (*check) return RunCheckPolicy(check_file);
-  return RunServe(data_dir, passphrase_file, serve_listen, port_file, policy_file);
+  return RunServe(data_dir, passphrase_file, serve_listen, port_file, policy_file, checkpoint_every,
+                  checkpoint_seconds);
 }

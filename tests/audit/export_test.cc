@@ -50,7 +50,7 @@ TEST(VerifyTest, SomethingThatIsNotAnExportIsRefused) {
   std::istringstream empty("");
   EXPECT_EQ(VerifyExport(empty, key).status().code(), absl::StatusCode::kInvalidArgument);
   std::istringstream csv("SEQ,TIME\n1,2\n");
-  EXPECT_EQ(VerifyExport(csv, key).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(VerifyExport(csv, key).status().code(), absl::StatusCode::kInvalidArgument);
   std::istringstream short_key(HeaderLine({key, 0, 0, "none"}));
   EXPECT_EQ(VerifyExport(short_key, "short").status().code(), absl::StatusCode::kInvalidArgument);
 }

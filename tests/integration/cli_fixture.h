@@ -34,7 +34,7 @@ inline std::string BinDir() {
   return dir != nullptr ? dir : "build/bin";
 }
 
-// Runs a binary with `args`, feeding `input` on stdin; captures stdout and stderr.
+// Runs a binary (of the build, or an absolute path) with `args`, feeding `input` on stdin; captures stdout and stderr.
 inline Result RunBinary(const std::string& binary, const std::vector<std::string>& args,
            const std::string& input = "") {
   const std::string dir = MakeTempDir("kluis-run");
@@ -46,7 +46,7 @@ inline Result RunBinary(const std::string& binary, const std::vector<std::string
     freopen(out.c_str(), "w", stdout);
     freopen(err.c_str(), "w", stderr);
     std::vector<char*> argv;
-    std::string path = BinDir() + "/" + binary;
+    std::string path = binary.front() == '/' ? binary : BinDir() + "/" + binary;
     argv.push_back(path.data());
     std::vector<std::string> copy = args;
     for (std::string& a : copy) argv.push_back(a.data());
@@ -99,20 +99,20 @@ class CliTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
-  void StartServer(const std::string& policy = "") {
+  void StartServer(const std::string& policy = "", std::vector<std::string> extra = {}) {
     const std::string port_file = root_ + "/port";
+    std::filesystem::remove(port_file);
+    std::vector<std::string> args = {BinDir() + "/kluisd", "serve", "--data-dir", data_, "--passphrase-file", pass_,
+                                     "--listen", "127.0.0.1:0", "--port-file", port_file};
+    if (!policy.empty()) args.insert(args.end(), {"--policy", policy});
+    args.insert(args.end(), extra.begin(), extra.end());
     server_ = fork();
     if (server_ == 0) {
       freopen((root_ + "/kluisd.log").c_str(), "w", stderr);
-      const std::string path = BinDir() + "/kluisd";
-      if (policy.empty()) {
-        execl(path.c_str(), path.c_str(), "serve", "--data-dir", data_.c_str(), "--passphrase-file",
-              pass_.c_str(), "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), nullptr);
-      } else {
-        execl(path.c_str(), path.c_str(), "serve", "--data-dir", data_.c_str(), "--passphrase-file",
-              pass_.c_str(), "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), "--policy",
-              policy.c_str(), nullptr);
-      }
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
       _exit(127);
     }
     for (int i = 0; i < 200 && !std::filesystem::exists(port_file); ++i) {
