@@ -15,6 +15,7 @@
 #include "policies/policy.h"
 #include "crypto/process.h"
 #include "crypto/random.h"
+#include "server/backup.h"
 #include "server/server.h"
 #include "server/vault.h"
 
@@ -219,6 +220,22 @@ int main(int argc, char** argv) {
                     "release rules (protobuf text format); default: the built-in policies/default.textproto; "
                     "SIGHUP reloads it");
 
+  std::string backup_file, new_passphrase_file;
+  CLI::App* backup = app.add_subcommand("backup", "an encrypted, consistent backup of a vault, also while it serves");
+  backup->add_option("--data-dir", data_dir, "the vault's directory")->required();
+  backup->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
+  backup->add_option("--out", backup_file, "the backup file to write (not overwritten)")->required();
+  CLI::App* restore = app.add_subcommand("restore", "unpack a backup into a new data directory and check it");
+  restore->add_option("--in", backup_file, "the backup file")->required();
+  restore->add_option("--data-dir", data_dir, "a directory without a vault")->required();
+  restore->add_option("--passphrase-file", passphrase_file, "the passphrase of the backed-up vault")->required();
+  CLI::App* rekey = app.add_subcommand("rekey-passphrase", "seal the root key under a new passphrase");
+  rekey->add_option("--data-dir", data_dir, "the vault's directory")->required();
+  rekey->add_option("--passphrase-file", passphrase_file, "the current passphrase")->required();
+  rekey->add_option("--new-passphrase-file", new_passphrase_file, "the new passphrase")->required();
+  rekey->add_option("--argon2", argon2, "passphrase stretching cost")
+      ->check(CLI::IsMember({"interactive", "moderate", "sensitive"}));
+
   std::string check_file;
   CLI::App* check = app.add_subcommand("check-policy", "validate a policy file and summarise it");
   check->add_option("FILE", check_file, "policy file")->required();
@@ -230,6 +247,33 @@ int main(int argc, char** argv) {
   }
   if (*init) return RunInit(data_dir, passphrase_file, admin, listen, server_names, argon2);
   if (*check) return RunCheckPolicy(check_file);
+  if (*backup || *restore || *rekey) {
+    absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
+    if (!passphrase.ok()) return Fail(passphrase.status());
+    if (*backup) {
+      if (absl::Status s = kluis::server::BackupVault(data_dir, *passphrase, backup_file); !s.ok()) return Fail(s);
+      std::cout << "backup of " << data_dir << " written to " << backup_file
+                << " (encrypted; it opens only with the vault's passphrase)\n";
+      return 0;
+    }
+    if (*restore) {
+      kluis::server::SystemClock clock;
+      if (absl::Status s = kluis::server::RestoreVault(backup_file, data_dir, *passphrase, clock); !s.ok()) {
+        return Fail(s);
+      }
+      std::cout << "restored " << backup_file << " into " << data_dir
+                << "; the audit chain verifies. Serve it with kluisd serve --data-dir " << data_dir << "\n";
+      return 0;
+    }
+    absl::StatusOr<SecretBytes> fresh = ReadPassphrase(new_passphrase_file);
+    if (!fresh.ok()) return Fail(fresh.status());
+    kluis::crypto::Argon2Params params = kluis::crypto::Argon2Params::Moderate();
+    if (argon2 == "interactive") params = kluis::crypto::Argon2Params::Interactive();
+    if (argon2 == "sensitive") params = kluis::crypto::Argon2Params::Sensitive();
+    if (absl::Status s = kluis::server::RekeyPassphrase(data_dir, *passphrase, *fresh, params); !s.ok()) return Fail(s);
+    std::cout << "the root key of " << data_dir << " is sealed under the new passphrase\n";
+    return 0;
+  }
   return RunServe(data_dir, passphrase_file, serve_listen, port_file, policy_file, checkpoint_every,
                   checkpoint_seconds);
 }

@@ -174,6 +174,21 @@ absl::Status Database::Exec(const char* sql) {
   return SqliteError(db_, rc, "statement failed");
 }
 
+absl::Status Database::BackupTo(const std::string& path, const crypto::SecretBytes& key) {
+  // The destination is keyed exactly like the source, so SQLCipher copies the encrypted pages as
+  // they are: the backup is never in plaintext, not even on its way to the disk.
+  absl::StatusOr<std::unique_ptr<Database>> destination = OpenInternal(path, key, Mode::kCreate, 0);
+  if (!destination.ok()) return destination.status();
+  absl::MutexLock lock(&mu_);
+  sqlite3_backup* backup = sqlite3_backup_init((*destination)->db_, "main", db_, "main");
+  if (backup == nullptr) return SqliteError((*destination)->db_, sqlite3_errcode((*destination)->db_), "backup failed");
+  const int step = sqlite3_backup_step(backup, -1);  // every page, in one read transaction
+  const int finish = sqlite3_backup_finish(backup);
+  if (step != SQLITE_DONE) return SqliteError((*destination)->db_, step, "backup failed");
+  if (finish != SQLITE_OK) return SqliteError((*destination)->db_, finish, "backup failed");
+  return absl::OkStatus();
+}
+
 absl::Status Database::ExecForTest(const std::string& sql) {
   absl::MutexLock lock(&mu_);
   return Exec(sql.c_str());

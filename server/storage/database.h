@@ -77,6 +77,9 @@ class Database {
   absl::Status Read(absl::FunctionRef<absl::Status(Tx&)> body);
 
   int SchemaVersion();
+  // Copies the whole database, as one consistent snapshot, into a new file at `path` encrypted
+  // with the same key (SQLite's online backup: writers elsewhere go on meanwhile).
+  absl::Status BackupTo(const std::string& path, const crypto::SecretBytes& key);
   // Runs raw SQL outside the typed queries: tests use it to tamper with rows.
   absl::Status ExecForTest(const std::string& sql);
   const std::string& path() const { return path_; }

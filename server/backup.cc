@@ -1,0 +1,142 @@
+#include "server/backup.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "crypto/hash.h"
+#include "crypto/kdf.h"
+#include "server/files.h"
+#include "server/storage/database.h"
+#include "server/vault.h"
+
+namespace kluis::server {
+namespace {
+
+constexpr absl::string_view kMagic("KLUIS-BACKUP\x01", 13);
+constexpr const char* kEntries[] = {"root.sealed", "ca.pem", "vault.db"};
+constexpr size_t kMaxEntry = size_t{1} << 40;
+
+void PutBigEndian(std::string* out, uint64_t value, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+uint64_t GetBigEndian(absl::string_view in, int bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value = (value << 8) | static_cast<unsigned char>(in[i]);
+  return value;
+}
+
+absl::StatusOr<crypto::SecretBytes> DatabaseKey(const std::string& data_dir, const crypto::SecretBytes& passphrase) {
+  absl::StatusOr<std::string> sealed = ReadWholeFile(RootKeyPath(data_dir));
+  if (!sealed.ok()) return sealed.status();
+  absl::StatusOr<crypto::SecretBytes> root = crypto::RootKey::Open(*sealed, passphrase);
+  if (!root.ok()) return root.status();
+  return crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kDatabase);
+}
+
+}  // namespace
+
+absl::Status BackupVault(const std::string& data_dir, const crypto::SecretBytes& passphrase,
+                         const std::string& out) {
+  if (Exists(out)) return absl::AlreadyExistsError(absl::StrCat(out, " exists; refusing to overwrite it"));
+  if (!Exists(RootKeyPath(data_dir))) return absl::NotFoundError(absl::StrCat("no vault in ", data_dir));
+  absl::StatusOr<crypto::SecretBytes> key = DatabaseKey(data_dir, passphrase);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::unique_ptr<storage::Database>> db =
+      storage::Database::Open(DatabasePath(data_dir), *key, storage::Database::Mode::kOpenExisting);
+  if (!db.ok()) return db.status();
+  const std::string snapshot = out + ".db.part";
+  ::unlink(snapshot.c_str());
+  absl::Status copied = (*db)->BackupTo(snapshot, *key);
+  absl::StatusOr<std::string> db_bytes = copied.ok() ? ReadWholeFile(snapshot) : absl::StatusOr<std::string>(copied);
+  for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((snapshot + suffix).c_str());
+  if (!db_bytes.ok()) return db_bytes.status();
+
+  std::string file(kMagic);
+  for (const char* name : kEntries) {
+    absl::StatusOr<std::string> bytes = std::string(name) == "vault.db"
+                                            ? absl::StatusOr<std::string>(*db_bytes)
+                                            : ReadWholeFile(absl::StrCat(data_dir, "/", name));
+    if (!bytes.ok()) return bytes.status();
+    PutBigEndian(&file, std::strlen(name), 2);
+    file.append(name);
+    PutBigEndian(&file, bytes->size(), 8);
+    file.append(*bytes);
+  }
+  file.append(crypto::Blake2b256Of(file));
+  return WriteFileAtomically(out, file, 0600);
+}
+
+absl::Status RestoreVault(const std::string& in, const std::string& data_dir,
+                          const crypto::SecretBytes& passphrase, Clock& clock) {
+  if (Exists(RootKeyPath(data_dir)) || Exists(DatabasePath(data_dir))) {
+    return absl::AlreadyExistsError(absl::StrCat("a vault already exists in ", data_dir, "; refusing to overwrite it"));
+  }
+  absl::StatusOr<std::string> file = ReadWholeFile(in);
+  if (!file.ok()) return file.status();
+  const absl::Status damaged = absl::DataLossError(absl::StrCat(in, " is not a Kluis backup, or it is damaged"));
+  if (file->size() < kMagic.size() + crypto::Blake2b256::kSize || !absl::StartsWith(*file, kMagic)) return damaged;
+  const absl::string_view body(file->data(), file->size() - crypto::Blake2b256::kSize);
+  if (crypto::Blake2b256Of(body) != absl::string_view(*file).substr(body.size())) return damaged;
+  size_t at = kMagic.size();
+  std::vector<std::pair<std::string, absl::string_view>> entries;
+  for (const char* name : kEntries) {
+    if (body.size() - at < 2) return damaged;
+    const size_t name_size = GetBigEndian(body.substr(at, 2), 2);
+    at += 2;
+    if (body.size() - at < name_size + 8 || body.substr(at, name_size) != name) return damaged;
+    at += name_size;
+    const uint64_t size = GetBigEndian(body.substr(at, 8), 8);
+    at += 8;
+    if (size > kMaxEntry || body.size() - at < size) return damaged;
+    entries.emplace_back(name, body.substr(at, size));
+    at += size;
+  }
+  if (at != body.size()) return damaged;
+
+  if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("cannot create ", data_dir, ": ", std::strerror(errno)));
+  }
+  auto remove_all = [&] {
+    for (const auto& [name, bytes] : entries) ::unlink(absl::StrCat(data_dir, "/", name).c_str());
+    for (const char* suffix : {"-wal", "-shm"}) ::unlink((DatabasePath(data_dir) + suffix).c_str());
+  };
+  for (const auto& [name, bytes] : entries) {
+    // The sealed root key is written last, as at init: a directory without it holds no vault.
+    if (name == "root.sealed") continue;
+    if (absl::Status s = WriteFileAtomically(absl::StrCat(data_dir, "/", name), bytes, name == "ca.pem" ? 0644 : 0600);
+        !s.ok()) {
+      remove_all();
+      return s;
+    }
+  }
+  if (absl::Status s = WriteFileAtomically(RootKeyPath(data_dir), entries[0].second, 0600); !s.ok()) {
+    remove_all();
+    return s;
+  }
+  // Open it as kluisd would: the passphrase, the database key and the audit chain are checked.
+  absl::StatusOr<std::unique_ptr<Vault>> vault = Vault::Open(data_dir, passphrase, clock);
+  if (!vault.ok()) {
+    remove_all();
+    return vault.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RekeyPassphrase(const std::string& data_dir, const crypto::SecretBytes& passphrase,
+                             const crypto::SecretBytes& new_passphrase, const crypto::Argon2Params& params) {
+  absl::StatusOr<std::string> sealed = ReadWholeFile(RootKeyPath(data_dir));
+  if (!sealed.ok()) return sealed.status();
+  absl::StatusOr<crypto::SecretBytes> root = crypto::RootKey::Open(*sealed, passphrase);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<std::string> resealed = crypto::RootKey::Reseal(*root, new_passphrase, params);
+  if (!resealed.ok()) return resealed.status();
+  return WriteFileAtomically(RootKeyPath(data_dir), *resealed, 0600);
+}
+
+}  // namespace kluis::server

@@ -1,0 +1,113 @@
+// Issue 7, operations: a backup taken while kluisd serves, restored into a new directory that
+// serves, verifies and opens its secrets; a backup that reveals nothing without the passphrase; a
+// new passphrase that changes nothing else.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "tests/integration/cli_fixture.h"
+
+namespace kluis::testing {
+namespace {
+
+constexpr char kSecret[] = "Lente-2026-geheim";
+
+class OperationsTest : public CliTest {
+ protected:
+  void SetUpVault() {
+    StartServer();
+    ASSERT_EQ(Enroll("operator", admin_code_).exit_code, 0);
+    ASSERT_EQ(Kluis("operator", {"unit", "add", "rotterdam"}).exit_code, 0);
+    ASSERT_EQ(Kluis("operator", {"team", "add", "rotterdam", "ijsselmonde"}).exit_code, 0);
+    ASSERT_EQ(Kluis("operator", {"account", "add", "x/WA_Lombardijen1", "--team", "ijsselmonde", "--kind",
+                                 "politie-alleen", "--email", "wa@politie.example"}).exit_code, 0);
+    for (const char* user : {"robin.peters", "auditor"}) AddUser(user);
+    ASSERT_EQ(Kluis("operator", {"role", "grant", "robin.peters", "beheerder", "--account", "WA_Lombardijen1"}).exit_code, 0);
+    ASSERT_EQ(Kluis("operator", {"role", "grant", "auditor", "auditor", "--global"}).exit_code, 0);
+    ASSERT_EQ(Kluis("robin.peters", {"secret", "set", "WA_Lombardijen1"}, std::string(kSecret) + "\n").exit_code, 0);
+  }
+  // Points every profile at the server now running.
+  void RepointProfiles() {
+    for (const auto& entry : std::filesystem::directory_iterator(root_ + "/profiles")) {
+      std::ofstream(entry.path() / "server") << address_ << "\n";
+    }
+  }
+  Result Kluisd(std::vector<std::string> args) { return RunBinary("kluisd", args); }
+};
+
+TEST_F(OperationsTest, BackupWhileServingRestoresIntoAVaultThatServesVerifiesAndOpensItsSecrets) {
+  SetUpVault();
+  const std::string backup = root_ + "/vault.kbk";
+  Result made = Kluisd({"backup", "--data-dir", data_, "--passphrase-file", pass_, "--out", backup});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_EQ(Kluis("robin.peters", {"get", "WA_Lombardijen1"}).exit_code, 0) << "the server serves on";
+  struct stat info;
+  ASSERT_EQ(::stat(backup.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  // Without the passphrase it reveals nothing: no secret, no account, no user in its bytes.
+  const std::string bytes = Slurp(backup);
+  for (const char* plain : {kSecret, "WA_Lombardijen1", "wa@politie.example", "robin.peters", "SQLite format"}) {
+    EXPECT_FALSE(absl::StrContains(bytes, plain)) << plain;
+  }
+  EXPECT_EQ(Kluisd({"backup", "--data-dir", data_, "--passphrase-file", pass_, "--out", backup}).exit_code, 1)
+      << "never overwritten";
+  EXPECT_EQ(StopServer(), 0);
+
+  const std::string restored = root_ + "/restored";
+  const std::string wrong = root_ + "/wrong";
+  std::ofstream(wrong) << "niet de goede passphrase\n";
+  Result refused = Kluisd({"restore", "--in", backup, "--data-dir", restored, "--passphrase-file", wrong});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_TRUE(absl::StrContains(refused.err, "wrong passphrase")) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(restored + "/vault.db")) << "nothing left behind";
+  EXPECT_FALSE(std::filesystem::exists(restored + "/root.sealed"));
+  std::string damaged = bytes;
+  damaged[damaged.size() / 2] ^= 1;
+  std::ofstream(root_ + "/damaged.kbk") << damaged;
+  EXPECT_EQ(Kluisd({"restore", "--in", root_ + "/damaged.kbk", "--data-dir", restored, "--passphrase-file", pass_})
+                .exit_code,
+            6);
+  Result ok = Kluisd({"restore", "--in", backup, "--data-dir", restored, "--passphrase-file", pass_});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(Kluisd({"restore", "--in", backup, "--data-dir", restored, "--passphrase-file", pass_}).exit_code, 1)
+      << "never over a vault";
+
+  // The restored vault serves, its secrets open, its chain verifies.
+  data_ = restored;
+  StartServer();
+  RepointProfiles();
+  EXPECT_EQ(Kluis("robin.peters", {"get", "WA_Lombardijen1", "--field", "password"}).out, std::string(kSecret) + "\n");
+  const std::string log = root_ + "/restored.jsonl";
+  ASSERT_EQ(Kluis("auditor", {"audit", "export", "--format", "jsonl", "--out", log}).exit_code, 0);
+  Result key = Kluis("auditor", {"audit", "pubkey"});
+  std::ofstream(root_ + "/audit.pub") << key.out;
+  Result verified = RunBinary("kluis", {"audit", "verify", log, "--public-key", root_ + "/audit.pub"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+}
+
+TEST_F(OperationsTest, RekeyPassphraseChangesOnlyThePassphrase) {
+  SetUpVault();
+  EXPECT_EQ(StopServer(), 0);
+  const std::string fresh = root_ + "/new-pass";
+  std::ofstream(fresh) << "een nieuwe lange passphrase\n";
+  std::filesystem::permissions(fresh, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(Kluisd({"rekey-passphrase", "--data-dir", data_, "--passphrase-file", fresh, "--new-passphrase-file",
+                    fresh, "--argon2", "interactive"}).exit_code,
+            2)
+      << "the current passphrase is checked";
+  Result rekeyed = Kluisd({"rekey-passphrase", "--data-dir", data_, "--passphrase-file", pass_,
+                           "--new-passphrase-file", fresh, "--argon2", "interactive"});
+  ASSERT_EQ(rekeyed.exit_code, 0) << rekeyed.err;
+  Result old = Kluisd({"serve", "--data-dir", data_, "--passphrase-file", pass_, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(old.exit_code, 2) << old.err;
+  pass_ = fresh;
+  StartServer();
+  RepointProfiles();
+  EXPECT_EQ(Kluis("robin.peters", {"get", "WA_Lombardijen1", "--field", "password"}).out, std::string(kSecret) + "\n");
+}
+
+}  // namespace
+}  // namespace kluis::testing
