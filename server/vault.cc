@@ -472,7 +472,7 @@ absl::StatusOr<ScopeTarget> ResolveScope(Tx& tx, const Caller& caller, policies:
     case policies::ScopeKind::kUnit: {
       absl::StatusOr<std::optional<storage::UnitRow>> unit = tx.FindUnit(name);
       if (!unit.ok()) return unit.status();
-      if (!unit->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", name, "\""));
+      if (!unit->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", absl::CHexEscape(name), "\""));
       return ScopeTarget{(*unit)->id, (*unit)->id, (*unit)->name};
     }
     case policies::ScopeKind::kTeam: {
@@ -487,7 +487,7 @@ absl::StatusOr<ScopeTarget> ResolveScope(Tx& tx, const Caller& caller, policies:
       for (storage::TeamRow& team : *teams) {
         if (unit_name.empty() || team.unit_name == unit_name) matching.push_back(std::move(team));
       }
-      if (matching.empty()) return absl::NotFoundError(absl::StrCat("no team \"", name, "\""));
+      if (matching.empty()) return absl::NotFoundError(absl::StrCat("no team \"", absl::CHexEscape(name), "\""));
       if (matching.size() > 1) {
         return absl::InvalidArgumentError(
             absl::StrCat("team \"", name, "\" exists in several units: name it as UNIT/", name));
@@ -961,7 +961,7 @@ absl::Status Vault::AddTeam(const Caller& caller, absl::string_view unit, absl::
     if (absl::Status s = DecideManagement(caller, event, now, "add teams"); !s.ok()) return s;
     absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", unit, "\""));
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", absl::CHexEscape(unit), "\""));
     event.unit_id = (*found)->id;
     absl::StatusOr<int64_t> id =
         tx.InsertTeam((*found)->id, team, display_name.empty() ? team : display_name, Micros(now));
@@ -1003,7 +1003,7 @@ absl::StatusOr<EnrollmentCode> Vault::IssueEnrollmentCode(const Caller& caller,
     } else {
       absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
       if (!(*found)->active) {
         return absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled"));
       }
@@ -1029,7 +1029,7 @@ absl::StatusOr<Vault::Disabled> Vault::DisableUser(const Caller& caller, absl::s
     }
     absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
     const int64_t id = (*found)->id;
     // Every account this user could release is due for rotation.
     absl::StatusOr<std::vector<storage::BindingRow>> held = tx.ActiveBindings(id, Micros(now));
@@ -1088,7 +1088,7 @@ absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl:
     }
     absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
     if (!target.ok()) return target.status();
-    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
     if (!(*target)->active) {
       return absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled"));
     }
@@ -1128,7 +1128,7 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
     if (absl::Status s = DecideManagement(caller, event, now, "revoke roles"); !s.ok()) return s;
     absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
     if (!target.ok()) return target.status();
-    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
     absl::StatusOr<ScopeTarget> resolved = ResolveScope(tx, caller, scope, scope_name, now);
     if (!resolved.ok()) return resolved.status();
     event.unit_id = resolved->unit_id;
@@ -1157,6 +1157,9 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
 
 absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& caller,
                                                                   absl::string_view user) {
+  if (!user.empty()) {
+    if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  }
   const absl::Time now = clock_.Now();
   const Decision decision =
       policies::DecideAdmin(caller.policy_bindings, policies::Resource{}, AdminAction::kManageOrganisation, now);
@@ -1172,7 +1175,7 @@ absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& 
     } else if (!user.empty()) {
       absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", user, "\""));
+      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
       user_id = (*found)->id;
     }
     absl::StatusOr<std::vector<storage::BindingRow>> rows = tx.ListBindings(user_id);
@@ -1751,7 +1754,7 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
     result.account = found->name();
     absl::StatusOr<std::optional<storage::UserRow>> successor = tx.FindUser(to);
     if (!successor.ok()) return successor.status();
-    if (!successor->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", to, "\""));
+    if (!successor->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(to), "\""));
     if (!(*successor)->active) return absl::InvalidArgumentError(absl::StrCat("user ", to, " is disabled"));
     if ((*successor)->id == caller.user_id) {
       event.rule = "sod.no-self-grant";
@@ -2035,7 +2038,7 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
         }
         absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(*successor);
         if (!user.ok()) return user.status();
-        if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", *successor, "\""));
+        if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(*successor), "\""));
         if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", *successor, " is disabled"));
         entry.successor = *successor;
         entry.archive_ref = archive != nullptr ? *archive : account.archive_ref;
@@ -2250,7 +2253,7 @@ absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const Ka
   if (step == "bind-successor") {
     absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(entry.successor);
     if (!user.ok()) return user.status();
-    if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", entry.successor, "\""));
+    if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(entry.successor), "\""));
     if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", entry.successor, " is disabled"));
     absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
         tx.UsersWithRole("account", account.id, "bewindspersoon", Micros(now));

@@ -1,0 +1,274 @@
+// Issue 7, hostile input: whatever a caller sends, the answer is a clear one-line error and
+// nothing changes. Walks every method of every service from the descriptors, so a method added
+// later is attacked without touching this test.
+#include <gtest/gtest.h>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "crypto/aead.h"
+#include "crypto/certificates.h"
+#include "crypto/kdf.h"
+#include "crypto/root_key.h"
+#include "tests/integration/organisation_fixture.h"
+
+namespace kluis::testing {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+
+const std::vector<std::pair<std::string, std::string>>& HostileTexts() {
+  static const auto* texts = new std::vector<std::pair<std::string, std::string>>{
+      {"empty", ""},
+      {"huge", std::string(60 * 1024, 'A')},
+      {"nul", std::string("x/WA\0Lombardijen1", 17)},
+      {"invalid utf-8", "\xff\xfe\xfd"},
+      {"control characters", "a\nb\r\x01\x1b[31m"},
+      {"sql", "x'; DROP TABLE accounts; --"},
+      {"path", "../../../../etc/passwd"},
+      {"format string", "%s%s%s%n"},
+  };
+  return *texts;
+}
+
+class HostileTest : public ReleaseTest {
+ protected:
+  // One unary call with raw bytes, as any client could send them.
+  grpc::Status RawCall(Client& c, const std::string& method, const std::string& bytes) {
+    grpc::GenericStub stub(c.channel());
+    grpc::CompletionQueue cq;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1), response;
+    auto reader = stub.PrepareUnaryCall(&context, method, request, &cq);
+    reader->StartCall();
+    grpc::Status status;
+    reader->Finish(&response, &status, reinterpret_cast<void*>(1));
+    void* tag;
+    bool ok;
+    cq.Next(&tag, &ok);
+    return status;
+  }
+  // Every table's rows, as text: what must not change.
+  std::string Snapshot() {
+    std::string all;
+    auto db = vault_.OpenDatabaseForTest();
+    EXPECT_TRUE(db->Read([&](storage::Tx& tx) -> absl::Status {
+      auto accounts = tx.ListAccounts();
+      auto bindings = tx.ListBindings(std::nullopt);
+      auto requests = tx.ListRequests(std::nullopt, 100000);
+      auto flags = tx.OpenRotationFlags(std::nullopt);
+      if (!accounts.ok() || !bindings.ok() || !requests.ok() || !flags.ok()) return absl::InternalError("read");
+      for (const auto& a : *accounts) absl::StrAppend(&all, a.name(), a.status, a.archive_ref, ";");
+      for (const auto& b : *bindings) absl::StrAppend(&all, b.user_name, b.role, b.scope_id, b.ended_us.value_or(0), ";");
+      absl::StrAppend(&all, requests->size(), "/", flags->size(), ";");
+      for (const auto& a : *accounts) {
+        for (const char* kind : {"password", "email", "totp"}) {
+          auto secret = tx.CurrentSecret(a.id, kind);
+          if (secret.ok() && secret->has_value()) absl::StrAppend(&all, a.id, kind, (*secret)->version, ";");
+        }
+      }
+      return absl::OkStatus();
+    }).ok());
+    return all;
+  }
+};
+
+TEST_F(HostileTest, EveryStringFieldOfEveryMethodRefusesHostileTextClearlyAndChangesNothing) {
+  const std::string before = Snapshot();
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  int calls = 0;
+  for (const char* caller : {"operator", "robin.peters"}) {
+    Client& c = std::string(caller) == "operator" ? vault_.operator_client() : *clients_[caller];
+    for (const char* name : {"kluis.v1.Organisation", "kluis.v1.Vault", "kluis.v1.Audit"}) {
+      const auto* service = pool->FindServiceByName(name);
+      ASSERT_NE(service, nullptr);
+      for (int m = 0; m < service->method_count(); ++m) {
+        const auto* method = service->method(m);
+        if (method->server_streaming()) continue;
+        const auto* input = method->input_type();
+        for (int f = 0; f < input->field_count(); ++f) {
+          const FieldDescriptor* field = input->field(f);
+          if (field->type() != FieldDescriptor::TYPE_STRING && field->type() != FieldDescriptor::TYPE_BYTES) continue;
+          for (const auto& [what, text] : HostileTexts()) {
+            // Serialized by hand: protobuf would refuse to build a string that is not UTF-8.
+            std::string bytes;
+            // tag (field number, wire type 2), length, then the bytes.
+            uint32_t tag = (static_cast<uint32_t>(field->number()) << 3) | 2;
+            for (uint64_t v : {uint64_t{tag}, uint64_t{text.size()}}) {
+              while (v >= 0x80) {
+                bytes.push_back(static_cast<char>((v & 0x7f) | 0x80));
+                v >>= 7;
+              }
+              bytes.push_back(static_cast<char>(v));
+            }
+            bytes += text;
+            const std::string full = absl::StrCat("/", name, "/", method->name());
+            const grpc::Status status = RawCall(c, full, bytes);
+            ++calls;
+            const std::string where = absl::StrCat(caller, " ", full, " ", field->name(), " = ", what, ": ",
+                                                   status.error_code(), " ", status.error_message().substr(0, 200));
+            EXPECT_NE(status.error_code(), grpc::StatusCode::UNKNOWN) << where;
+            EXPECT_NE(status.error_code(), grpc::StatusCode::UNAVAILABLE) << where << " (server gone?)";
+            EXPECT_EQ(status.error_message().find('\n'), std::string::npos) << where;
+            EXPECT_LE(status.error_message().size(), 600u) << where;
+            EXPECT_EQ(status.error_message().find('\0'), std::string::npos) << where;
+            EXPECT_EQ(status.error_message().find("\xff"), std::string::npos) << where;
+            EXPECT_EQ(status.error_message().find('\x1b'), std::string::npos) << where;
+            if (status.error_code() == grpc::StatusCode::INTERNAL) {
+              // Only protobuf's own refusal of a string that is not UTF-8, before any handler runs.
+              EXPECT_EQ(what, "invalid utf-8") << where;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(calls, 500);
+  EXPECT_EQ(Snapshot(), before) << "a hostile call changed something";
+  // Still serving, still whole.
+  auto login = Get("robin.peters", "WA_Lombardijen1");
+  ASSERT_TRUE(login.ok()) << login.status();
+  EXPECT_EQ(login->password(), kPassword);
+}
+
+TEST_F(HostileTest, OversizedMessageIsRefusedAndChangesNothing) {
+  const std::string before = Snapshot();
+  pb::SetPasswordRequest request;
+  request.set_account("WA_Lombardijen1");
+  request.set_password(std::string(200 * 1024, 'x'));
+  Client& robin = *clients_["robin.peters"];
+  EXPECT_EQ(robin.Call(robin.vault(), &pb::Vault::Stub::SetPassword, request).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  request.set_password(std::string(2000, 'x'));  // under the transport limit, over the vault's
+  auto refused = robin.Call(robin.vault(), &pb::Vault::Stub::SetPassword, request);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "2000 bytes")) << refused.status();
+  EXPECT_EQ(Snapshot(), before);
+  EXPECT_EQ(Get("robin.peters", "WA_Lombardijen1")->password(), kPassword);
+}
+
+TEST_F(HostileTest, UnknownEnumValuesAreRefused) {
+  Client& op = vault_.operator_client();
+  pb::GrantRoleRequest grant;
+  grant.set_user("robin.peters");
+  grant.set_role(static_cast<pb::Role>(99));
+  grant.mutable_scope()->set_global(true);
+  EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::GrantRole, grant).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  pb::AddAccountRequest account;
+  account.set_platform("x");
+  account.set_handle("Nieuw");
+  account.set_team("ijsselmonde");
+  account.set_kind(static_cast<pb::AccountKind>(77));
+  EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  pb::RotateRequest rotate;
+  rotate.set_account("WA_Lombardijen1");
+  rotate.set_step(static_cast<pb::RotateRequest::Step>(42));
+  Client& robin = *clients_["robin.peters"];
+  EXPECT_EQ(robin.Call(robin.vault(), &pb::Vault::Stub::Rotate, rotate).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  pb::GrantRoleRequest no_scope;
+  no_scope.set_user("robin.peters");
+  no_scope.set_role(pb::ROLE_AUDITOR);
+  EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::GrantRole, no_scope).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HostileTest, AnotherUnitsAccountLooksExactlyLikeAMissingOne) {
+  Client& op = vault_.operator_client();
+  pb::AddUnitRequest unit;
+  unit.set_unit("utrecht");
+  ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddUnit, unit).ok());
+  pb::AddTeamRequest team;
+  team.set_unit("utrecht");
+  team.set_team("centrum");
+  ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddTeam, team).ok());
+  pb::AddAccountRequest account;
+  account.set_platform("x");
+  account.set_handle("UT_Centrum");
+  account.set_team("utrecht/centrum");
+  account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+  ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account).ok());
+  Client& regisseur = *clients_["regisseur.rotterdam"];
+  // For each way in: the same code and the same words, whether the account exists elsewhere or not.
+  auto answer = [&](const std::string& name) -> std::vector<std::string> {
+    std::vector<absl::Status> statuses;
+    pb::ReleaseCredentialRequest get;
+    get.set_account(name);
+    statuses.push_back(regisseur.Call(regisseur.vault(), &pb::Vault::Stub::ReleaseCredential, get).status());
+    pb::ShowAccountRequest show;
+    show.set_account(name);
+    statuses.push_back(regisseur.Call(regisseur.organisation(), &pb::Organisation::Stub::ShowAccount, show).status());
+    pb::RequestAccessRequest request;
+    request.set_account(name);
+    request.set_purpose("koppelen");
+    request.set_reason("koppelen aan de landelijke tool");
+    statuses.push_back(regisseur.Call(regisseur.vault(), &pb::Vault::Stub::RequestAccess, request).status());
+    pb::HandoverRequest handover;
+    handover.set_account(name);
+    handover.set_to("robin.peters");
+    handover.set_reason("overig");
+    statuses.push_back(regisseur.Call(regisseur.vault(), &pb::Vault::Stub::Handover, handover).status());
+    pb::StopAccountRequest stop;
+    stop.set_account(name);
+    stop.set_reason("account verwijderen");
+    statuses.push_back(regisseur.Call(regisseur.organisation(), &pb::Organisation::Stub::StopAccount, stop).status());
+    std::vector<std::string> out;
+    for (const absl::Status& s : statuses) {
+      out.push_back(absl::StrCat(absl::StatusCodeToString(s.code()), " ", absl::StrReplaceAll(s.message(), {{name, "NAME"}})));
+    }
+    return out;
+  };
+  const std::vector<std::string> elsewhere = answer("x/UT_Centrum"), missing = answer("x/Bestaat_Niet");
+  EXPECT_EQ(elsewhere, missing);
+  for (const std::string& a : elsewhere) EXPECT_TRUE(absl::StartsWith(a, "NOT_FOUND ")) << a;
+}
+
+TEST_F(HostileTest, AnExpiredClientCertificateIsRefusedByTls) {
+  // Issue robin a certificate from the vault's own CA that expired yesterday.
+  std::ifstream sealed_in(server::RootKeyPath(vault_.data_dir()), std::ios::binary);
+  std::stringstream sealed;
+  sealed << sealed_in.rdbuf();
+  auto root = crypto::RootKey::Open(sealed.str(), crypto::SecretBytes::CopyFrom(TestVault::kPassphrase));
+  ASSERT_TRUE(root.ok());
+  auto sealer = crypto::XChaCha20Poly1305::Create(*crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kPrivateKeySeal));
+  ASSERT_TRUE(sealer.ok());
+  std::optional<storage::PkiRow> ca_row;
+  ASSERT_TRUE(vault_.OpenDatabaseForTest()->Read([&](storage::Tx& tx) -> absl::Status {
+    auto row = tx.GetPki("ca");
+    if (!row.ok()) return row.status();
+    ca_row = **row;
+    return absl::OkStatus();
+  }).ok());
+  auto ca_key = sealer->Open(ca_row->sealed_key, "kluis/pki/v1/ca");
+  ASSERT_TRUE(ca_key.ok());
+  auto ca = crypto::CertificateAuthority::Create(*std::move(ca_key), ca_row->certificate_pem);
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto request = crypto::GenerateKeyAndRequest("robin.peters");
+  ASSERT_TRUE(request.ok());
+  auto expired = ca->IssueClientCertificate(request->request_pem, "robin.peters",
+                                            absl::Now() - absl::Hours(24 * 400), absl::Hours(24));
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  client::Profile profile;
+  profile.server = vault_.address();
+  profile.private_key_pem = request->private_key_pem.Clone();
+  profile.certificate_pem = *expired;
+  profile.ca_certificate_pem = vault_.ca_pem();
+  auto client = vault_.ClientFor(profile);
+  auto me = client->Call(client->organisation(), &pb::Organisation::Stub::WhoAmI, pb::WhoAmIRequest());
+  EXPECT_EQ(me.status().code(), absl::StatusCode::kUnavailable) << me.status();
+}
+
+}  // namespace
+}  // namespace kluis::testing
