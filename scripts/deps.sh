@@ -9,7 +9,7 @@ KLUIS_PACKAGES=(
   libcli11-dev libqrencode-dev
   libgtest-dev libgmock-dev
   oathtool
-  python3 python3-nacl
+  python3 python3-nacl python3-grpcio python3-protobuf python3-cryptography
 )
 
 kluis_install_deps() {
