@@ -10,6 +10,7 @@ KLUIS_PACKAGES=(
   libgtest-dev libgmock-dev
   oathtool
   python3 python3-nacl python3-grpcio python3-protobuf python3-cryptography
+  clang libclang-rt-14-dev
 )
 
 kluis_install_deps() {
@@ -37,4 +38,16 @@ kluis_build() {
     cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
   fi
   cmake --build "$root/build" -- "$@"
+}
+
+# The same tree built with clang under AddressSanitizer and UndefinedBehaviorSanitizer, with the
+# libFuzzer targets of tests/fuzz, into build-san/.
+kluis_build_sanitized() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  if [ ! -f "$root/build-san/build.ninja" ]; then
+    CC=clang CXX=clang++ cmake -S "$root" -B "$root/build-san" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DKLUIS_SANITIZE=ON -DKLUIS_FUZZ=ON
+  fi
+  cmake --build "$root/build-san" -- "$@"
 }

@@ -2080,7 +2080,8 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
     }
     if (plan.accounts.empty()) return no_unit;
     for (const auto* pairs : {&input.successors, &input.hybrid, &input.archives}) {
-      for (const auto& [name, value] : *pairs) {
+      for (const auto& pair : *pairs) {
+        const std::string& name = pair.first;  // not a structured binding: a lambda captures it
         const auto matches = std::count_if(plan.accounts.begin(), plan.accounts.end(), [&](const KabinetswisselAccount& a) {
           return a.account == name || absl::EqualsIgnoreCase(a.account.substr(a.account.find('/') + 1), name);
         });

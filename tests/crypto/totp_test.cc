@@ -147,3 +147,25 @@ TEST(OtpauthTest, RefusesBadInputWithAPreciseLineThatNeverEchoesTheSecret) {
 
 }  // namespace
 }  // namespace kluis::crypto
+
+namespace kluis::crypto {
+namespace {
+
+// Found by tests/fuzz (regressions/otpauth/issuer-with-colon): an issuer with a colon parsed, but
+// its stored form read back differently, so the key could not be used later.
+TEST(OtpauthTest, IssuerWithAColonIsRefusedAndEveryParsedKeyReadsBackTheSame) {
+  EXPECT_FALSE(ParseOtpauth("otpauth://totp/acct?secret=JBSWY3DPEHPK3PXP&issuer=Bad%3AIssuer").ok());
+  for (const char* uri : {"otpauth://totp/X:WA_Lombardijen1?secret=JBSWY3DPEHPK3PXP&issuer=X",
+                          "otpauth://totp/a:b:c?secret=JBSWY3DPEHPK3PXP",
+                          "otpauth://totp/acct?secret=JBSWY3DPEHPK3PXP&issuer=%20Spaced%20"}) {
+    auto key = ParseOtpauth(uri);
+    ASSERT_TRUE(key.ok()) << uri << ": " << key.status();
+    auto again = ParseOtpauth(FormatOtpauth(*key));
+    ASSERT_TRUE(again.ok()) << uri << ": " << again.status();
+    EXPECT_EQ(again->issuer, key->issuer);
+    EXPECT_EQ(again->account, key->account);
+  }
+}
+
+}  // namespace
+}  // namespace kluis::crypto
