@@ -139,6 +139,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::stri
     if (key_rc != SQLITE_OK) return SqliteError(raw, key_rc, "keying the database failed");
   }
   if (absl::Status s = db->Exec("PRAGMA cipher_page_size = 4096;"); !s.ok()) return s;
+  // Another process writing the same file (kluisd backup, an operator's tool) makes us wait for
+  // it briefly instead of failing at once.
+  sqlite3_busy_timeout(raw, 5000);
   // A wrong key shows only here, as "file is encrypted or is not a database".
   if (absl::Status s = db->Exec("SELECT count(*) FROM sqlite_master;"); !s.ok()) {
     return absl::PermissionDeniedError("wrong passphrase or not a Kluis database");
@@ -224,16 +227,62 @@ absl::Status Database::Migrate(int target_version) {
 }
 
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = Exec("BEGIN IMMEDIATE;"); !s.ok()) return s;
-  Tx tx(db_);
-  absl::Status result = body(tx);
-  if (result.ok()) {
-    result = Exec("COMMIT;");
-    if (result.ok()) return result;
+  // Group commit (DESIGN.md §11), after leveldb's DBImpl::Write: writers queue up; the one at the
+  // front leads, runs the bodies of everyone waiting behind it in one transaction, each in a
+  // savepoint of its own, commits once — one fsync for the batch — and wakes them with their own
+  // outcome. Nobody hears "done" before the COMMIT that holds their change has returned, so every
+  // acknowledged write is as durable as if it had committed alone.
+  PendingWrite self{&body};
+  absl::MutexLock queue_lock(&queue_mu_);
+  queue_.push_back(&self);
+  while (!self.done && queue_.front() != &self) queue_cv_.Wait(&queue_mu_);
+  if (self.done) return self.status;  // a leader committed (or failed) it for us
+
+  // Leader: take the batch that is waiting now. New writers queue behind it meanwhile.
+  std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + std::min(queue_.size(), kMaxBatch));
+  queue_mu_.Unlock();
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Status begun = Exec("BEGIN IMMEDIATE;");
+    bool any_ok = false;
+    for (PendingWrite* w : batch) {
+      if (!begun.ok()) {
+        w->status = begun;
+        continue;
+      }
+      if (absl::Status s = Exec("SAVEPOINT write;"); !s.ok()) {
+        w->status = s;
+        continue;
+      }
+      Tx tx(db_);
+      w->status = (*w->body)(tx);
+      if (w->status.ok()) {
+        w->status = Exec("RELEASE write;");
+      } else {
+        // Undo this body only; the others in the batch keep their changes.
+        Exec("ROLLBACK TO write;").IgnoreError();
+        Exec("RELEASE write;").IgnoreError();
+      }
+      any_ok |= w->status.ok();
+    }
+    if (begun.ok()) {
+      absl::Status committed = any_ok ? Exec("COMMIT;") : Exec("ROLLBACK;");
+      if (!committed.ok()) {
+        // A failed commit fails every write of the batch: none of them is durable.
+        Exec("ROLLBACK;").IgnoreError();
+        for (PendingWrite* w : batch) {
+          if (w->status.ok()) w->status = committed;
+        }
+      }
+    }
   }
-  Exec("ROLLBACK;").IgnoreError();
-  return result;
+  queue_mu_.Lock();
+  for (PendingWrite* w : batch) {
+    w->done = true;
+    queue_.pop_front();
+  }
+  queue_cv_.SignalAll();  // the batch's writers, and the next leader
+  return self.status;
 }
 
 absl::Status Database::Read(absl::FunctionRef<absl::Status(Tx&)> body) {

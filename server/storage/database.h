@@ -5,6 +5,7 @@
 #include <sqlcipher/sqlite3.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,7 +60,9 @@ class Statement {
 //
 // Thread-safe: one connection, and every Read or Write body runs under one mutex, so a body sees
 // and makes a consistent state. Write bodies run in BEGIN IMMEDIATE … COMMIT: committed in full,
-// durably (fsync), or not at all.
+// durably (fsync), or not at all. Concurrent writes share commits (group commit): each body runs
+// in a savepoint of its own inside the batch's transaction, so one body's failure undoes only its
+// own changes, and each caller returns only after the COMMIT that holds its change.
 class Database {
  public:
   enum class Mode { kCreate, kOpenExisting };
@@ -92,7 +95,18 @@ class Database {
   absl::Status Migrate(int target_version);
   absl::Status Exec(const char* sql);
 
-  absl::Mutex mu_;
+  // One waiting Write: its body, and once a leader ran it, its outcome.
+  struct PendingWrite {
+    const absl::FunctionRef<absl::Status(Tx&)>* body;
+    absl::Status status;
+    bool done = false;
+  };
+  static constexpr size_t kMaxBatch = 64;
+
+  absl::Mutex queue_mu_;
+  absl::CondVar queue_cv_;
+  std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  absl::Mutex mu_;  // the connection; taken after queue_mu_ is released, never while waiting on it
   sqlite3* db_;
   std::string path_;
 };
