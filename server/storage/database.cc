@@ -226,6 +226,8 @@ absl::Status Database::Migrate(int target_version) {
   return absl::OkStatus();
 }
 
+std::atomic<size_t> Database::max_batch_for_bench_{0};
+
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
   // Group commit (DESIGN.md §11), after leveldb's DBImpl::Write: writers queue up; the one at the
   // front leads, runs the bodies of everyone waiting behind it in one transaction, each in a
@@ -239,7 +241,8 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
   if (self.done) return self.status;  // a leader committed (or failed) it for us
 
   // Leader: take the batch that is waiting now. New writers queue behind it meanwhile.
-  std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + std::min(queue_.size(), kMaxBatch));
+  const size_t limit = max_batch_for_bench_ > 0 ? max_batch_for_bench_.load() : kMaxBatch;
+  std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + std::min(queue_.size(), limit));
   queue_mu_.Unlock();
   {
     absl::MutexLock lock(&mu_);

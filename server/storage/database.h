@@ -4,6 +4,7 @@
 #include "absl/strings/string_view.h"
 #include <sqlcipher/sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -80,6 +81,8 @@ class Database {
   absl::Status Read(absl::FunctionRef<absl::Status(Tx&)> body);
 
   int SchemaVersion();
+  // How many writes may share a commit (0: the default). For the group-commit benchmark only.
+  static void SetMaxBatchForBench(size_t writes) { max_batch_for_bench_ = writes; }
   // Copies the whole database, as one consistent snapshot, into a new file at `path` encrypted
   // with the same key (SQLite's online backup: writers elsewhere go on meanwhile).
   absl::Status BackupTo(const std::string& path, const crypto::SecretBytes& key);
@@ -102,6 +105,7 @@ class Database {
     bool done = false;
   };
   static constexpr size_t kMaxBatch = 64;
+  static std::atomic<size_t> max_batch_for_bench_;  // 0: kMaxBatch
 
   absl::Mutex queue_mu_;
   absl::CondVar queue_cv_;

@@ -1,0 +1,476 @@
+// kluis_bench: the in-process benchmarks of issue 8, each beside the baseline that bounds it,
+// measured in the same run on the same machine. scripts/bench.sh runs it and writes
+// docs/BENCHMARKS.md; nothing here is run by the tests.
+//
+//   kluis_bench release [--seconds S] [--repeat R]   audited releases vs echo vs fsync'd commits
+//   kluis_bench kabinetswissel [--accounts N]        plan and apply for N minister accounts
+//   kluis_bench argon2                               the passphrase stretching alone
+//   kluis_bench make-log DIR RECORDS                 a vault with RECORDS audit records (for export)
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/client.h"
+#include "crypto/kdf.h"
+#include "crypto/random.h"
+#include "crypto/root_key.h"
+#include "crypto/signing.h"
+#include "echo.grpc.pb.h"
+#include "server/audit/audit_log.h"
+#include "server/clock.h"
+#include "server/server.h"
+#include "server/storage/database.h"
+#include "server/storage/tx.h"
+#include "server/vault.h"
+
+namespace kluis::bench {
+namespace {
+
+namespace pb = ::kluis::v1;
+using Clock = std::chrono::steady_clock;
+constexpr char kPassphrase[] = "bench passphrase, not for production";
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+struct Sample {
+  double per_second = 0;
+  double p50_ms = 0, p99_ms = 0;
+};
+
+Sample Summarise(std::vector<double> latencies_ms, double elapsed_s) {
+  Sample s;
+  if (latencies_ms.empty()) return s;
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  s.per_second = latencies_ms.size() / elapsed_s;
+  s.p50_ms = latencies_ms[latencies_ms.size() / 2];
+  s.p99_ms = latencies_ms[std::min(latencies_ms.size() - 1, latencies_ms.size() * 99 / 100)];
+  return s;
+}
+
+// Closed loop: `clients` threads, each calling `call` back to back for `seconds`.
+template <typename MakeCall>
+Sample ClosedLoop(int clients, double seconds, MakeCall make_call) {
+  std::vector<std::vector<double>> latencies(clients);
+  std::vector<std::thread> threads;
+  const Clock::time_point end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const Clock::time_point start = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto call = make_call(c);
+      while (Clock::now() < end) {
+        const Clock::time_point t = Clock::now();
+        if (!call()) return;
+        latencies[c].push_back(Seconds(Clock::now() - t) * 1000);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  return Summarise(std::move(all), Seconds(Clock::now() - start));
+}
+
+// Open loop: calls arrive at a fixed `rate` per second, whether earlier ones finished or not (up
+// to `clients` in flight); latency counts from the scheduled arrival, so queueing shows.
+template <typename MakeCall>
+Sample OpenLoop(int clients, double rate, double seconds, MakeCall make_call) {
+  const int total = static_cast<int>(rate * seconds);
+  std::atomic<int> next{0};
+  std::vector<std::vector<double>> latencies(clients);
+  const Clock::time_point start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto call = make_call(c);
+      for (int i = next++; i < total; i = next++) {
+        const Clock::time_point due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
+        std::this_thread::sleep_until(due);
+        if (!call()) return;
+        latencies[c].push_back(Seconds(Clock::now() - due) * 1000);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  return Summarise(std::move(all), Seconds(Clock::now() - start));
+}
+
+class EchoService final : public kluis::bench::Echo::Service {
+  grpc::Status Echo(grpc::ServerContext*, const EchoMessage* request, EchoMessage* response) override {
+    response->set_payload(request->payload());
+    return grpc::Status::OK;
+  }
+};
+
+// A vault served on 127.0.0.1 with an operator, beheerder and regisseur enrolled, one account with
+// a password and a TOTP key, and an echo server with the same TLS identity beside it.
+class Bench {
+ public:
+  Bench() {
+    if (!crypto::Initialize().ok()) std::abort();
+    root_ = std::filesystem::temp_directory_path() / absl::StrCat("kluis-bench-", getpid());
+    std::filesystem::create_directories(root_);
+    server::InitOptions options;
+    options.data_dir = root_ + "/vault";
+    options.admin_user = "operator";
+    options.listen = "127.0.0.1:0";
+    options.argon2 = crypto::Argon2Params::Interactive();
+    const crypto::SecretBytes passphrase = crypto::SecretBytes::CopyFrom(kPassphrase);
+    auto init = server::Vault::Init(options, passphrase, clock_);
+    vault_ = *server::Vault::Open(options.data_dir, passphrase, clock_);
+    server_ = *server::KluisServer::Start(*vault_, {"127.0.0.1:0"});
+    std::ifstream in(server::CaCertificatePath(options.data_dir));
+    std::stringstream ca;
+    ca << in.rdbuf();
+    ca_ = ca.str();
+    auto op = client::Client::Enroll(Address(), ca_, "operator", init->admin_code.code, root_ + "/operator");
+    operator_ = *client::Client::Connect(*op);
+    StartEcho();
+  }
+  ~Bench() {
+    operator_.reset();
+    if (echo_) echo_->Shutdown();
+    server_.reset();
+    vault_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  std::string Address() const { return absl::StrCat("127.0.0.1:", server_->port()); }
+
+  client::Profile Enroll(const std::string& user) {
+    pb::AddUserRequest add;
+    add.set_user(user);
+    add.set_display_name(user);
+    auto added = Call(&pb::Organisation::Stub::AddUser, add);
+    auto profile = client::Client::Enroll(Address(), ca_, user, added.enrollment_code(), root_ + "/" + user);
+    if (!profile.ok()) std::abort();
+    return *std::move(profile);
+  }
+
+  template <typename Request, typename Response>
+  Response Call(grpc::Status (pb::Organisation::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                const Request& request) {
+    auto r = operator_->Call(operator_->organisation(), method, request);
+    if (!r.ok()) {
+      std::cerr << "setup failed: " << r.status() << std::endl;
+      std::abort();
+    }
+    return *r;
+  }
+
+  void Grant(const std::string& user, pb::Role role, const std::string& kind, const std::string& name) {
+    pb::GrantRoleRequest grant;
+    grant.set_user(user);
+    grant.set_role(role);
+    if (kind == "account") grant.mutable_scope()->set_account(name);
+    if (kind == "unit") grant.mutable_scope()->set_unit(name);
+    Call(&pb::Organisation::Stub::GrantRole, grant);
+  }
+
+  void Organisation(const std::string& unit, const std::string& team) {
+    pb::AddUnitRequest u;
+    u.set_unit(unit);
+    Call(&pb::Organisation::Stub::AddUnit, u);
+    pb::AddTeamRequest t;
+    t.set_unit(unit);
+    t.set_team(team);
+    Call(&pb::Organisation::Stub::AddTeam, t);
+  }
+
+  void Account(const std::string& handle, const std::string& team, pb::AccountKind kind) {
+    pb::AddAccountRequest a;
+    a.set_platform("x");
+    a.set_handle(handle);
+    a.set_team(team);
+    a.set_kind(kind);
+    a.set_linked_email("bench@politie.example");
+    Call(&pb::Organisation::Stub::AddAccount, a);
+  }
+
+  std::string EchoAddress() const { return absl::StrCat("127.0.0.1:", echo_port_); }
+  const std::string& root() const { return root_; }
+  server::Vault& vault() { return *vault_; }
+
+ private:
+  void StartEcho() {
+    absl::StatusOr<server::ServerIdentity> identity = vault_->Identity();
+    grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.pem_root_certs = identity->ca_certificate_pem;
+    tls.pem_key_cert_pairs.push_back({std::string(identity->private_key_pem.Reveal()), identity->certificate_pem});
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls), &echo_port_);
+    builder.RegisterService(&echo_service_);
+    echo_ = builder.BuildAndStart();
+  }
+
+  server::SystemClock clock_;
+  std::string root_, ca_;
+  std::unique_ptr<server::Vault> vault_;
+  std::unique_ptr<server::KluisServer> server_;
+  std::unique_ptr<client::Client> operator_;
+  EchoService echo_service_;
+  std::unique_ptr<grpc::Server> echo_;
+  int echo_port_ = 0;
+};
+
+std::string Row(const std::string& what, const std::vector<Sample>& runs) {
+  auto median = [&](auto field) {
+    std::vector<double> v;
+    for (const Sample& s : runs) v.push_back(s.*field);
+    std::sort(v.begin(), v.end());
+    return absl::StrFormat("%.2f (%.2f–%.2f)", v[v.size() / 2], v.front(), v.back());
+  };
+  return absl::StrCat("| ", what, " | ", median(&Sample::per_second), " | ", median(&Sample::p50_ms), " | ",
+                      median(&Sample::p99_ms), " |");
+}
+
+double MedianOf(const std::vector<Sample>& runs, double Sample::*field) {
+  std::vector<double> v;
+  for (const Sample& s : runs) v.push_back(s.*field);
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int RunRelease(double seconds, int repeat) {
+  Bench bench;
+  bench.Organisation("rotterdam", "ijsselmonde");
+  bench.Account("WA_Lombardijen1", "rotterdam/ijsselmonde", pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+  client::Profile robin = bench.Enroll("robin.peters");
+  bench.Grant("robin.peters", pb::ROLE_BEHEERDER, "account", "x/WA_Lombardijen1");
+  {
+    auto c = *client::Client::Connect(robin);
+    pb::SetPasswordRequest set;
+    set.set_account("WA_Lombardijen1");
+    set.set_password("Bench-wachtwoord-2026!");
+    if (!c->Call(c->vault(), &pb::Vault::Stub::SetPassword, set).ok()) std::abort();
+    pb::SetTotpRequest totp;
+    totp.set_account("WA_Lombardijen1");
+    totp.set_otpauth("JBSWY3DPEHPK3PXP");
+    if (!c->Call(c->vault(), &pb::Vault::Stub::SetTotp, totp).ok()) std::abort();
+  }
+  auto release_client = [&](int) {
+    std::shared_ptr<client::Client> c = *client::Client::Connect(robin);
+    return [c] {
+      pb::ReleaseCredentialRequest get;
+      get.set_account("x/WA_Lombardijen1");
+      return c->Call(c->vault(), &pb::Vault::Stub::ReleaseCredential, get).ok();
+    };
+  };
+  auto totp_client = [&](int) {
+    std::shared_ptr<client::Client> c = *client::Client::Connect(robin);
+    return [c] {
+      pb::GetTotpCodeRequest get;
+      get.set_account("x/WA_Lombardijen1");
+      return c->Call(c->vault(), &pb::Vault::Stub::GetTotpCode, get).ok();
+    };
+  };
+  auto echo_client = [&](int) {
+    client::Profile p;
+    p.dir = robin.dir;
+    p.server = bench.EchoAddress();
+    p.private_key_pem = robin.private_key_pem.Clone();
+    p.certificate_pem = robin.certificate_pem;
+    p.ca_certificate_pem = robin.ca_certificate_pem;
+    std::shared_ptr<client::Client> c = *client::Client::Connect(p);
+    auto stub = std::make_shared<kluis::bench::Echo::Stub>(c->channel());
+    return [c, stub] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      EchoMessage request, response;
+      request.set_payload(std::string(200, 'x'));  // about the size of a released login
+      return stub->Echo(&context, request, &response).ok();
+    };
+  };
+  // The limit of durability: single-row commits, each fsync'd, one after the other.
+  auto commit_client = [&](int) {
+    auto db = std::shared_ptr<storage::Database>(
+        *storage::Database::Open(bench.root() + "/commits.db", crypto::RandomSecret(32), storage::Database::Mode::kCreate));
+    auto n = std::make_shared<int64_t>(0);
+    return [db, n] {
+      return db->Write([&](storage::Tx& tx) { return tx.PutMeta("k", absl::StrCat((*n)++)); }).ok();
+    };
+  };
+
+  std::map<std::string, std::vector<Sample>> runs;
+  for (int r = 0; r < repeat; ++r) {
+    std::filesystem::remove(bench.root() + "/commits.db");
+    std::filesystem::remove(bench.root() + "/commits.db-wal");
+    std::filesystem::remove(bench.root() + "/commits.db-shm");
+    runs["commit, 1"].push_back(ClosedLoop(1, seconds, commit_client));
+    for (int clients : {1, 8, 32}) {
+      runs[absl::StrCat("echo, ", clients)].push_back(ClosedLoop(clients, seconds, echo_client));
+      runs[absl::StrCat("release, ", clients)].push_back(ClosedLoop(clients, seconds, release_client));
+    }
+    storage::Database::SetMaxBatchForBench(1);
+    runs["release, 32, no group commit"].push_back(ClosedLoop(32, seconds, release_client));
+    storage::Database::SetMaxBatchForBench(0);
+    for (int clients : {1, 32}) runs[absl::StrCat("totp code, ", clients)].push_back(ClosedLoop(clients, seconds, totp_client));
+    // Open loop at half of the closed-loop rate with 8 clients: latency with queueing visible.
+    const double rate = runs["release, 8"].back().per_second / 2;
+    runs["release, open loop at half the 8-client rate"].push_back(OpenLoop(32, rate, seconds, release_client));
+    const double echo_rate = runs["echo, 8"].back().per_second / 2;
+    runs["echo, open loop at half the 8-client rate"].push_back(OpenLoop(32, echo_rate, seconds, echo_client));
+  }
+  std::cout << "| what, clients | per second | p50 ms | p99 ms |\n|---|---|---|---|\n";
+  for (const char* key : {"commit, 1", "echo, 1", "release, 1", "echo, 8", "release, 8", "echo, 32", "release, 32",
+                          "release, 32, no group commit", "totp code, 1", "totp code, 32",
+                          "echo, open loop at half the 8-client rate", "release, open loop at half the 8-client rate"}) {
+    std::cout << Row(key, runs[key]) << "\n";
+  }
+  const double bound = MedianOf(runs["echo, 1"], &Sample::p50_ms) + MedianOf(runs["commit, 1"], &Sample::p50_ms);
+  const double p50 = MedianOf(runs["release, 1"], &Sample::p50_ms);
+  const double rate32 = MedianOf(runs["release, 32"], &Sample::per_second);
+  std::cout << "\nratios (medians):\n"
+            << absl::StrFormat("- release p50 at 1 client / (echo p50 + one fsync'd commit): %.2f (target <= 1.5)\n", p50 / bound)
+            << absl::StrFormat("- releases/s at 32 clients / echo/s at 32 clients: %.2f (target >= 0.5)\n",
+                               rate32 / MedianOf(runs["echo, 32"], &Sample::per_second))
+            << absl::StrFormat("- releases/s at 32 clients / single-commit rate: %.1f (target >= 10)\n",
+                               rate32 / MedianOf(runs["commit, 1"], &Sample::per_second))
+            << absl::StrFormat("- group commit: releases/s at 32 clients with / without: %.1f\n",
+                               rate32 / MedianOf(runs["release, 32, no group commit"], &Sample::per_second));
+  return 0;
+}
+
+int RunKabinetswissel(int accounts) {
+  Bench bench;
+  bench.Organisation("az", "communicatie");
+  client::Profile regisseur = bench.Enroll("regisseur.az");
+  bench.Enroll("minister.devries");
+  bench.Grant("regisseur.az", pb::ROLE_REGISSEUR, "unit", "az");
+  for (int i = 0; i < accounts; ++i) {
+    bench.Account(absl::StrCat("Minister_", i), "az/communicatie", pb::ACCOUNT_KIND_CORPORATE);
+  }
+  auto c = *client::Client::Connect(regisseur);
+  pb::PlanKabinetswisselRequest plan;
+  plan.set_unit("az");
+  for (int i = 0; i < accounts; ++i) {
+    pb::AccountChoice* s = plan.add_successors();
+    s->set_account(absl::StrCat("x/Minister_", i));
+    s->set_value("minister.devries");
+    pb::AccountChoice* a = plan.add_archives();
+    a->set_account(absl::StrCat("x/Minister_", i));
+    a->set_value(absl::StrCat("archief ", i));
+  }
+  const Clock::time_point t0 = Clock::now();
+  grpc::ClientContext plan_context;
+  plan_context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  pb::KabinetswisselPlan planned;
+  grpc::Status planned_status = c->vault().PlanKabinetswissel(&plan_context, plan, &planned);
+  const Clock::time_point t1 = Clock::now();
+  grpc::ClientContext apply_context;
+  apply_context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  pb::ApplyKabinetswisselRequest apply;
+  apply.set_plan_id(planned.id());
+  pb::ApplyKabinetswisselResponse applied;
+  grpc::Status applied_status = c->vault().ApplyKabinetswissel(&apply_context, apply, &applied);
+  const Clock::time_point t2 = Clock::now();
+  if (!planned_status.ok() || !applied_status.ok() || !applied.complete()) {
+    std::cerr << "kabinetswissel failed: " << planned_status.error_message() << applied_status.error_message() << "\n";
+    return 1;
+  }
+  std::cout << absl::StrFormat("kabinetswissel of %d corporate accounts: plan %.2f s, apply %.2f s (%d steps)\n",
+                               accounts, Seconds(t1 - t0), Seconds(t2 - t1), accounts * 6);
+  return 0;
+}
+
+int RunArgon2() {
+  if (!crypto::Initialize().ok()) return 1;
+  const crypto::SecretBytes passphrase = crypto::SecretBytes::CopyFrom(kPassphrase);
+  crypto::SecretBytes root;
+  auto sealed = crypto::RootKey::CreateSealed(passphrase, crypto::Argon2Params::Moderate(), &root);
+  std::vector<double> times;
+  for (int i = 0; i < 3; ++i) {
+    const Clock::time_point t = Clock::now();
+    if (!crypto::RootKey::Open(*sealed, passphrase).ok()) return 1;
+    times.push_back(Seconds(Clock::now() - t) * 1000);
+  }
+  std::sort(times.begin(), times.end());
+  std::cout << absl::StrFormat("argon2id (moderate) unseal: %.0f ms median (%.0f–%.0f)\n", times[1], times[0], times[2]);
+  return 0;
+}
+
+// A vault whose log holds `records` records (the vault's own Append with its own checkpoint key),
+// an auditor with a one-time code in DIR/auditor.code, for scripts/bench.sh to export and verify.
+int RunMakeLog(const std::string& dir, int64_t records) {
+  if (!crypto::Initialize().ok()) return 1;
+  server::SystemClock clock;
+  std::ofstream(dir + ".pass") << kPassphrase;
+  server::InitOptions options;
+  options.data_dir = dir;
+  options.admin_user = "operator";
+  options.listen = "127.0.0.1:0";
+  options.argon2 = crypto::Argon2Params::Interactive();
+  const crypto::SecretBytes passphrase = crypto::SecretBytes::CopyFrom(kPassphrase);
+  auto init = server::Vault::Init(options, passphrase, clock);
+  if (!init.ok()) {
+    std::cerr << init.status() << "\n";
+    return 1;
+  }
+  std::ofstream(dir + "/operator.code") << init->admin_code.code << "\n";
+  std::ifstream sealed_in(server::RootKeyPath(dir), std::ios::binary);
+  std::stringstream sealed;
+  sealed << sealed_in.rdbuf();
+  auto root = crypto::RootKey::Open(sealed.str(), passphrase);
+  auto signer = crypto::Ed25519Signer::FromSeed(*crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kAuditSigning));
+  const audit::Checkpointer checkpointer(*std::move(signer), server::Vault::kCheckpointEveryRecords,
+                                         server::Vault::kCheckpointEvery);
+  auto db = *storage::Database::Open(server::DatabasePath(dir), *crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kDatabase),
+                                     storage::Database::Mode::kOpenExisting);
+  absl::Time t = absl::Now() - absl::Hours(24 * 365);
+  for (int64_t done = 0; done < records;) {
+    const int64_t batch = std::min<int64_t>(10000, records - done);
+    absl::Status s = db->Write([&](storage::Tx& tx) -> absl::Status {
+      for (int64_t i = 0; i < batch; ++i) {
+        audit::AuditEvent event{"robin.peters", "beheerder", "release-login", "x/WA_Lombardijen1", "allow",
+                                "R1.beheerder", absl::StrCat("dienst ", done + i), "", "ipv4:127.0.0.1:40312", "ok", 1};
+        if (absl::Status a = audit::Append(tx, event, t, &checkpointer).status(); !a.ok()) return a;
+        t += absl::Milliseconds(10);
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) {
+      std::cerr << s << "\n";
+      return 1;
+    }
+    done += batch;
+  }
+  std::cout << "vault with " << records << " audit records in " << dir << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace kluis::bench
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto flag = [&](const std::string& name, double fallback) {
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == name) return std::stod(args[i + 1]);
+    }
+    return fallback;
+  };
+  if (args.empty()) {
+    std::cerr << "usage: kluis_bench release|kabinetswissel|argon2|make-log DIR N\n";
+    return 1;
+  }
+  if (args[0] == "release") return kluis::bench::RunRelease(flag("--seconds", 5), static_cast<int>(flag("--repeat", 3)));
+  if (args[0] == "kabinetswissel") return kluis::bench::RunKabinetswissel(static_cast<int>(flag("--accounts", 1000)));
+  if (args[0] == "argon2") return kluis::bench::RunArgon2();
+  if (args[0] == "make-log" && args.size() == 3) return kluis::bench::RunMakeLog(args[1], std::stoll(args[2]));
+  std::cerr << "usage: kluis_bench release|kabinetswissel|argon2|make-log DIR N\n";
+  return 1;
+}
