@@ -26,7 +26,8 @@ class KluisServer {
  public:
   struct Options {
     std::string listen;  // host:port; port 0 picks a free one
-    int max_message_bytes = 64 * 1024;
+    // Calls are small; the largest is a kabinetswissel plan of a thousand accounts (~70 KiB).
+    int max_message_bytes = 256 * 1024;
   };
 
   static absl::StatusOr<std::unique_ptr<KluisServer>> Start(Vault& vault, const Options& options);

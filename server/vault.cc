@@ -731,7 +731,11 @@ absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, ab
   Caller caller;
   caller.peer = std::string(peer);
   absl::Status outcome;
-  absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+  // Every call authenticates: a read transaction, so calls do not queue behind writes for it; a
+  // refusal (rare) is then recorded in a write of its own.
+  bool refused = false;
+  auto check = [&](Tx& tx) -> absl::Status {
+    outcome = absl::OkStatus();
     absl::StatusOr<std::optional<storage::CertificateRow>> certificate =
         tx.FindCertificate(*fingerprint);
     if (!certificate.ok()) return certificate.status();
@@ -758,6 +762,10 @@ absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, ab
       caller.policy_bindings = PolicyBindings(caller.bindings);
       return absl::OkStatus();  // a successful authentication is not a record of its own
     }
+    if (!refused) {
+      refused = true;
+      return absl::OkStatus();  // decided in the read; recorded in the write that follows
+    }
     // A refused caller is recorded, with the user when the certificate names one we know.
     audit::AuditEvent event;
     if (user.has_value()) {
@@ -772,8 +780,11 @@ absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, ab
     event.peer = caller.peer;
     event.outcome = "unauthenticated";
     return Record(tx, event, now);
-  });
-  if (!stored.ok()) return stored;
+  };
+  if (absl::Status read = db_->Read(check); !read.ok()) return read;
+  if (refused) {
+    if (absl::Status stored = db_->Write(check); !stored.ok()) return stored;
+  }
   if (!outcome.ok()) return outcome;
   return caller;
 }

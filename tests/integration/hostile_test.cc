@@ -145,7 +145,7 @@ TEST_F(HostileTest, OversizedMessageIsRefusedAndChangesNothing) {
   const std::string before = Snapshot();
   pb::SetPasswordRequest request;
   request.set_account("WA_Lombardijen1");
-  request.set_password(std::string(200 * 1024, 'x'));
+  request.set_password(std::string(400 * 1024, 'x'));
   Client& robin = *clients_["robin.peters"];
   EXPECT_EQ(robin.Call(robin.vault(), &pb::Vault::Stub::SetPassword, request).status().code(),
             absl::StatusCode::kResourceExhausted);
