@@ -108,11 +108,13 @@ absl::StatusOr<JsonObject> ParseJsonObject(absl::string_view line) {
     if (i >= line.size() || line[i] != '"') return error("expected a string");
     ++i;
     while (i < line.size() && line[i] != '"') {
-      char c = line[i++];
-      if (c != '\\') {
-        out->push_back(c);
-        continue;
-      }
+      // Copy the run up to the next quote or escape at once.
+      size_t run = i;
+      while (run < line.size() && line[run] != '"' && line[run] != '\\') ++run;
+      out->append(line.data() + i, run - i);
+      i = run;
+      if (i >= line.size() || line[i] == '"') break;
+      ++i;  // the backslash
       if (i >= line.size()) return error("unfinished escape");
       const char e = line[i++];
       switch (e) {
@@ -188,7 +190,7 @@ absl::StatusOr<JsonObject> ParseJsonObject(absl::string_view line) {
         while (i < line.size() && line[i] >= '0' && line[i] <= '9') ++i;
         if (!absl::SimpleAtoi(line.substr(start, i - start), &value.number)) return error("expected a string or an integer");
       }
-      if (!object.emplace(std::move(key), std::move(value)).second) return error("duplicate key");
+      if (!object.Add(std::move(key), std::move(value))) return error("duplicate key");
       skip_space();
       if (i < line.size() && line[i] == ',') {
         ++i;
