@@ -326,6 +326,20 @@ auditfile::Record RecordOf(const pb::AuditRecord& r) {
                            r.decision(), r.rule(),             r.reason(), r.request_id(), r.peer(),   r.outcome()};
 }
 
+// The filters that audit list, access and export share.
+template <typename Request>
+absl::Status FillAuditFilter(const Args& a, Request* request) {
+  absl::StatusOr<int64_t> since = ParseTimeArg(a.since, "--since");
+  if (!since.ok()) return since.status();
+  absl::StatusOr<int64_t> until = ParseTimeArg(a.until, "--until");
+  if (!until.ok()) return until.status();
+  request->set_since_unix(*since);
+  request->set_until_unix(*until);
+  request->set_account(a.account);
+  request->set_actor(a.actor);
+  return absl::OkStatus();
+}
+
 // kluis audit export: streamed from the server straight into the file, line by line, so memory
 // stays flat however long the log. Written to FILE.part and renamed when complete.
 absl::Status ExportAudit(Client& c, const Args& a) {
@@ -333,14 +347,7 @@ absl::Status ExportAudit(Client& c, const Args& a) {
     return absl::InvalidArgumentError("audit export --format is jsonl or csv");
   }
   pb::ExportAuditRequest request;
-  absl::StatusOr<int64_t> since = ParseTimeArg(a.since, "--since");
-  if (!since.ok()) return since.status();
-  absl::StatusOr<int64_t> until = ParseTimeArg(a.until, "--until");
-  if (!until.ok()) return until.status();
-  request.set_since_unix(*since);
-  request.set_until_unix(*until);
-  request.set_account(a.account);
-  request.set_actor(a.actor);
+  if (absl::Status s = FillAuditFilter(a, &request); !s.ok()) return s;
   const std::string part = a.out + ".part";
   std::ofstream file(part, std::ios::binary | std::ios::trunc);
   if (!file) return absl::InvalidArgumentError(absl::StrCat("cannot write ", part));
@@ -989,14 +996,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
   }
   if (command == "audit list" || command == "audit access") {
     pb::ListAuditRequest request;
-    absl::StatusOr<int64_t> since = ParseTimeArg(a.since, "--since");
-    if (!since.ok()) return since.status();
-    absl::StatusOr<int64_t> until = ParseTimeArg(a.until, "--until");
-    if (!until.ok()) return until.status();
-    request.set_since_unix(*since);
-    request.set_until_unix(*until);
-    request.set_account(a.account);
-    request.set_actor(a.actor);
+    if (absl::Status s = FillAuditFilter(a, &request); !s.ok()) return s;
     request.set_limit(a.limit);
     request.set_releases_only(command == "audit access");
     if (command == "audit access" && a.actor.empty() && a.account.empty()) {
