@@ -29,6 +29,26 @@ namespace kluis::client {
 
 namespace pb = ::kluis::v1;
 
+std::string AuditJsonLine(const pb::AuditExportItem& item) {
+  switch (item.item_case()) {
+    case pb::AuditExportItem::kHeader:
+      return auditfile::HeaderLine({item.header().public_key(), item.header().exported_unix_micros(),
+                                    item.header().head_seq(), item.header().filter()});
+    case pb::AuditExportItem::kRecord: {
+      const pb::AuditRecord& r = item.record();
+      return auditfile::RecordLine({r.seq(), r.time_unix_micros(), r.actor(), r.role(), r.action(), r.account(),
+                                    r.decision(), r.rule(), r.reason(), r.request_id(), r.peer(), r.outcome()},
+                                   r.prev_hash(), r.chain_hash());
+    }
+    case pb::AuditExportItem::kCheckpoint: {
+      const pb::AuditCheckpoint& c = item.checkpoint();
+      return auditfile::CheckpointLine({c.seq(), c.time_unix_micros(), c.chain_hash(), c.signature()});
+    }
+    default:
+      return "";
+  }
+}
+
 int ExitCodeFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:
@@ -321,10 +341,6 @@ std::string TimeText(int64_t unix_micros) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(unix_micros), absl::UTCTimeZone());
 }
 
-auditfile::Record RecordOf(const pb::AuditRecord& r) {
-  return auditfile::Record{r.seq(),      r.time_unix_micros(), r.actor(),  r.role(),       r.action(), r.account(),
-                           r.decision(), r.rule(),             r.reason(), r.request_id(), r.peer(),   r.outcome()};
-}
 
 // The filters that audit list, access and export share.
 template <typename Request>
@@ -364,10 +380,7 @@ absl::Status ExportAudit(Client& c, const Args& a) {
     switch (item.item_case()) {
       case pb::AuditExportItem::kHeader:
         filter = item.header().filter();
-        if (!csv) {
-          file << auditfile::HeaderLine({item.header().public_key(), item.header().exported_unix_micros(),
-                                         item.header().head_seq(), item.header().filter()});
-        }
+        if (!csv) file << AuditJsonLine(item);
         break;
       case pb::AuditExportItem::kRecord: {
         const pb::AuditRecord& r = item.record();
@@ -380,16 +393,13 @@ absl::Status ExportAudit(Client& c, const Args& a) {
           for (size_t i = 0; i < std::size(fields); ++i) file << (i > 0 ? "," : "") << CsvField(fields[i]);
           file << "\r\n";
         } else {
-          file << auditfile::RecordLine(RecordOf(r), r.prev_hash(), r.chain_hash());
+          file << AuditJsonLine(item);
         }
         break;
       }
       case pb::AuditExportItem::kCheckpoint: {
-        const pb::AuditCheckpoint& cp = item.checkpoint();
         ++checkpoints;
-        if (!csv) {
-          file << auditfile::CheckpointLine({cp.seq(), cp.time_unix_micros(), cp.chain_hash(), cp.signature()});
-        }
+        if (!csv) file << AuditJsonLine(item);
         break;
       }
       default:

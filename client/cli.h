@@ -1,7 +1,10 @@
 #ifndef KLUIS_CLIENT_CLI_H_
 #define KLUIS_CLIENT_CLI_H_
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "kluis/v1/audit.pb.h"
 
 namespace kluis::client {
 
@@ -15,6 +18,9 @@ enum ExitCode {
   kExitUnavailable = 5,
   kExitVerificationFailed = 6,
 };
+
+// One item of an audit export as its JSON line (docs/AUDIT_FORMAT.md), newline included.
+std::string AuditJsonLine(const kluis::v1::AuditExportItem& item);
 
 // The one mapping from an error to an exit code.
 int ExitCodeFor(const absl::Status& status);

@@ -457,6 +457,34 @@ absl::Status FlagReleasable(Tx& tx, const policies::Policy& policy,
   return absl::OkStatus();
 }
 
+// The active user named `name`: not found, or refused when disabled.
+absl::StatusOr<storage::UserRow> FindActiveUser(Tx& tx, absl::string_view name) {
+  absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(name);
+  if (!user.ok()) return user.status();
+  if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(name), "\""));
+  if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", name, " is disabled"));
+  return **user;
+}
+
+// Binds `user_id` as `role` on the account, unless that binding is there already.
+absl::Status BindOnAccount(Tx& tx, int64_t user_id, absl::string_view role, const AccountRow& account,
+                           absl::Time now, absl::string_view by) {
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+      tx.UsersWithRole("account", account.id, role, Micros(now));
+  if (!holders.ok()) return holders.status();
+  if (std::any_of(holders->begin(), holders->end(), [&](const auto& h) { return h.first == user_id; })) {
+    return absl::OkStatus();
+  }
+  storage::BindingRow binding;
+  binding.user_id = user_id;
+  binding.role = std::string(role);
+  binding.scope_kind = "account";
+  binding.scope_id = account.id;
+  binding.valid_from_us = Micros(now);
+  binding.granted_by = std::string(by);
+  return tx.InsertBinding(binding).status();
+}
+
 // Finds the scope object of a role binding by name; its id and unit for the audit record.
 struct ScopeTarget {
   int64_t id = 0;
@@ -730,14 +758,12 @@ absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, ab
   const absl::Time now = clock_.Now();
   Caller caller;
   caller.peer = std::string(peer);
+  // Every call authenticates, so this is a read: calls do not queue behind writes for it. Only a
+  // refusal (rare) takes a write, to record it.
   absl::Status outcome;
-  // Every call authenticates: a read transaction, so calls do not queue behind writes for it; a
-  // refusal (rare) is then recorded in a write of its own.
-  bool refused = false;
-  auto check = [&](Tx& tx) -> absl::Status {
-    outcome = absl::OkStatus();
-    absl::StatusOr<std::optional<storage::CertificateRow>> certificate =
-        tx.FindCertificate(*fingerprint);
+  audit::AuditEvent refusal;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::CertificateRow>> certificate = tx.FindCertificate(*fingerprint);
     if (!certificate.ok()) return certificate.status();
     std::optional<storage::UserRow> user;
     if (certificate->has_value()) {
@@ -745,15 +771,7 @@ absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, ab
       if (!found.ok()) return found.status();
       user = *found;
     }
-    std::string refusal_rule;
-    if (!user.has_value()) {
-      refusal_rule = "auth.unknown-certificate";
-      outcome = absl::UnauthenticatedError("client certificate is not known to this vault");
-    } else if ((*certificate)->revoked_us.has_value() || !user->active) {
-      refusal_rule = user->active ? "auth.certificate-revoked" : "auth.user-disabled";
-      outcome = absl::UnauthenticatedError(
-          absl::StrCat("user ", user->name, user->active ? ": certificate revoked" : " is disabled"));
-    } else {
+    if (user.has_value() && !(*certificate)->revoked_us.has_value() && user->active) {
       caller.user_id = user->id;
       caller.user = user->name;
       absl::StatusOr<std::vector<storage::BindingRow>> bindings = tx.ActiveBindings(user->id, Micros(now));
@@ -762,31 +780,28 @@ absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, ab
       caller.policy_bindings = PolicyBindings(caller.bindings);
       return absl::OkStatus();  // a successful authentication is not a record of its own
     }
-    if (!refused) {
-      refused = true;
-      return absl::OkStatus();  // decided in the read; recorded in the write that follows
-    }
     // A refused caller is recorded, with the user when the certificate names one we know.
-    audit::AuditEvent event;
-    if (user.has_value()) {
-      event.actor = user->name;
-    } else {
+    if (!user.has_value()) {
       absl::StatusOr<std::string> cn = crypto::CertificateCommonName(certificate_pem);
-      event.actor = absl::StrCat("unknown:", cn.ok() ? *cn : "?");
+      refusal.actor = absl::StrCat("unknown:", cn.ok() ? *cn : "?");
+      refusal.rule = "auth.unknown-certificate";
+      outcome = absl::UnauthenticatedError("client certificate is not known to this vault");
+    } else {
+      refusal.actor = user->name;
+      refusal.rule = user->active ? "auth.certificate-revoked" : "auth.user-disabled";
+      outcome = absl::UnauthenticatedError(
+          absl::StrCat("user ", user->name, user->active ? ": certificate revoked" : " is disabled"));
     }
-    event.action = "authenticate";
-    event.decision = "deny";
-    event.rule = refusal_rule;
-    event.peer = caller.peer;
-    event.outcome = "unauthenticated";
-    return Record(tx, event, now);
-  };
-  if (absl::Status read = db_->Read(check); !read.ok()) return read;
-  if (refused) {
-    if (absl::Status stored = db_->Write(check); !stored.ok()) return stored;
-  }
-  if (!outcome.ok()) return outcome;
-  return caller;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  if (outcome.ok()) return caller;
+  refusal.action = "authenticate";
+  refusal.decision = "deny";
+  refusal.peer = caller.peer;
+  refusal.outcome = "unauthenticated";
+  if (absl::Status stored = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); }); !stored.ok()) return stored;
+  return outcome;
 }
 
 absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string_view code,
@@ -1763,11 +1778,9 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
     const AccountRow* found = &decided->account;
     const Decision& decision = decided->decision;
     result.account = found->name();
-    absl::StatusOr<std::optional<storage::UserRow>> successor = tx.FindUser(to);
+    absl::StatusOr<storage::UserRow> successor = FindActiveUser(tx, to);
     if (!successor.ok()) return successor.status();
-    if (!successor->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(to), "\""));
-    if (!(*successor)->active) return absl::InvalidArgumentError(absl::StrCat("user ", to, " is disabled"));
-    if ((*successor)->id == caller.user_id) {
+    if (successor->id == caller.user_id) {
       event.rule = "sod.no-self-grant";
       return absl::PermissionDeniedError("nobody hands an account to themselves");
     }
@@ -1775,14 +1788,12 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
     absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> current =
         tx.UsersWithRole("account", found->id, "beheerder", Micros(now));
     if (!current.ok()) return current.status();
+    const bool caller_is_beheerder =
+        std::any_of(current->begin(), current->end(), [&](const auto& b) { return b.first == caller.user_id; });
     std::vector<std::pair<int64_t, std::string>> predecessors;
-    for (const auto& beheerder : *current) {
-      const bool named = from.empty() ? true : beheerder.second == from;
-      const bool caller_is_beheerder =
-          std::any_of(current->begin(), current->end(), [&](const auto& b) { return b.first == caller.user_id; });
-      if (!named || (from.empty() && caller_is_beheerder && beheerder.first != caller.user_id)) continue;
-      if (beheerder.first == (*successor)->id) continue;
-      predecessors.push_back(beheerder);
+    for (const auto& [id, name] : *current) {
+      const bool hands_over = !from.empty() ? name == from : !caller_is_beheerder || id == caller.user_id;
+      if (hands_over && id != successor->id) predecessors.emplace_back(id, name);
     }
     if (!from.empty() && predecessors.empty()) {
       return absl::NotFoundError(absl::StrCat(from, " is not a beheerder of ", found->name()));
@@ -1799,21 +1810,10 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
       if (!ended.ok()) return ended.status();
       result.from.push_back(name);
     }
-    const bool already = std::any_of(current->begin(), current->end(),
-                                     [&](const auto& b) { return b.first == (*successor)->id; });
-    if (!already) {
-      storage::BindingRow binding;
-      binding.user_id = (*successor)->id;
-      binding.role = "beheerder";
-      binding.scope_kind = "account";
-      binding.scope_id = found->id;
-      binding.valid_from_us = Micros(now);
-      binding.granted_by = caller.user;
-      if (absl::StatusOr<int64_t> id = tx.InsertBinding(binding); !id.ok()) return id.status();
-    }
+    if (absl::Status s = BindOnAccount(tx, successor->id, "beheerder", *found, now, caller.user); !s.ok()) return s;
     event.reason = absl::StrCat(reason, ": ", result.from.empty() ? "-" : absl::StrJoin(result.from, ","), " -> ", to);
-    // The successor is told, and the rule's obligations follow (regisseur told, rotation flag).
-    if (absl::Status s = tx.InsertNotification({0, (*successor)->id, "handover", found->name(), std::nullopt,
+    // The successor is told what to do first.
+    if (absl::Status s = tx.InsertNotification({0, successor->id, "handover", found->name(), std::nullopt,
                                                 absl::StrCat(caller.user, " handed ", found->name(), " to you (",
                                                              reason, "); change the password: kluis rotate ",
                                                              found->name()),
@@ -2047,10 +2047,7 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
         if (choice != nullptr) {
           return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate: --hybrid is for hybrid accounts"));
         }
-        absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(*successor);
-        if (!user.ok()) return user.status();
-        if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(*successor), "\""));
-        if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", *successor, " is disabled"));
+        if (absl::StatusOr<storage::UserRow> user = FindActiveUser(tx, *successor); !user.ok()) return user.status();
         entry.successor = *successor;
         entry.archive_ref = archive != nullptr ? *archive : account.archive_ref;
         for (const char* role : {"bewindspersoon", "politiek-assistent"}) {
@@ -2263,26 +2260,11 @@ absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const Ka
                                         " --confirm"));
   }
   if (step == "bind-successor") {
-    absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(entry.successor);
+    absl::StatusOr<storage::UserRow> user = FindActiveUser(tx, entry.successor);
     if (!user.ok()) return user.status();
-    if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(entry.successor), "\""));
-    if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", entry.successor, " is disabled"));
-    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
-        tx.UsersWithRole("account", account.id, "bewindspersoon", Micros(now));
-    if (!holders.ok()) return holders.status();
-    const bool bound = std::any_of(holders->begin(), holders->end(), [&](const auto& h) { return h.first == (*user)->id; });
-    if (!bound) {
-      storage::BindingRow binding;
-      binding.user_id = (*user)->id;
-      binding.role = "bewindspersoon";
-      binding.scope_kind = "account";
-      binding.scope_id = account.id;
-      binding.valid_from_us = Micros(now);
-      binding.granted_by = caller.user;
-      if (absl::StatusOr<int64_t> id = tx.InsertBinding(binding); !id.ok()) return id.status();
-    }
+    if (absl::Status s = BindOnAccount(tx, user->id, "bewindspersoon", account, now, caller.user); !s.ok()) return s;
     detail = absl::StrCat(entry.successor, " is bewindspersoon of ", name);
-    return tx.InsertNotification({0, (*user)->id, "kabinetswissel", name, std::nullopt,
+    return tx.InsertNotification({0, user->id, "kabinetswissel", name, std::nullopt,
                                   absl::StrCat("kabinetswissel: you are now bewindspersoon of ", name,
                                                "; the ministry's beheerder manages it (R11)"),
                                   Micros(now)});

@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "auditfile/export.h"
 #include "auditfile/verify.h"
+#include "client/cli.h"
 #include "client/client.h"
 #include "client/profile.h"
 #include "tests/integration/cli_fixture.h"
@@ -107,18 +107,8 @@ class CrashTest : public CliTest {
     std::stringstream jsonl;
     std::set<std::string> logged;
     ASSERT_TRUE(auditor->ExportAudit(pb::ExportAuditRequest(), [&](const pb::AuditExportItem& item) {
-      if (item.has_header()) {
-        jsonl << auditfile::HeaderLine({item.header().public_key(), 0, item.header().head_seq(), item.header().filter()});
-      } else if (item.has_record()) {
-        const pb::AuditRecord& r = item.record();
-        jsonl << auditfile::RecordLine({r.seq(), r.time_unix_micros(), r.actor(), r.role(), r.action(), r.account(),
-                                        r.decision(), r.rule(), r.reason(), r.request_id(), r.peer(), r.outcome()},
-                                       r.prev_hash(), r.chain_hash());
-        if (r.outcome() == "ok") logged.insert(r.reason());
-      } else {
-        const pb::AuditCheckpoint& cp = item.checkpoint();
-        jsonl << auditfile::CheckpointLine({cp.seq(), cp.time_unix_micros(), cp.chain_hash(), cp.signature()});
-      }
+      jsonl << client::AuditJsonLine(item);
+      if (item.has_record() && item.record().outcome() == "ok") logged.insert(item.record().reason());
       return true;
     }).ok()) << "after kill " << kill;
     absl::StatusOr<pb::AuditPublicKey> key =

@@ -5,7 +5,6 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
-#include <grpcpp/generic/generic_stub.h>
 
 #include <fstream>
 #include <map>
@@ -41,23 +40,6 @@ const std::vector<std::pair<std::string, std::string>>& HostileTexts() {
 
 class HostileTest : public ReleaseTest {
  protected:
-  // One unary call with raw bytes, as any client could send them.
-  grpc::Status RawCall(Client& c, const std::string& method, const std::string& bytes) {
-    grpc::GenericStub stub(c.channel());
-    grpc::CompletionQueue cq;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer request(&slice, 1), response;
-    auto reader = stub.PrepareUnaryCall(&context, method, request, &cq);
-    reader->StartCall();
-    grpc::Status status;
-    reader->Finish(&response, &status, reinterpret_cast<void*>(1));
-    void* tag;
-    bool ok;
-    cq.Next(&tag, &ok);
-    return status;
-  }
   // Every table's rows, as text: what must not change.
   std::string Snapshot() {
     std::string all;
@@ -113,7 +95,7 @@ TEST_F(HostileTest, EveryStringFieldOfEveryMethodRefusesHostileTextClearlyAndCha
             }
             bytes += text;
             const std::string full = absl::StrCat("/", name, "/", method->name());
-            const grpc::Status status = RawCall(c, full, bytes);
+            const grpc::Status status = RawUnaryCall(c.channel(), full, bytes);
             ++calls;
             const std::string where = absl::StrCat(caller, " ", full, " ", field->name(), " = ", what, ": ",
                                                    status.error_code(), " ", status.error_message().substr(0, 200));

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+
+#include <grpcpp/generic/generic_stub.h>
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +14,24 @@
 #include "crypto/root_key.h"
 
 namespace kluis::testing {
+
+grpc::Status RawUnaryCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                          const std::string& bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  auto reader = stub.PrepareUnaryCall(&context, method, request, &cq);
+  reader->StartCall();
+  grpc::Status status;
+  reader->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  cq.Next(&tag, &ok);
+  return status;
+}
 
 std::string MakeTempDir(const char* prefix) {
   std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";

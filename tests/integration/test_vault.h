@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include <grpcpp/grpcpp.h>
+
 #include "client/client.h"
 #include "client/profile.h"
 #include "server/clock.h"
@@ -50,6 +52,10 @@ class TestVault {
   std::string ca_pem_;
   std::unique_ptr<client::Client> operator_;
 };
+
+// One unary call with raw request bytes, as any gRPC client could send them (generic stub).
+grpc::Status RawUnaryCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                          const std::string& bytes);
 
 // A temporary directory removed at destruction.
 std::string MakeTempDir(const char* prefix);
