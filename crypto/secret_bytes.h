@@ -14,6 +14,7 @@ namespace kluis::crypto {
 // to grep for. Compare only with Equals(), which runs in constant time.
 //
 // sodium_malloc maps whole pages per allocation: use this for keys and secrets, not bulk data.
+// Secrets up to 4 KiB come in size classes whose freed blocks are wiped and reused (see the .cc).
 // Not thread-safe for concurrent mutation; const access from several threads is fine.
 class SecretBytes {
  public:

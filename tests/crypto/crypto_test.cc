@@ -1,5 +1,11 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "crypto/aead.h"
 #include "crypto/base32.h"
@@ -9,6 +15,7 @@
 #include "crypto/password.h"
 
 #include <set>
+#include <vector>
 #include "crypto/random.h"
 #include "crypto/root_key.h"
 #include "crypto/secret_bytes.h"
@@ -20,6 +27,29 @@ class CryptoTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ASSERT_TRUE(Initialize().ok()); }
 };
+
+// Small secrets reuse wiped blocks of their size class: a new secret never sees an old one's bytes,
+// whichever class and whichever block it gets.
+TEST_F(CryptoTest, SecretBytesReusedBlocksComeBackWiped) {
+  std::set<const unsigned char*> freed;
+  for (int round = 0; round < 3; ++round) {
+    {
+      std::vector<SecretBytes> old;
+      for (size_t size : {1, 32, 64, 65, 200, 256, 1000, 4096, 5000}) {
+        SecretBytes secret = SecretBytes::CopyFrom(std::string(size, '\xAA'));
+        freed.insert(secret.data());
+        old.push_back(std::move(secret));
+      }
+    }
+    int reused = 0;
+    for (size_t size : {1, 32, 64, 65, 200, 256, 1000, 4096, 5000}) {
+      SecretBytes fresh(size);
+      reused += freed.count(fresh.data());
+      EXPECT_EQ(fresh.Reveal(), std::string(size, '\0')) << size;
+    }
+    EXPECT_GT(reused, 0);  // the kept blocks were handed out again, so the wipe was what was tested
+  }
+}
 
 TEST_F(CryptoTest, SecretBytesCloneIsEqualAndIndependent) {
   SecretBytes a = SecretBytes::CopyFrom("hunter2");
@@ -148,6 +178,42 @@ TEST_F(CryptoTest, CaIssuesClientCertificateNamingTheUserNotTheRequest) {
   EXPECT_EQ(fingerprint->size(), 64u);
   auto server = ca->IssueServerCertificate({"localhost", "127.0.0.1"}, now);
   ASSERT_TRUE(server.ok()) << server.status();
+}
+
+// The fingerprint hashes the DER inside the PEM armour without parsing it (it runs on every call):
+// it must be the digest the openssl tool computes over the parsed certificate, and anything that
+// is not one PEM certificate is refused.
+TEST_F(CryptoTest, CertificateFingerprintIsOpensslsSha256AndRefusesOtherPem) {
+  const absl::Time now = absl::Now();
+  auto material = CertificateAuthority::CreateNew("Test CA", now);
+  auto ca = CertificateAuthority::Create(material->private_key_pem.Clone(), material->certificate_pem);
+  auto request = GenerateKeyAndRequest("robin.peters");
+  auto cert = ca->IssueClientCertificate(request->request_pem, "robin.peters", now, absl::Hours(1));
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  char path[] = "/tmp/kluis-fingerprint-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, cert->data(), cert->size()), static_cast<ssize_t>(cert->size()));
+  close(fd);
+  FILE* pipe = popen(absl::StrCat("openssl x509 -noout -fingerprint -sha256 -in ", path).c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char line[256] = {0};
+  ASSERT_NE(fgets(line, sizeof(line), pipe), nullptr);
+  pclose(pipe);
+  unlink(path);
+  std::string expected = absl::AsciiStrToLower(absl::StrReplaceAll(
+      absl::StripAsciiWhitespace(absl::string_view(line).substr(absl::string_view(line).find('=') + 1)), {{":", ""}}));
+  EXPECT_EQ(CertificateFingerprint(*cert).value_or(""), expected);
+  // With text before the armour, as `openssl x509 -text` writes it: still the same certificate.
+  EXPECT_EQ(CertificateFingerprint(absl::StrCat("subject=robin\n", *cert)).value_or(""), expected);
+
+  for (const std::string& bad : {std::string(), std::string("garbage"), request->request_pem,
+                                 std::string(material->private_key_pem.Reveal()),
+                                 absl::StrReplaceAll(*cert, {{"-----END CERTIFICATE-----", ""}}),
+                                 std::string("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
+                                 std::string("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")}) {
+    EXPECT_EQ(CertificateFingerprint(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad.substr(0, 40);
+  }
 }
 
 TEST_F(CryptoTest, CaRefusesMalformedOrTamperedRequests) {
