@@ -32,10 +32,43 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), borrowed_(std::exchange(other.borrowed_, nullptr)) {}
 
 Statement::~Statement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+  if (stmt_ == nullptr) return;
+  if (borrowed_ == nullptr) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  // Back to the cache: no open read, no bound values left behind.
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  *borrowed_ = false;
+}
+
+StatementCache::~StatementCache() { Clear(); }
+
+void StatementCache::Clear() {
+  for (auto& [sql, entry] : entries_) sqlite3_finalize(entry->stmt);
+  entries_.clear();
+}
+
+absl::StatusOr<Statement> StatementCache::Prepare(sqlite3* db, absl::string_view sql) {
+  auto found = entries_.find(sql);
+  if (found != entries_.end() && !found->second->in_use) {
+    found->second->in_use = true;
+    return Statement(db, found->second->stmt, &found->second->in_use);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, "prepare failed");
+  if (found != entries_.end() || entries_.size() >= kMaxEntries) return Statement(db, stmt);
+  auto entry = std::make_unique<Entry>();
+  entry->stmt = stmt;
+  entry->in_use = true;
+  bool* in_use = &entry->in_use;
+  entries_.emplace(std::string(sql), std::move(entry));
+  return Statement(db, stmt, in_use);
 }
 
 Statement& Statement::Bind(int index, int64_t value) {
@@ -166,6 +199,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::stri
 }
 
 Database::~Database() {
+  {
+    absl::MutexLock lock(&mu_);
+    statements_.Clear();
+  }
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -175,6 +212,12 @@ absl::Status Database::Exec(const char* sql) {
   if (rc == SQLITE_OK) return absl::OkStatus();
   sqlite3_free(error);
   return SqliteError(db_, rc, "statement failed");
+}
+
+absl::Status Database::Control(const char* sql) {
+  absl::StatusOr<Statement> statement = statements_.Prepare(db_, sql);
+  if (!statement.ok()) return statement.status();
+  return statement->Run();
 }
 
 absl::Status Database::BackupTo(const std::string& path, const crypto::SecretBytes& key) {
@@ -246,33 +289,33 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
   queue_mu_.Unlock();
   {
     absl::MutexLock lock(&mu_);
-    absl::Status begun = Exec("BEGIN IMMEDIATE;");
+    absl::Status begun = Control("BEGIN IMMEDIATE;");
     bool any_ok = false;
     for (PendingWrite* w : batch) {
       if (!begun.ok()) {
         w->status = begun;
         continue;
       }
-      if (absl::Status s = Exec("SAVEPOINT write;"); !s.ok()) {
+      if (absl::Status s = Control("SAVEPOINT write;"); !s.ok()) {
         w->status = s;
         continue;
       }
-      Tx tx(db_);
+      Tx tx(db_, &statements_);
       w->status = (*w->body)(tx);
       if (w->status.ok()) {
-        w->status = Exec("RELEASE write;");
+        w->status = Control("RELEASE write;");
       } else {
         // Undo this body only; the others in the batch keep their changes.
-        Exec("ROLLBACK TO write;").IgnoreError();
-        Exec("RELEASE write;").IgnoreError();
+        Control("ROLLBACK TO write;").IgnoreError();
+        Control("RELEASE write;").IgnoreError();
       }
       any_ok |= w->status.ok();
     }
     if (begun.ok()) {
-      absl::Status committed = any_ok ? Exec("COMMIT;") : Exec("ROLLBACK;");
+      absl::Status committed = any_ok ? Control("COMMIT;") : Control("ROLLBACK;");
       if (!committed.ok()) {
         // A failed commit fails every write of the batch: none of them is durable.
-        Exec("ROLLBACK;").IgnoreError();
+        Control("ROLLBACK;").IgnoreError();
         for (PendingWrite* w : batch) {
           if (w->status.ok()) w->status = committed;
         }
@@ -290,10 +333,10 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
 
 absl::Status Database::Read(absl::FunctionRef<absl::Status(Tx&)> body) {
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = Exec("BEGIN;"); !s.ok()) return s;
-  Tx tx(db_);
+  if (absl::Status s = Control("BEGIN;"); !s.ok()) return s;
+  Tx tx(db_, &statements_);
   absl::Status result = body(tx);
-  Exec("COMMIT;").IgnoreError();
+  Control("COMMIT;").IgnoreError();
   return result;
 }
 

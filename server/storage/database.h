@@ -12,6 +12,7 @@
 #include <string>
 
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -25,7 +26,9 @@ class Tx;
 // transaction body at a time; not thread-safe.
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // `borrowed`: the statement belongs to the connection's StatementCache, which this flag marks in
+  // use; it is reset and handed back instead of finalized.
+  Statement(sqlite3* db, sqlite3_stmt* stmt, bool* borrowed = nullptr) : db_(db), stmt_(stmt), borrowed_(borrowed) {}
   Statement(Statement&& other) noexcept;
   Statement(const Statement&) = delete;
   ~Statement();
@@ -50,6 +53,29 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool* borrowed_;
+};
+
+// The connection's prepared statements, kept for its life and keyed by their SQL text: preparing
+// each query anew was a seventh of a release's CPU (docs/BENCHMARKS.md). A statement still in use
+// (a query run inside another's loop) is prepared afresh, unshared. Used under Database's mutex.
+class StatementCache {
+ public:
+  StatementCache() = default;
+  StatementCache(const StatementCache&) = delete;
+  ~StatementCache();
+
+  absl::StatusOr<Statement> Prepare(sqlite3* db, absl::string_view sql);
+  // Finalizes every statement; the connection can be closed afterwards.
+  void Clear();
+
+ private:
+  struct Entry {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  static constexpr size_t kMaxEntries = 512;  // far above the queries Tx has; a bound, not a tuning
+  absl::flat_hash_map<std::string, std::unique_ptr<Entry>> entries_;
 };
 
 // The vault's SQLCipher database file.
@@ -97,6 +123,8 @@ class Database {
                                                                 Mode mode, int target_version);
   absl::Status Migrate(int target_version);
   absl::Status Exec(const char* sql);
+  // One transaction-control statement (BEGIN, SAVEPOINT, COMMIT…), prepared once.
+  absl::Status Control(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // One waiting Write: its body, and once a leader ran it, its outcome.
   struct PendingWrite {
@@ -112,6 +140,7 @@ class Database {
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
   absl::Mutex mu_;  // the connection; taken after queue_mu_ is released, never while waiting on it
   sqlite3* db_;
+  StatementCache statements_ ABSL_GUARDED_BY(mu_);
   std::string path_;
 };
 

@@ -129,13 +129,6 @@ absl::StatusOr<std::optional<T>> First(Statement& statement, Reader read) {
 
 }  // namespace
 
-absl::StatusOr<Statement> Tx::Prepare(absl::string_view sql) {
-  sqlite3_stmt* stmt = nullptr;
-  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
-  if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare failed");
-  return Statement(db_, stmt);
-}
-
 #define KLUIS_PREPARE(var, sql)                      \
   absl::StatusOr<Statement> var##_or = Prepare(sql); \
   if (!var##_or.ok()) return var##_or.status();      \

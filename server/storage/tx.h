@@ -185,7 +185,7 @@ struct AuditFilter {
 // only inside that body. Every method is one or two SQL statements; no policy lives here.
 class Tx {
  public:
-  explicit Tx(sqlite3* db) : db_(db) {}
+  Tx(sqlite3* db, StatementCache* statements) : db_(db), statements_(statements) {}
 
   // vault_meta
   absl::Status PutMeta(absl::string_view key, absl::string_view value);
@@ -341,8 +341,9 @@ class Tx {
   absl::StatusOr<std::vector<CheckpointRow>> ListCheckpoints(int64_t after_seq, int64_t up_to_seq);
 
  private:
-  absl::StatusOr<Statement> Prepare(absl::string_view sql);
+  absl::StatusOr<Statement> Prepare(absl::string_view sql) { return statements_->Prepare(db_, sql); }
   sqlite3* db_;
+  StatementCache* statements_;
 };
 
 }  // namespace kluis::storage

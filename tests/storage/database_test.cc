@@ -141,5 +141,39 @@ TEST_F(DatabaseTest, ConcurrentWritesShareCommitsButFailAlone) {
   }).ok());
 }
 
+// The statement cache hands a query's statement back reset and unbound, and a statement still in
+// use is never handed out twice: the second comes prepared afresh and both step on their own.
+TEST_F(DatabaseTest, CachedStatementsComeBackResetAndAreNeverShared) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2), (3);", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  {
+    StatementCache cache;
+    constexpr char kQuery[] = "SELECT v FROM t WHERE v >= ? ORDER BY v";
+    {
+      auto outer = cache.Prepare(db, kQuery);
+      ASSERT_TRUE(outer.ok());
+      outer->Bind(1, int64_t{2});
+      ASSERT_TRUE(*outer->Step());
+      EXPECT_EQ(outer->Int(0), 2);
+      auto inner = cache.Prepare(db, kQuery);  // the same query inside the first one's loop
+      ASSERT_TRUE(inner.ok());
+      inner->Bind(1, int64_t{1});
+      ASSERT_TRUE(*inner->Step());
+      EXPECT_EQ(inner->Int(0), 1);
+      ASSERT_TRUE(*outer->Step());
+      EXPECT_EQ(outer->Int(0), 3);  // the outer cursor was not disturbed
+    }
+    auto again = cache.Prepare(db, kQuery);
+    ASSERT_TRUE(again.ok());
+    // Reset and unbound: with no value bound, `v >= NULL` matches nothing.
+    EXPECT_FALSE(*again->Step());
+    auto broken = cache.Prepare(db, "SELECT nothing FROM nowhere");
+    EXPECT_FALSE(broken.ok());
+  }
+  EXPECT_EQ(sqlite3_close(db), SQLITE_OK);  // every cached statement was finalized
+}
+
 }  // namespace
 }  // namespace kluis::storage
