@@ -3,6 +3,7 @@
 // docs/BENCHMARKS.md; nothing here is run by the tests.
 //
 //   kluis_bench release [--seconds S] [--repeat R]   audited releases vs echo vs fsync'd commits
+//   kluis_bench release --only CLIENTS [--seconds S] releases alone, for perf and callgrind
 //   kluis_bench kabinetswissel [--accounts N]        plan and apply for N minister accounts
 //   kluis_bench argon2                               the passphrase stretching alone
 //   kluis_bench make-log DIR RECORDS                 a vault with RECORDS audit records (for export)
@@ -245,7 +246,8 @@ double MedianOf(const std::vector<Sample>& runs, double Sample::*field) {
   return v[v.size() / 2];
 }
 
-int RunRelease(double seconds, int repeat) {
+// only_clients > 0: releases at that many clients alone, once (for perf and callgrind).
+int RunRelease(double seconds, int repeat, int only_clients) {
   Bench bench;
   bench.Organisation("rotterdam", "ijsselmonde");
   bench.Account("WA_Lombardijen1", "rotterdam/ijsselmonde", pb::ACCOUNT_KIND_POLITIE_ALLEEN);
@@ -306,6 +308,10 @@ int RunRelease(double seconds, int repeat) {
   };
 
   std::map<std::string, std::vector<Sample>> runs;
+  if (only_clients > 0) {
+    std::cout << Row(absl::StrCat("release, ", only_clients), {ClosedLoop(only_clients, seconds, release_client)}) << "\n";
+    return 0;
+  }
   for (int r = 0; r < repeat; ++r) {
     std::filesystem::remove(bench.root() + "/commits.db");
     std::filesystem::remove(bench.root() + "/commits.db-wal");
@@ -467,7 +473,10 @@ int main(int argc, char** argv) {
     std::cerr << "usage: kluis_bench release|kabinetswissel|argon2|make-log DIR N\n";
     return 1;
   }
-  if (args[0] == "release") return kluis::bench::RunRelease(flag("--seconds", 5), static_cast<int>(flag("--repeat", 3)));
+  if (args[0] == "release") {
+    return kluis::bench::RunRelease(flag("--seconds", 5), static_cast<int>(flag("--repeat", 3)),
+                                    static_cast<int>(flag("--only", 0)));
+  }
   if (args[0] == "kabinetswissel") return kluis::bench::RunKabinetswissel(static_cast<int>(flag("--accounts", 1000)));
   if (args[0] == "argon2") return kluis::bench::RunArgon2();
   if (args[0] == "make-log" && args.size() == 3) return kluis::bench::RunMakeLog(args[1], std::stoll(args[2]));
