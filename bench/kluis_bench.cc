@@ -4,6 +4,7 @@
 //
 //   kluis_bench release [--seconds S] [--repeat R]   audited releases vs echo vs fsync'd commits
 //   kluis_bench release --only CLIENTS [--seconds S] releases alone, for perf and callgrind
+//   kluis_bench release --only-echo CLIENTS [--seconds S]  the echo calls alone
 //   kluis_bench kabinetswissel [--accounts N]        plan and apply for N minister accounts
 //   kluis_bench argon2                               the passphrase stretching alone
 //   kluis_bench make-log DIR RECORDS                 a vault with RECORDS audit records (for export)
@@ -246,8 +247,9 @@ double MedianOf(const std::vector<Sample>& runs, double Sample::*field) {
   return v[v.size() / 2];
 }
 
-// only_clients > 0: releases at that many clients alone, once (for perf and callgrind).
-int RunRelease(double seconds, int repeat, int only_clients) {
+// only_clients > 0: releases (or with only_echo, echo calls) at that many clients alone, once
+// (for perf and callgrind).
+int RunRelease(double seconds, int repeat, int only_clients, bool only_echo) {
   Bench bench;
   bench.Organisation("rotterdam", "ijsselmonde");
   bench.Account("WA_Lombardijen1", "rotterdam/ijsselmonde", pb::ACCOUNT_KIND_POLITIE_ALLEEN);
@@ -308,6 +310,10 @@ int RunRelease(double seconds, int repeat, int only_clients) {
   };
 
   std::map<std::string, std::vector<Sample>> runs;
+  if (only_clients > 0 && only_echo) {
+    std::cout << Row(absl::StrCat("echo, ", only_clients), {ClosedLoop(only_clients, seconds, echo_client)}) << "\n";
+    return 0;
+  }
   if (only_clients > 0) {
     std::cout << Row(absl::StrCat("release, ", only_clients), {ClosedLoop(only_clients, seconds, release_client)}) << "\n";
     return 0;
@@ -475,7 +481,8 @@ int main(int argc, char** argv) {
   }
   if (args[0] == "release") {
     return kluis::bench::RunRelease(flag("--seconds", 5), static_cast<int>(flag("--repeat", 3)),
-                                    static_cast<int>(flag("--only", 0)));
+                                    static_cast<int>(std::max(flag("--only", 0), flag("--only-echo", 0))),
+                                    flag("--only-echo", 0) > 0);
   }
   if (args[0] == "kabinetswissel") return kluis::bench::RunKabinetswissel(static_cast<int>(flag("--accounts", 1000)));
   if (args[0] == "argon2") return kluis::bench::RunArgon2();

@@ -2128,40 +2128,45 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
   if (!read.ok()) return read;
 
   outcome.complete = true;
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
   for (KabinetswisselAccount& entry : outcome.plan.accounts) {
-    bool failed = false;
-    for (KabinetswisselStep& step : entry.steps) {
-      if (failed) {
-        step.state = "skipped";
-        continue;
-      }
-      const absl::Time now = clock_.Now();
-      std::optional<AccountRow> account;
-      bool already = false;
-      absl::Status looked = db_->Read([&](Tx& tx) -> absl::Status {
-        absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
-        if (!found.ok()) return found.status();
-        account = *found;
-        absl::StatusOr<bool> done = tx.StepDone(outcome.plan.id, found->id, step.name);
-        if (!done.ok()) return done.status();
-        already = *done;
+    // One transaction per account. Each step runs in a savepoint with its own audit record and
+    // done-mark, so a failing step undoes only itself (and is recorded), the steps before it stay,
+    // the account's later steps are skipped, and a second apply does nothing twice.
+    const absl::Time now = clock_.Now();
+    std::vector<KabinetswisselStep> steps = entry.steps;
+    std::optional<AccountRow> account;
+    std::optional<storage::SecretRow> handback;
+    absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+      steps = entry.steps;
+      handback.reset();
+      absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
+      if (!found.ok()) {
+        if (!steps.empty()) steps.front() = {steps.front().name, steps.front().description, "failed", std::string(found.status().message())};
+        for (size_t i = 1; i < steps.size(); ++i) steps[i].state = "skipped";
         return absl::OkStatus();
-      });
-      if (looked.ok() && already) {
-        step.state = "done-earlier";  // a second apply does nothing twice
-        continue;
       }
-      std::optional<storage::SecretRow> handback;
-      audit::AuditEvent event = ManagementEvent(caller, absl::StrCat("kabinetswissel:", step.name), "");
-      event.account = entry.account;
-      absl::Status ran = looked;
-      if (ran.ok()) {
-        ran = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
-          event.unit_id = account->unit_id;
+      account = *found;
+      bool failed = false;
+      for (KabinetswisselStep& step : steps) {
+        if (failed) {
+          step.state = "skipped";
+          continue;
+        }
+        absl::StatusOr<bool> done = tx.StepDone(outcome.plan.id, account->id, step.name);
+        if (!done.ok()) return done.status();
+        if (*done) {
+          step.state = "done-earlier";
+          continue;
+        }
+        audit::AuditEvent event = ManagementEvent(caller, absl::StrCat("kabinetswissel:", step.name), "");
+        event.account = entry.account;
+        event.unit_id = account->unit_id;
+        const absl::Status ran = tx.Savepoint([&]() -> absl::Status {
           absl::StatusOr<std::optional<AccountRow>> fresh = tx.FindAccountById(account->id);
           if (!fresh.ok()) return fresh.status();
-          // Decide each step afresh: the caller's roles may have changed since the plan.
-          const Decision decision = policies::Decide(*policy(), caller.policy_bindings, ResourceOf(**fresh),
+          // Decide each step afresh, on the account as the steps before left it.
+          const Decision decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(**fresh),
                                                      Action::kKabinetswissel, {caller.user_id}, now);
           NoteDecision(event, decision);
           if (!decision.allows()) return DeniedError(decision, absl::StrCat("change ", entry.account, " at a kabinetswissel"));
@@ -2172,22 +2177,40 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
           event.reason = absl::StrCat(outcome.plan.id, ": ", step.detail);
           return tx.MarkStepDone(outcome.plan.id, account->id, step.name, Micros(now), caller.user);
         });
+        if (ran.ok()) {
+          step.state = "done";
+        } else {
+          if (event.decision.empty()) event.decision = "deny";
+          if (event.rule.empty()) event.rule = "input";
+          event.outcome = OutcomeName(ran);
+          step.state = "failed";
+          step.detail = std::string(ran.message());
+          failed = true;
+        }
+        if (absl::Status r = Record(tx, event, now); !r.ok()) return r;
       }
-      if (!ran.ok()) {
-        step.state = "failed";
-        step.detail = std::string(ran.message());
-        failed = true;
-        outcome.complete = false;
-        continue;
+      return absl::OkStatus();
+    });
+    if (!stored.ok()) {
+      // Nothing of this account committed: its first open step failed with the storage error.
+      steps = entry.steps;
+      handback.reset();
+      bool first = true;
+      for (KabinetswisselStep& step : steps) {
+        step.state = first ? "failed" : "skipped";
+        if (first) step.detail = std::string(stored.message());
+        first = false;
       }
-      step.state = "done";
-      // The authenticator opens only after its record committed, like every release.
-      if (handback.has_value()) {
-        absl::StatusOr<crypto::SecretBytes> uri =
-            sealer_.Open(account->id, kTotp, handback->version, handback->sealed);
-        if (!uri.ok()) return uri.status();
-        outcome.handed_back.push_back({entry.account, absl::StrJoin(entry.departing, ", "), *std::move(uri)});
-      }
+    }
+    entry.steps = std::move(steps);
+    for (const KabinetswisselStep& step : entry.steps) {
+      if (step.state == "failed") outcome.complete = false;
+    }
+    // The authenticator opens only after its record committed, like every release.
+    if (handback.has_value()) {
+      absl::StatusOr<crypto::SecretBytes> uri = sealer_.Open(account->id, kTotp, handback->version, handback->sealed);
+      if (!uri.ok()) return uri.status();
+      outcome.handed_back.push_back({entry.account, absl::StrJoin(entry.departing, ", "), *std::move(uri)});
     }
   }
   return outcome;

@@ -134,6 +134,18 @@ absl::StatusOr<std::optional<T>> First(Statement& statement, Reader read) {
   if (!var##_or.ok()) return var##_or.status();      \
   Statement& var = *var##_or
 
+absl::Status Tx::Savepoint(absl::FunctionRef<absl::Status()> body) {
+  auto control = [&](const char* sql) -> absl::Status {
+    KLUIS_PREPARE(s, sql);
+    return s.Run();
+  };
+  if (absl::Status s = control("SAVEPOINT step"); !s.ok()) return s;
+  absl::Status outcome = body();
+  if (!outcome.ok()) control("ROLLBACK TO step").IgnoreError();
+  if (absl::Status s = control("RELEASE step"); !s.ok() && outcome.ok()) return s;
+  return outcome;
+}
+
 absl::Status Tx::PutMeta(absl::string_view key, absl::string_view value) {
   KLUIS_PREPARE(s, "INSERT OR REPLACE INTO vault_meta (key, value) VALUES (?, ?)");
   return s.Bind(1, key).BindBlob(2, value).Run();

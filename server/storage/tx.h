@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "server/storage/database.h"
 
@@ -186,6 +187,10 @@ struct AuditFilter {
 class Tx {
  public:
   Tx(sqlite3* db, StatementCache* statements) : db_(db), statements_(statements) {}
+
+  // Runs `body` in a savepoint of this transaction: if it fails, what it changed is undone and the
+  // transaction goes on without it. Its status is returned.
+  absl::Status Savepoint(absl::FunctionRef<absl::Status()> body);
 
   // vault_meta
   absl::Status PutMeta(absl::string_view key, absl::string_view value);
