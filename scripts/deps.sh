@@ -6,6 +6,7 @@ KLUIS_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libsodium-dev libsqlcipher-dev sqlcipher libssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libre2-dev libc-ares-dev zlib1g-dev  # the CLI links their archives (client/CMakeLists.txt)
   libcli11-dev libqrencode-dev
   libgtest-dev libgmock-dev
   oathtool
