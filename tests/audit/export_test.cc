@@ -2,13 +2,22 @@
 // checkpoint message layout, and a verifier that refuses what is not an export.
 #include "auditfile/export.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
 
 #include <sstream>
 
 #include "auditfile/format.h"
 #include "auditfile/verify.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "crypto/hash.h"
+#include "crypto/random.h"
+#include "crypto/signing.h"
 
 namespace kluis::auditfile {
 namespace {
@@ -53,6 +62,73 @@ TEST(VerifyTest, SomethingThatIsNotAnExportIsRefused) {
   EXPECT_EQ(VerifyExport(csv, key).status().code(), absl::StatusCode::kInvalidArgument);
   std::istringstream short_key(HeaderLine({key, 0, 0, "none"}));
   EXPECT_EQ(VerifyExport(short_key, "short").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The verifier reads lines as RecordLine writes them in one pass, and anything else (escaped text,
+// members in another order) through the general parser. Both must accept a true export and both
+// must catch a change.
+class VerifyPathsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::Initialize().ok());
+    signer_ = std::make_unique<crypto::Ed25519Signer>(*crypto::Ed25519Signer::FromSeed(crypto::RandomSecret(32)));
+  }
+  // An export of `records`, chained and closed by a signed checkpoint.
+  std::vector<std::string> Export(const std::vector<Record>& records) {
+    std::vector<std::string> lines = {HeaderLine({signer_->public_key(), 1, static_cast<int64_t>(records.size()), "none"})};
+    std::string previous = GenesisHash();
+    for (const Record& r : records) {
+      const std::string hash = ChainHash(previous, CanonicalBytes(r));
+      lines.push_back(RecordLine(r, previous, hash));
+      previous = hash;
+    }
+    const int64_t last = records.back().seq;
+    lines.push_back(CheckpointLine({last, 9, previous, signer_->Sign(CheckpointMessage(last, previous, 9))}));
+    return lines;
+  }
+  absl::StatusOr<Verification> Verify(const std::vector<std::string>& lines) {
+    std::stringstream in;
+    for (const std::string& l : lines) in << l;
+    return VerifyExport(in, signer_->public_key());
+  }
+  static Record Plain(int64_t seq) {
+    return {seq, 100 + seq, "robin.peters", "beheerder", "release-login", "x/A", "allow", "R1", "", "", "ipv4:1", "ok"};
+  }
+  std::unique_ptr<crypto::Ed25519Signer> signer_;
+};
+
+TEST_F(VerifyPathsTest, EscapedAndReorderedLinesVerifyLikePlainOnes) {
+  Record escaped = Plain(2);
+  escaped.reason = "quote \" backslash \\ newline \n é";
+  std::vector<std::string> lines = Export({Plain(1), escaped, Plain(3)});
+  ASSERT_NE(lines[2].find("\\\""), std::string::npos);  // record 2 really is escaped on its line
+  // Record 3 with its first members in another order: still the same JSON object.
+  const std::string head = absl::StrCat("{\"type\":\"record\",\"seq\":3,\"time_us\":103,");
+  ASSERT_TRUE(absl::StartsWith(lines[3], head));
+  lines[3] = absl::StrCat("{\"time_us\":103,\"seq\":3,\"type\":\"record\",", lines[3].substr(head.size()));
+  absl::StatusOr<Verification> v = Verify(lines);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->records, 3);
+  EXPECT_EQ(v->checkpoints, 1);
+}
+
+TEST_F(VerifyPathsTest, AChangeIsCaughtOnEitherPath) {
+  Record escaped = Plain(2);
+  escaped.reason = "quote \" here";
+  const std::vector<std::string> good = Export({Plain(1), escaped, Plain(3)});
+  ASSERT_TRUE(Verify(good).ok());
+  for (int line : {1, 2}) {  // record 1 is read in one pass, record 2 by the general parser
+    std::vector<std::string> bad = good;
+    bad[line] = absl::StrReplaceAll(bad[line], {{"robin.peters", "robin.petera"}});
+    absl::StatusOr<Verification> v = Verify(bad);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << line;
+    EXPECT_THAT(std::string(v.status().message()), ::testing::HasSubstr(absl::StrCat("record ", line, " was modified")));
+  }
+  // A record line with a space after a comma is still JSON: the general path reads it, and the
+  // change it hides is still caught.
+  std::vector<std::string> spaced = good;
+  spaced[3] = absl::StrReplaceAll(spaced[3], {{",\"actor\":\"robin.peters\"", ", \"actor\":\"robin.petera\""}});
+  EXPECT_EQ(Verify(spaced).status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
