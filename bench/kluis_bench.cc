@@ -25,6 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "client/client.h"
 #include "crypto/kdf.h"
 #include "crypto/random.h"
@@ -468,6 +469,7 @@ int RunMakeLog(const std::string& dir, int64_t records) {
 }  // namespace kluis::bench
 
 int main(int argc, char** argv) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as kluisd runs (server/main.cc)
   std::vector<std::string> args(argv + 1, argv + argc);
   auto flag = [&](const std::string& name, double fallback) {
     for (size_t i = 0; i + 1 < args.size(); ++i) {

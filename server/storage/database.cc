@@ -280,7 +280,7 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
   PendingWrite self{&body};
   absl::MutexLock queue_lock(&queue_mu_);
   queue_.push_back(&self);
-  while (!self.done && queue_.front() != &self) queue_cv_.Wait(&queue_mu_);
+  while (!self.done && queue_.front() != &self) self.cv.Wait(&queue_mu_);
   if (self.done) return self.status;  // a leader committed (or failed) it for us
 
   // Leader: take the batch that is waiting now. New writers queue behind it meanwhile.
@@ -326,8 +326,9 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
   for (PendingWrite* w : batch) {
     w->done = true;
     queue_.pop_front();
+    if (w != &self) w->cv.Signal();  // each writer of the batch, and only them
   }
-  queue_cv_.SignalAll();  // the batch's writers, and the next leader
+  if (!queue_.empty()) queue_.front()->cv.Signal();  // the next leader
   return self.status;
 }
 

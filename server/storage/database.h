@@ -131,12 +131,12 @@ class Database {
     const absl::FunctionRef<absl::Status(Tx&)>* body;
     absl::Status status;
     bool done = false;
+    absl::CondVar cv;  // its own, so a batch wakes only its writers, not every waiter
   };
   static constexpr size_t kMaxBatch = 64;
   static std::atomic<size_t> max_batch_for_bench_;  // 0: kMaxBatch
 
   absl::Mutex queue_mu_;
-  absl::CondVar queue_cv_;
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
   absl::Mutex mu_;  // the connection; taken after queue_mu_ is released, never while waiting on it
   sqlite3* db_;
