@@ -800,7 +800,9 @@ absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, ab
   refusal.decision = "deny";
   refusal.peer = caller.peer;
   refusal.outcome = "unauthenticated";
-  if (absl::Status stored = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); }); !stored.ok()) return stored;
+  absl::Status stored = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); },
+                                   storage::Database::Failure::kBeforeChanging);
+  if (!stored.ok()) return stored;
   return outcome;
 }
 
@@ -1596,7 +1598,7 @@ absl::StatusOr<Vault::Released> Vault::Release(const Caller& caller, absl::strin
     if (options.request_id != 0) event.request_id = absl::StrCat(options.request_id);
     if (!refusal.ok()) event.outcome = OutcomeName(refusal);
     return Record(tx, event, now);
-  });
+  }, storage::Database::Failure::kBeforeChanging);  // after step 3 only storage errors fail it
   if (!recorded.ok()) return recorded;
   if (!refusal.ok()) return refusal;
   return released;

@@ -271,13 +271,13 @@ absl::Status Database::Migrate(int target_version) {
 
 std::atomic<size_t> Database::max_batch_for_bench_{0};
 
-absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
+absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body, Failure failure) {
   // Group commit (DESIGN.md §11), after leveldb's DBImpl::Write: writers queue up; the one at the
   // front leads, runs the bodies of everyone waiting behind it in one transaction, each in a
   // savepoint of its own, commits once — one fsync for the batch — and wakes them with their own
   // outcome. Nobody hears "done" before the COMMIT that holds their change has returned, so every
   // acknowledged write is as durable as if it had committed alone.
-  PendingWrite self{&body};
+  PendingWrite self{&body, failure};
   absl::MutexLock queue_lock(&queue_mu_);
   queue_.push_back(&self);
   while (!self.done && queue_.front() != &self) self.cv.Wait(&queue_mu_);
@@ -290,24 +290,44 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body) {
   {
     absl::MutexLock lock(&mu_);
     absl::Status begun = Control("BEGIN IMMEDIATE;");
+    size_t first_in_transaction = 0;
     bool any_ok = false;
-    for (PendingWrite* w : batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      PendingWrite* w = batch[i];
       if (!begun.ok()) {
         w->status = begun;
         continue;
       }
-      if (absl::Status s = Control("SAVEPOINT write;"); !s.ok()) {
-        w->status = s;
-        continue;
-      }
       Tx tx(db_, &statements_);
-      w->status = (*w->body)(tx);
-      if (w->status.ok()) {
-        w->status = Control("RELEASE write;");
+      if (w->failure == Failure::kBeforeChanging) {
+        // No savepoint: SQLCipher would encrypt a journal copy of every page the body touches.
+        const int changes_before = sqlite3_total_changes(db_);
+        w->status = (*w->body)(tx);
+        if (!w->status.ok() && sqlite3_total_changes(db_) != changes_before) {
+          // Failed after changing rows after all (a storage error): nothing of this transaction
+          // can be trusted, so it is rolled back and its writes fail; the rest go on in a new one.
+          Control("ROLLBACK;").IgnoreError();
+          for (size_t j = first_in_transaction; j < i; ++j) {
+            if (batch[j]->status.ok()) batch[j]->status = w->status;
+          }
+          any_ok = false;
+          first_in_transaction = i + 1;
+          begun = Control("BEGIN IMMEDIATE;");
+          continue;
+        }
       } else {
-        // Undo this body only; the others in the batch keep their changes.
-        Control("ROLLBACK TO write;").IgnoreError();
-        Control("RELEASE write;").IgnoreError();
+        if (absl::Status s = Control("SAVEPOINT write;"); !s.ok()) {
+          w->status = s;
+          continue;
+        }
+        w->status = (*w->body)(tx);
+        if (w->status.ok()) {
+          w->status = Control("RELEASE write;");
+        } else {
+          // Undo this body only; the others in the batch keep their changes.
+          Control("ROLLBACK TO write;").IgnoreError();
+          Control("RELEASE write;").IgnoreError();
+        }
       }
       any_ok |= w->status.ok();
     }

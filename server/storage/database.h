@@ -88,8 +88,9 @@ class StatementCache {
 // Thread-safe: one connection, and every Read or Write body runs under one mutex, so a body sees
 // and makes a consistent state. Write bodies run in BEGIN IMMEDIATE … COMMIT: committed in full,
 // durably (fsync), or not at all. Concurrent writes share commits (group commit): each body runs
-// in a savepoint of its own inside the batch's transaction, so one body's failure undoes only its
-// own changes, and each caller returns only after the COMMIT that holds its change.
+// in a savepoint of its own inside the batch's transaction (unless it declares it fails only
+// before changing anything, see Failure), so one body's failure undoes only its own changes, and
+// each caller returns only after the COMMIT that holds its change.
 class Database {
  public:
   enum class Mode { kCreate, kOpenExisting };
@@ -101,8 +102,17 @@ class Database {
       const std::string& path, const crypto::SecretBytes& key, int schema_version);
   ~Database();
 
+  // How a write body may fail.
+  //   kAnywhere: also after changing rows (a check halfway). It runs in a savepoint of its own,
+  //     so a failure undoes only its changes.
+  //   kBeforeChanging: only before its first change, or on a storage error. It runs without a
+  //     savepoint — SQLCipher encrypts a journal copy of every page a savepoint touches, a fifth
+  //     of a release under load — and should it fail after changing rows after all, the batch's
+  //     transaction so far is rolled back and every write in it fails with that error.
+  enum class Failure { kAnywhere, kBeforeChanging };
+
   // Runs `body` in one write transaction; commits if it returns OK, rolls back otherwise.
-  absl::Status Write(absl::FunctionRef<absl::Status(Tx&)> body);
+  absl::Status Write(absl::FunctionRef<absl::Status(Tx&)> body, Failure failure = Failure::kAnywhere);
   // Runs `body` in one read transaction (a consistent snapshot).
   absl::Status Read(absl::FunctionRef<absl::Status(Tx&)> body);
 
@@ -129,6 +139,7 @@ class Database {
   // One waiting Write: its body, and once a leader ran it, its outcome.
   struct PendingWrite {
     const absl::FunctionRef<absl::Status(Tx&)>* body;
+    Failure failure;
     absl::Status status;
     bool done = false;
     absl::CondVar cv;  // its own, so a batch wakes only its writers, not every waiter

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -111,34 +112,75 @@ TEST_F(DatabaseTest, DuplicateNamesAreAlreadyExists) {
 
 // Group commit: concurrent writers share transactions, yet each one's failure undoes only its own
 // change, and every writer that heard "ok" is in the file after it is reopened.
-TEST_F(DatabaseTest, ConcurrentWritesShareCommitsButFailAlone) {
+// 64 concurrent writers, sharing commits in whatever batches they happen to form; writer i inserts
+// unit i, and `fail(i, changed)` says whether it fails before or after that. Even writers declare
+// kBeforeChanging (no savepoint) when `mixed`, all others kAnywhere. Returns the results, having
+// checked that a write reported done is there and one reported failed is not.
+std::vector<absl::Status> WriteConcurrently(const std::string& path, const crypto::SecretBytes& key, bool mixed,
+                                            const std::function<absl::Status(int, bool changed)>& fail) {
+  std::vector<absl::Status> results(64);
   {
-    auto db = Database::Open(path_, key_, Database::Mode::kCreate);
-    ASSERT_TRUE(db.ok());
+    auto db = Database::Open(path, key, Database::Mode::kCreate);
+    EXPECT_TRUE(db.ok());
     std::vector<std::thread> writers;
-    std::vector<absl::Status> results(64);
     for (int i = 0; i < 64; ++i) {
       writers.emplace_back([&, i] {
+        const auto failure = mixed && i % 2 == 0 ? Database::Failure::kBeforeChanging : Database::Failure::kAnywhere;
         results[i] = (*db)->Write([&](Tx& tx) -> absl::Status {
+          if (absl::Status s = fail(i, false); !s.ok()) return s;
           if (absl::StatusOr<int64_t> id = tx.InsertUnit(absl::StrCat("unit", i), "x", 1); !id.ok()) return id.status();
-          // Every third writer fails after its insert: its unit must vanish, nobody else's.
-          return i % 3 == 0 ? absl::AbortedError("changed my mind") : absl::OkStatus();
-        });
+          return fail(i, true);
+        }, failure);
       });
     }
     for (std::thread& w : writers) w.join();
-    for (int i = 0; i < 64; ++i) EXPECT_EQ(results[i].ok(), i % 3 != 0) << i << ": " << results[i];
   }
-  auto db = Database::Open(path_, key_, Database::Mode::kOpenExisting);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Read([&](Tx& tx) -> absl::Status {
+  auto db = Database::Open(path, key, Database::Mode::kOpenExisting);
+  EXPECT_TRUE(db.ok());
+  EXPECT_TRUE((*db)->Read([&](Tx& tx) -> absl::Status {
     for (int i = 0; i < 64; ++i) {
       absl::StatusOr<std::optional<UnitRow>> unit = tx.FindUnit(absl::StrCat("unit", i));
       if (!unit.ok()) return unit.status();
-      EXPECT_EQ(unit->has_value(), i % 3 != 0) << i;
+      EXPECT_EQ(unit->has_value(), results[i].ok()) << i << ": " << results[i];
     }
     return absl::OkStatus();
   }).ok());
+  return results;
+}
+
+TEST_F(DatabaseTest, ConcurrentWritesShareCommitsButFailAlone) {
+  std::vector<absl::Status> results = WriteConcurrently(path_, key_, false, [](int i, bool changed) {
+    // Every third writer fails after its insert: its unit must vanish, nobody else's.
+    return changed && i % 3 == 0 ? absl::AbortedError("changed my mind") : absl::OkStatus();
+  });
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(results[i].ok(), i % 3 != 0) << i << ": " << results[i];
+}
+
+// Writes that declare they fail only before changing anything run without a savepoint: such a
+// refusal leaves the batch alone.
+TEST_F(DatabaseTest, AWriteRefusedBeforeChangingLeavesItsBatchAlone) {
+  std::vector<absl::Status> results = WriteConcurrently(path_, key_, true, [](int i, bool changed) {
+    if (!changed && i % 4 == 0) return absl::FailedPreconditionError("refused before changing anything");
+    if (changed && i % 4 == 1) return absl::AbortedError("changed my mind");  // kAnywhere: in its savepoint
+    return absl::OkStatus();
+  });
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(results[i].ok(), i % 4 >= 2) << i << ": " << results[i];
+}
+
+// A kBeforeChanging write that fails after changing rows (a storage error) takes its transaction
+// down with it: every write in it fails, none is half there.
+TEST_F(DatabaseTest, AStorageErrorAfterChangingFailsItsWholeTransaction) {
+  std::vector<absl::Status> results = WriteConcurrently(path_, key_, true, [](int i, bool changed) {
+    // Every eighth writer (a kBeforeChanging one) fails after its insert, as a storage error would.
+    if (changed && i % 8 == 0) return absl::InternalError("a storage error after the insert");
+    return absl::OkStatus();
+  });
+  int done = 0;
+  for (int i = 0; i < 64; ++i) {
+    if (i % 8 == 0) EXPECT_FALSE(results[i].ok()) << i;
+    done += results[i].ok();
+  }
+  EXPECT_GT(done, 0);  // the writes in other transactions went through
 }
 
 // The statement cache hands a query's statement back reset and unbound, and a statement still in
