@@ -22,6 +22,11 @@ namespace {
 grpc::ChannelArguments ChannelArgs() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  // A fixed flow-control window: with gRPC's bandwidth-delay probing the window of a long audit
+  // export grew with its pace, and so did the client's memory (16 to 39 MiB between runs of the
+  // same export). Fixed, it is 17 MiB at 100,000 records and at 1,000,000; the export of a million
+  // takes ~12 s instead of ~10 s.
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   return args;
 }
 
