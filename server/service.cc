@@ -196,28 +196,33 @@ ReleaseOptions OptionsOf(const std::string& reason, int64_t request_id, bool bre
 
 // ---- authentication ----
 
-// Maps the verified client certificate of this call to a Caller. TLS has already checked the
-// certificate against the vault CA; the vault checks that it is one it issued, not revoked, and
-// that its user is active.
-absl::StatusOr<Caller> Authenticated(Vault& vault, const ServerContext* context) {
+// The verified client certificate of this call. TLS has already checked it against the vault CA;
+// the vault then checks that it is one it issued, not revoked, and that its user is active.
+absl::StatusOr<Presented> PresentedBy(const ServerContext* context) {
   std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
-  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
-    return absl::UnauthenticatedError("a client certificate is required: run kluis enroll first");
-  }
-  std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
-  if (pem.empty()) {
-    return absl::UnauthenticatedError("a client certificate is required: run kluis enroll first");
-  }
-  return vault.Authenticate(absl::string_view(pem.front().data(), pem.front().size()),
-                            context->peer());
+  std::vector<grpc::string_ref> pem;
+  if (auth != nullptr && auth->IsPeerAuthenticated()) pem = auth->FindPropertyValues("x509_pem_cert");
+  if (pem.empty()) return absl::UnauthenticatedError("a client certificate is required: run kluis enroll first");
+  return Presented{std::string(pem.front().data(), pem.front().size()), context->peer()};
 }
 
 // Runs `body` for an authenticated caller and converts its outcome.
 template <typename Body>
 grpc::Status WithCaller(Vault& vault, ServerContext* context, Body body) {
-  absl::StatusOr<Caller> caller = Authenticated(vault, context);
+  absl::StatusOr<Presented> presented = PresentedBy(context);
+  if (!presented.ok()) return ToGrpcStatus(presented.status());
+  absl::StatusOr<Caller> caller = vault.Authenticate(*presented);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   return ToGrpcStatus(body(*caller));
+}
+
+// Runs a release `body` with the certificate the call presented: the vault identifies the caller
+// in the release's own transaction.
+template <typename Body>
+grpc::Status WithPresented(ServerContext* context, Body body) {
+  absl::StatusOr<Presented> presented = PresentedBy(context);
+  if (!presented.ok()) return ToGrpcStatus(presented.status());
+  return ToGrpcStatus(body(*presented));
 }
 
 // ---- services ----
@@ -417,11 +422,11 @@ class VaultService final : public pb::Vault::Service {
   grpc::Status ReleaseCredential(ServerContext* context,
                                  const pb::ReleaseCredentialRequest* request,
                                  pb::ReleaseCredentialResponse* response) override {
-    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+    return WithPresented(context, [&](const Presented& presented) -> absl::Status {
       absl::StatusOr<Login> login =
           request->previous_version() != 0
-              ? vault_.ReleasePrevious(caller, request->account(), request->previous_version(), request->reason())
-              : vault_.ReleaseCredential(caller, request->account(),
+              ? vault_.ReleasePrevious(presented, request->account(), request->previous_version(), request->reason())
+              : vault_.ReleaseCredential(presented, request->account(),
                                          OptionsOf(request->reason(), request->request_id(), request->break_glass()));
       if (!login.ok()) return login.status();
       response->set_account(login->account);
@@ -541,9 +546,9 @@ class VaultService final : public pb::Vault::Service {
 
   grpc::Status GetTotpCode(ServerContext* context, const pb::GetTotpCodeRequest* request,
                            pb::TotpCode* response) override {
-    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+    return WithPresented(context, [&](const Presented& presented) -> absl::Status {
       absl::StatusOr<TotpCode> code = vault_.ReleaseTotpCode(
-          caller, request->account(), OptionsOf(request->reason(), request->request_id(), request->break_glass()));
+          presented, request->account(), OptionsOf(request->reason(), request->request_id(), request->break_glass()));
       if (!code.ok()) return code.status();
       TotpToProto(*code, response);
       return absl::OkStatus();
@@ -552,8 +557,8 @@ class VaultService final : public pb::Vault::Service {
 
   grpc::Status ExportTotp(ServerContext* context, const pb::ExportTotpRequest* request,
                           pb::ExportTotpResponse* response) override {
-    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<crypto::SecretBytes> uri = vault_.ExportTotp(caller, request->account(), request->reason());
+    return WithPresented(context, [&](const Presented& presented) -> absl::Status {
+      absl::StatusOr<crypto::SecretBytes> uri = vault_.ExportTotp(presented, request->account(), request->reason());
       if (!uri.ok()) return uri.status();
       response->set_account(request->account());
       response->set_otpauth_uri(std::string(uri->Reveal()));
@@ -575,9 +580,9 @@ class VaultService final : public pb::Vault::Service {
 
   grpc::Status ReleaseRecoveryCode(ServerContext* context, const pb::ReleaseRecoveryCodeRequest* request,
                                    pb::RecoveryCode* response) override {
-    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+    return WithPresented(context, [&](const Presented& presented) -> absl::Status {
       absl::StatusOr<RecoveryCode> code = vault_.ReleaseRecoveryCode(
-          caller, request->account(), OptionsOf(request->reason(), request->request_id(), request->break_glass()));
+          presented, request->account(), OptionsOf(request->reason(), request->request_id(), request->break_glass()));
       if (!code.ok()) return code.status();
       response->set_account(code->account);
       response->set_code(std::string(code->code.Reveal()));

@@ -752,58 +752,66 @@ absl::Status Vault::ReloadPolicy(const std::string& path) {
 
 // ====================================================================================== identity
 
-absl::StatusOr<Caller> Vault::Authenticate(absl::string_view certificate_pem, absl::string_view peer) {
-  absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(certificate_pem);
+absl::StatusOr<Vault::Identified> Vault::Identify(Tx& tx, absl::string_view fingerprint, const Presented& presented,
+                                                  absl::Time now) {
+  Identified who;
+  who.caller.peer = presented.peer;
+  absl::StatusOr<std::optional<storage::CertificateRow>> certificate = tx.FindCertificate(fingerprint);
+  if (!certificate.ok()) return certificate.status();
+  std::optional<storage::UserRow> user;
+  if (certificate->has_value()) {
+    absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUserById((*certificate)->user_id);
+    if (!found.ok()) return found.status();
+    user = *found;
+  }
+  if (user.has_value() && !(*certificate)->revoked_us.has_value() && user->active) {
+    who.caller.user_id = user->id;
+    who.caller.user = user->name;
+    absl::StatusOr<std::vector<storage::BindingRow>> bindings = tx.ActiveBindings(user->id, Micros(now));
+    if (!bindings.ok()) return bindings.status();
+    who.caller.bindings = *std::move(bindings);
+    who.caller.policy_bindings = PolicyBindings(who.caller.bindings);
+    return who;  // a successful authentication is not a record of its own
+  }
+  // A refused caller is recorded, with the user when the certificate names one we know.
+  audit::AuditEvent& refusal = who.refusal;
+  if (!user.has_value()) {
+    absl::StatusOr<std::string> cn = crypto::CertificateCommonName(presented.certificate_pem);
+    refusal.actor = absl::StrCat("unknown:", cn.ok() ? *cn : "?");
+    refusal.rule = "auth.unknown-certificate";
+    who.refused = absl::UnauthenticatedError("client certificate is not known to this vault");
+  } else {
+    refusal.actor = user->name;
+    refusal.rule = user->active ? "auth.certificate-revoked" : "auth.user-disabled";
+    who.refused = absl::UnauthenticatedError(
+        absl::StrCat("user ", user->name, user->active ? ": certificate revoked" : " is disabled"));
+  }
+  refusal.action = "authenticate";
+  refusal.decision = "deny";
+  refusal.peer = presented.peer;
+  refusal.outcome = "unauthenticated";
+  return who;
+}
+
+absl::StatusOr<Caller> Vault::Authenticate(const Presented& presented) {
+  absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(presented.certificate_pem);
   if (!fingerprint.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
   const absl::Time now = clock_.Now();
-  Caller caller;
-  caller.peer = std::string(peer);
   // Every call authenticates, so this is a read: calls do not queue behind writes for it. Only a
   // refusal (rare) takes a write, to record it.
-  absl::Status outcome;
-  audit::AuditEvent refusal;
+  std::optional<Identified> who;
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
-    absl::StatusOr<std::optional<storage::CertificateRow>> certificate = tx.FindCertificate(*fingerprint);
-    if (!certificate.ok()) return certificate.status();
-    std::optional<storage::UserRow> user;
-    if (certificate->has_value()) {
-      absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUserById((*certificate)->user_id);
-      if (!found.ok()) return found.status();
-      user = *found;
-    }
-    if (user.has_value() && !(*certificate)->revoked_us.has_value() && user->active) {
-      caller.user_id = user->id;
-      caller.user = user->name;
-      absl::StatusOr<std::vector<storage::BindingRow>> bindings = tx.ActiveBindings(user->id, Micros(now));
-      if (!bindings.ok()) return bindings.status();
-      caller.bindings = *std::move(bindings);
-      caller.policy_bindings = PolicyBindings(caller.bindings);
-      return absl::OkStatus();  // a successful authentication is not a record of its own
-    }
-    // A refused caller is recorded, with the user when the certificate names one we know.
-    if (!user.has_value()) {
-      absl::StatusOr<std::string> cn = crypto::CertificateCommonName(certificate_pem);
-      refusal.actor = absl::StrCat("unknown:", cn.ok() ? *cn : "?");
-      refusal.rule = "auth.unknown-certificate";
-      outcome = absl::UnauthenticatedError("client certificate is not known to this vault");
-    } else {
-      refusal.actor = user->name;
-      refusal.rule = user->active ? "auth.certificate-revoked" : "auth.user-disabled";
-      outcome = absl::UnauthenticatedError(
-          absl::StrCat("user ", user->name, user->active ? ": certificate revoked" : " is disabled"));
-    }
+    absl::StatusOr<Identified> identified = Identify(tx, *fingerprint, presented, now);
+    if (!identified.ok()) return identified.status();
+    who = *std::move(identified);
     return absl::OkStatus();
   });
   if (!read.ok()) return read;
-  if (outcome.ok()) return caller;
-  refusal.action = "authenticate";
-  refusal.decision = "deny";
-  refusal.peer = caller.peer;
-  refusal.outcome = "unauthenticated";
-  absl::Status stored = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); },
+  if (who->refused.ok()) return std::move(who->caller);
+  absl::Status stored = db_->Write([&](Tx& tx) { return Record(tx, who->refusal, now); },
                                    storage::Database::Failure::kBeforeChanging);
   if (!stored.ok()) return stored;
-  return outcome;
+  return who->refused;
 }
 
 absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string_view code,
@@ -1439,14 +1447,14 @@ absl::StatusOr<RotationOutcome> Vault::FinishRotation(const Caller& caller, absl
   return outcome;
 }
 
-absl::StatusOr<Login> Vault::ReleasePrevious(const Caller& caller, absl::string_view account,
+absl::StatusOr<Login> Vault::ReleasePrevious(const Presented& presented, absl::string_view account,
                                              int64_t version, absl::string_view reason) {
   const absl::Time now = clock_.Now();
   const absl::Duration retention = policy()->previous_retention;
   ReleaseOptions options;
   options.reason = std::string(reason);
   absl::StatusOr<Released> released = Release(
-      caller, account, Action::kReleasePrevious, std::nullopt, options,
+      presented, account, Action::kReleasePrevious, std::nullopt, options,
       [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
         absl::StatusOr<std::optional<storage::SecretRow>> row = tx.SecretVersion(found.id, kPassword, version);
         if (!row.ok()) return row.status();
@@ -1523,17 +1531,30 @@ absl::StatusOr<int> Vault::SetRecoveryCodes(const Caller& caller, absl::string_v
   return static_cast<int>(*stored);
 }
 
-absl::StatusOr<Vault::Released> Vault::Release(const Caller& caller, absl::string_view account,
+absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl::string_view account,
                                                Action action, std::optional<Action> also,
                                                const ReleaseOptions& options, Fetch fetch) {
-  if (absl::Status s = CheckText("reason", options.reason, 500, false); !s.ok()) return s;
+  absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(presented.certificate_pem);
+  if (!fingerprint.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
+  const absl::Status input = CheckText("reason", options.reason, 500, false);  // told after identifying
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   Released released;
   released.decision = Refusal("account-not-visible");
+  absl::Status unauthenticated;
   absl::Status refusal;
 
   absl::Status recorded = db_->Write([&](Tx& tx) -> absl::Status {
+    // 0. Who is calling, in the same transaction as the decision and the record: nothing about
+    //    the caller can change between them (a disabled user, a revoked role).
+    absl::StatusOr<Identified> who = Identify(tx, *fingerprint, presented, now);
+    if (!who.ok()) return who.status();
+    if (!who->refused.ok()) {
+      unauthenticated = who->refused;
+      return Record(tx, who->refusal, now);
+    }
+    if (!input.ok()) return absl::OkStatus();  // malformed: refused, as before any call, unrecorded
+    const Caller& caller = who->caller;
     // 1. Which account: only among those the caller has a role on, so a stranger learns nothing.
     absl::StatusOr<AccountRow> resolved = ResolveVisibleAccount(tx, caller, account, now);
     if (resolved.ok()) {
@@ -1600,6 +1621,8 @@ absl::StatusOr<Vault::Released> Vault::Release(const Caller& caller, absl::strin
     return Record(tx, event, now);
   }, storage::Database::Failure::kBeforeChanging);  // after step 3 only storage errors fail it
   if (!recorded.ok()) return recorded;
+  if (!unauthenticated.ok()) return unauthenticated;
+  if (!input.ok()) return input;
   if (!refusal.ok()) return refusal;
   return released;
 }
@@ -1628,10 +1651,10 @@ absl::StatusOr<TotpCode> Vault::CodeFrom(const AccountRow& account, const storag
   return out;
 }
 
-absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::string_view account,
+absl::StatusOr<Login> Vault::ReleaseCredential(const Presented& presented, absl::string_view account,
                                                const ReleaseOptions& options) {
   absl::StatusOr<Released> released = Release(
-      caller, account, Action::kReleaseLogin, Action::kReleaseTotp, options,
+      presented, account, Action::kReleaseLogin, Action::kReleaseTotp, options,
       [&](Tx& tx, const AccountRow& found, bool with_totp) -> absl::StatusOr<std::vector<storage::SecretRow>> {
         // [0] password, [1] linked e-mail, [2] pending password, [3] TOTP key: id 0 when none.
         std::vector<storage::SecretRow> rows;
@@ -1680,10 +1703,10 @@ absl::StatusOr<Login> Vault::ReleaseCredential(const Caller& caller, absl::strin
   return login;
 }
 
-absl::StatusOr<TotpCode> Vault::ReleaseTotpCode(const Caller& caller, absl::string_view account,
+absl::StatusOr<TotpCode> Vault::ReleaseTotpCode(const Presented& presented, absl::string_view account,
                                                 const ReleaseOptions& options) {
   absl::StatusOr<Released> released = Release(
-      caller, account, Action::kReleaseTotp, std::nullopt, options,
+      presented, account, Action::kReleaseTotp, std::nullopt, options,
       [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
         // [0] the current key (or, while 2FA is first being set up, only a pending one), [1] pending.
         absl::StatusOr<std::optional<storage::SecretRow>> current = tx.CurrentSecret(found.id, kTotp);
@@ -1714,12 +1737,12 @@ absl::StatusOr<TotpCode> Vault::ReleaseTotpCode(const Caller& caller, absl::stri
   return code;
 }
 
-absl::StatusOr<crypto::SecretBytes> Vault::ExportTotp(const Caller& caller, absl::string_view account,
+absl::StatusOr<crypto::SecretBytes> Vault::ExportTotp(const Presented& presented, absl::string_view account,
                                                       absl::string_view reason) {
   ReleaseOptions options;
   options.reason = std::string(reason);
   absl::StatusOr<Released> released = Release(
-      caller, account, Action::kExportTotpSeed, std::nullopt, options,
+      presented, account, Action::kExportTotpSeed, std::nullopt, options,
       [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
         absl::StatusOr<std::optional<storage::SecretRow>> row = tx.CurrentSecret(found.id, kTotp);
         if (!row.ok()) return row.status();
@@ -1731,11 +1754,11 @@ absl::StatusOr<crypto::SecretBytes> Vault::ExportTotp(const Caller& caller, absl
   return sealer_.Open(released->account.id, kTotp, sealed.version, sealed.sealed);
 }
 
-absl::StatusOr<RecoveryCode> Vault::ReleaseRecoveryCode(const Caller& caller, absl::string_view account,
+absl::StatusOr<RecoveryCode> Vault::ReleaseRecoveryCode(const Presented& presented, absl::string_view account,
                                                         const ReleaseOptions& options) {
   int remaining = 0;
   absl::StatusOr<Released> released = Release(
-      caller, account, Action::kReleaseRecoveryCode, std::nullopt, options,
+      presented, account, Action::kReleaseRecoveryCode, std::nullopt, options,
       [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
         absl::StatusOr<std::vector<storage::SecretRow>> codes = tx.CurrentSecrets(found.id, kRecoveryCode);
         if (!codes.ok()) return codes.status();

@@ -28,6 +28,15 @@ namespace kluis::server {
 
 // Who is calling: the user behind a verified client certificate, their role bindings valid now,
 // and the network peer (for the audit log).
+// What a call presents before the vault knows who is calling: the client certificate TLS
+// verified, and the peer address. The release calls take this rather than a Caller, so that who
+// is calling, what the rules allow and the record are one transaction: nothing about the caller
+// changes between them, and a release queues for the database once (docs/BENCHMARKS.md).
+struct Presented {
+  std::string certificate_pem;
+  std::string peer;
+};
+
 struct Caller {
   int64_t user_id = 0;
   std::string user;
@@ -304,7 +313,9 @@ class Vault {
   absl::StatusOr<std::string> DefaultListenAddress();
 
   // Identity.
-  absl::StatusOr<Caller> Authenticate(absl::string_view certificate_pem, absl::string_view peer);
+  // The caller behind a certificate: one this vault issued, not revoked, of an active user. A
+  // refusal is recorded.
+  absl::StatusOr<Caller> Authenticate(const Presented& presented);
   absl::StatusOr<Enrolled> Enroll(absl::string_view user, absl::string_view code,
                                   absl::string_view request_pem, absl::string_view peer);
 
@@ -348,7 +359,7 @@ class Vault {
   // Secrets.
   absl::StatusOr<int64_t> SetPassword(const Caller& caller, absl::string_view account,
                                       const crypto::SecretBytes& password);
-  absl::StatusOr<Login> ReleaseCredential(const Caller& caller, absl::string_view account,
+  absl::StatusOr<Login> ReleaseCredential(const Presented& presented, absl::string_view account,
                                           const ReleaseOptions& options);
 
   // Two-factor authentication: the seed stays in the vault, codes leave.
@@ -365,17 +376,17 @@ class Vault {
   // A password made by the platform's rules, shown and not stored.
   absl::StatusOr<crypto::SecretBytes> GeneratePassword(absl::string_view platform);
   // A replaced password version, while it is kept (policy: previous_retention_days).
-  absl::StatusOr<Login> ReleasePrevious(const Caller& caller, absl::string_view account,
+  absl::StatusOr<Login> ReleasePrevious(const Presented& presented, absl::string_view account,
                                         int64_t version, absl::string_view reason);
-  absl::StatusOr<TotpCode> ReleaseTotpCode(const Caller& caller, absl::string_view account,
+  absl::StatusOr<TotpCode> ReleaseTotpCode(const Presented& presented, absl::string_view account,
                                            const ReleaseOptions& options);
   // Hands the authenticator over as an otpauth URI (a handover, R14); raises a rotation flag.
-  absl::StatusOr<crypto::SecretBytes> ExportTotp(const Caller& caller, absl::string_view account,
+  absl::StatusOr<crypto::SecretBytes> ExportTotp(const Presented& presented, absl::string_view account,
                                                  absl::string_view reason);
   // Replaces the account's recovery codes; returns how many are stored.
   absl::StatusOr<int> SetRecoveryCodes(const Caller& caller, absl::string_view account,
                                        const std::vector<crypto::SecretBytes>& codes);
-  absl::StatusOr<RecoveryCode> ReleaseRecoveryCode(const Caller& caller, absl::string_view account,
+  absl::StatusOr<RecoveryCode> ReleaseRecoveryCode(const Presented& presented, absl::string_view account,
                                                    const ReleaseOptions& options);
 
   // R6: moves the beheerder binding to `to` in one transaction: the predecessor's access ends at
@@ -442,8 +453,18 @@ class Vault {
 
   absl::StatusOr<crypto::CertificateAuthority> LoadCa(storage::Tx& tx);
 
-  // The one release path, for every kind of secret: resolve the account among those the caller
-  // may see, decide (before anything secret is touched), fetch the sealed rows, carry out the
+  // Who presented a certificate, read in `tx` as of `now`: the caller, or the refusal to record
+  // and its error (`refused`). Fails only on a storage error.
+  struct Identified {
+    Caller caller;
+    absl::Status refused;
+    audit::AuditEvent refusal;
+  };
+  absl::StatusOr<Identified> Identify(storage::Tx& tx, absl::string_view fingerprint, const Presented& presented,
+                                      absl::Time now);
+
+  // The one release path, for every kind of secret: identify the caller, resolve the account
+  // among those the caller may see, decide (before anything secret is touched), fetch the sealed rows, carry out the
   // rule's obligations, and record the attempt; all in one transaction that commits before any
   // seal is opened. `also` is a second action decided with the same context (a login release
   // also gives the current 2FA code when the rules allow that too); `fetch` gets the sealed rows
@@ -456,7 +477,7 @@ class Vault {
   };
   using Fetch = absl::FunctionRef<absl::StatusOr<std::vector<storage::SecretRow>>(
       storage::Tx&, const storage::AccountRow&, bool also_allowed)>;
-  absl::StatusOr<Released> Release(const Caller& caller, absl::string_view account,
+  absl::StatusOr<Released> Release(const Presented& presented, absl::string_view account,
                                    policies::Action action, std::optional<policies::Action> also,
                                    const ReleaseOptions& options, Fetch fetch);
   // Stores a secret of `kind` after the store-secret decision, audited as `audit_action`.

@@ -108,6 +108,46 @@ TEST_F(ReleaseTest, DisabledUserIsRefusedOnTheVeryNextCall) {
   EXPECT_TRUE(audited);
 }
 
+// A release identifies its caller in its own transaction, before it reads the request: a refused
+// caller hears "unauthenticated" (and is recorded) whatever it asked, on every release method; an
+// active one with a malformed request hears what is wrong, and nothing is recorded for it.
+TEST_F(ReleaseTest, ReleasesIdentifyTheCallerFirstInTheirOwnTransaction) {
+  const std::string too_long(600, 'x');
+  pb::ReleaseCredentialRequest malformed;
+  malformed.set_account("WA_Lombardijen1");
+  malformed.set_reason(too_long);
+  Client& robin = *clients_["robin.peters"];
+  const size_t before = Audit("robin.peters").size();
+  EXPECT_EQ(robin.Call(robin.vault(), &pb::Vault::Stub::ReleaseCredential, malformed).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Audit("robin.peters").size(), before);
+
+  pb::DisableUserRequest disable;
+  disable.set_user("robin.peters");
+  Client& op = vault_.operator_client();
+  ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::DisableUser, disable).ok());
+  pb::GetTotpCodeRequest totp;
+  totp.set_account("WA_Lombardijen1");
+  pb::ReleaseRecoveryCodeRequest recovery;
+  recovery.set_account("WA_Lombardijen1");
+  pb::ExportTotpRequest export_totp;
+  export_totp.set_account("WA_Lombardijen1");
+  for (const absl::Status& refused :
+       {robin.Call(robin.vault(), &pb::Vault::Stub::ReleaseCredential, malformed).status(),
+        robin.Call(robin.vault(), &pb::Vault::Stub::GetTotpCode, totp).status(),
+        robin.Call(robin.vault(), &pb::Vault::Stub::ReleaseRecoveryCode, recovery).status(),
+        robin.Call(robin.vault(), &pb::Vault::Stub::ExportTotp, export_totp).status()}) {
+    EXPECT_EQ(refused.code(), absl::StatusCode::kUnauthenticated) << refused;
+  }
+  int refusals = 0, releases = 0;
+  for (const pb::AuditRecord& r : Audit("robin.peters")) {
+    refusals += r.rule() == "auth.user-disabled";
+    releases += r.action() != "authenticate" && r.decision() == "allow" && absl::StartsWith(r.action(), "release");
+  }
+  EXPECT_EQ(refusals, 4);
+  EXPECT_EQ(releases, 0);
+}
+
 TEST_F(ReleaseTest, R1ExpiredBindingIsRefused) {
   auto c = vault_.ClientFor(vault_.AddAndEnroll("invaller"));
   const int64_t until = absl::ToUnixSeconds(vault_.clock().Now() + absl::Hours(1));
