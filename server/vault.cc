@@ -797,8 +797,8 @@ absl::StatusOr<Caller> Vault::Authenticate(const Presented& presented) {
   absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(presented.certificate_pem);
   if (!fingerprint.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
   const absl::Time now = clock_.Now();
-  // Every call authenticates, so this is a read: calls do not queue behind writes for it. Only a
-  // refusal (rare) takes a write, to record it.
+  // A read: only a refusal (rare) takes a write, to record it. (Releases identify their caller in
+  // their own write instead, see Release.)
   std::optional<Identified> who;
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
     absl::StatusOr<Identified> identified = Identify(tx, *fingerprint, presented, now);
@@ -2162,13 +2162,20 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
     std::vector<KabinetswisselStep> steps = entry.steps;
     std::optional<AccountRow> account;
     std::optional<storage::SecretRow> handback;
-    absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+    // When nothing of the account could run: its first step failed with `why`, the rest skipped.
+    auto none_ran = [&](const absl::Status& why) {
       steps = entry.steps;
+      for (KabinetswisselStep& step : steps) step.state = "skipped";
+      if (!steps.empty()) {
+        steps.front().state = "failed";
+        steps.front().detail = std::string(why.message());
+      }
       handback.reset();
+    };
+    absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
       absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
       if (!found.ok()) {
-        if (!steps.empty()) steps.front() = {steps.front().name, steps.front().description, "failed", std::string(found.status().message())};
-        for (size_t i = 1; i < steps.size(); ++i) steps[i].state = "skipped";
+        none_ran(found.status());
         return absl::OkStatus();
       }
       account = *found;
@@ -2216,17 +2223,7 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
       }
       return absl::OkStatus();
     });
-    if (!stored.ok()) {
-      // Nothing of this account committed: its first open step failed with the storage error.
-      steps = entry.steps;
-      handback.reset();
-      bool first = true;
-      for (KabinetswisselStep& step : steps) {
-        step.state = first ? "failed" : "skipped";
-        if (first) step.detail = std::string(stored.message());
-        first = false;
-      }
-    }
+    if (!stored.ok()) none_ran(stored);  // nothing of this account committed
     entry.steps = std::move(steps);
     for (const KabinetswisselStep& step : entry.steps) {
       if (step.state == "failed") outcome.complete = false;

@@ -316,18 +316,8 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body, Failure 
           continue;
         }
       } else {
-        if (absl::Status s = Control("SAVEPOINT write;"); !s.ok()) {
-          w->status = s;
-          continue;
-        }
-        w->status = (*w->body)(tx);
-        if (w->status.ok()) {
-          w->status = Control("RELEASE write;");
-        } else {
-          // Undo this body only; the others in the batch keep their changes.
-          Control("ROLLBACK TO write;").IgnoreError();
-          Control("RELEASE write;").IgnoreError();
-        }
+        // Undo this body only, should it fail; the others in the batch keep their changes.
+        w->status = tx.Savepoint([&] { return (*w->body)(tx); });
       }
       any_ok |= w->status.ok();
     }
