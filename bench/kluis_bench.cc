@@ -5,6 +5,9 @@
 //   kluis_bench release [--seconds S] [--repeat R]   audited releases vs echo vs fsync'd commits
 //   kluis_bench release --only CLIENTS [--seconds S] releases alone, for perf and callgrind
 //   kluis_bench release --only-echo CLIENTS [--seconds S]  the echo calls alone
+//   kluis_bench release --only-echo-commit 1 [...]         echo calls whose handler commits once
+//   kluis_bench release --only-vault CLIENTS [--seconds S] releases straight into the vault, no gRPC
+//   kluis_bench release --only-commit 1 [--seconds S]      the fsync'd single-row commits alone
 //   kluis_bench kabinetswissel [--accounts N]        plan and apply for N minister accounts
 //   kluis_bench argon2                               the passphrase stretching alone
 //   kluis_bench make-log DIR RECORDS                 a vault with RECORDS audit records (for export)
@@ -17,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -124,10 +128,21 @@ absl::StatusOr<server::InitResult> InitVault(const std::string& data_dir, server
 }
 
 class EchoService final : public kluis::bench::Echo::Service {
+ public:
+  void set_commits(storage::Database* commits) { commits_ = commits; }
+
+ private:
   grpc::Status Echo(grpc::ServerContext*, const EchoMessage* request, EchoMessage* response) override {
+    if (request->commit()) {
+      absl::Status committed = commits_->Write([&](storage::Tx& tx) { return tx.PutMeta("k", absl::StrCat(n_++)); });
+      if (!committed.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "commit failed");
+    }
     response->set_payload(request->payload());
     return grpc::Status::OK;
   }
+
+  storage::Database* commits_ = nullptr;
+  int64_t n_ = 0;  // written inside the database's write lock
 };
 
 // A vault served on 127.0.0.1 with an operator, beheerder and regisseur enrolled, one account with
@@ -211,6 +226,7 @@ class Bench {
     Call(&pb::Organisation::Stub::AddAccount, a);
   }
 
+  void SetEchoCommits(storage::Database* commits) { echo_service_.set_commits(commits); }
   std::string EchoAddress() const { return absl::StrCat("127.0.0.1:", echo_port_); }
   const std::string& root() const { return root_; }
   server::Vault& vault() { return *vault_; }
@@ -255,9 +271,10 @@ double MedianOf(const std::vector<Sample>& runs, double Sample::*field) {
   return v[v.size() / 2];
 }
 
-// only_clients > 0: releases (or with only_echo, echo calls) at that many clients alone, once
-// (for perf and callgrind).
-int RunRelease(double seconds, int repeat, int only_clients, bool only_echo) {
+// One workload alone, once, at that many clients (for perf and callgrind); kAll runs the table.
+enum class Only { kAll, kRelease, kEcho, kEchoCommit, kVault, kCommit };
+
+int RunRelease(double seconds, int repeat, Only only, int only_clients) {
   Bench bench;
   bench.Organisation("rotterdam", "ijsselmonde");
   bench.Account("WA_Lombardijen1", "rotterdam/ijsselmonde", pb::ACCOUNT_KIND_POLITIE_ALLEEN);
@@ -290,7 +307,11 @@ int RunRelease(double seconds, int repeat, int only_clients, bool only_echo) {
       return c->Call(c->vault(), &pb::Vault::Stub::GetTotpCode, get).ok();
     };
   };
-  auto echo_client = [&](int) {
+  // The echo's handler makes one fsync'd commit first when `commit` is set.
+  std::unique_ptr<storage::Database> echo_commits =
+      *storage::Database::Open(bench.root() + "/echo-commits.db", crypto::RandomSecret(32), storage::Database::Mode::kCreate);
+  bench.SetEchoCommits(echo_commits.get());
+  auto echo_client_with = [&](bool commit) { return [&, commit](int) {
     client::Profile p;
     p.dir = robin.dir;
     p.server = bench.EchoAddress();
@@ -299,14 +320,17 @@ int RunRelease(double seconds, int repeat, int only_clients, bool only_echo) {
     p.ca_certificate_pem = robin.ca_certificate_pem;
     std::shared_ptr<client::Client> c = *client::Client::Connect(p);
     auto stub = std::make_shared<kluis::bench::Echo::Stub>(c->channel());
-    return [c, stub] {
+    return [c, stub, commit] {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
       EchoMessage request, response;
       request.set_payload(std::string(200, 'x'));  // about the size of a released login
+      request.set_commit(commit);
       return stub->Echo(&context, request, &response).ok();
     };
-  };
+  }; };
+  auto echo_client = echo_client_with(false);
+  auto echo_commit_client = echo_client_with(true);
   // The limit of durability: single-row commits, each fsync'd, one after the other.
   auto commit_client = [&](int) {
     auto db = std::shared_ptr<storage::Database>(
@@ -317,20 +341,36 @@ int RunRelease(double seconds, int repeat, int only_clients, bool only_echo) {
     };
   };
 
+  // The vault's share of a release: identify, decide, record, commit, open — without gRPC and TLS.
+  auto vault_client = [&](int) {
+    return [&bench, certificate = robin.certificate_pem] {
+      return bench.vault()
+          .ReleaseCredential(server::Presented{certificate, "ipv4:127.0.0.1:1"}, "x/WA_Lombardijen1", {})
+          .ok();
+    };
+  };
+
+  using MakeCall = std::function<std::function<bool()>(int)>;
+  const std::map<Only, std::pair<std::string, MakeCall>> alone = {
+      {Only::kRelease, {"release", release_client}},
+      {Only::kEcho, {"echo", echo_client}},
+      {Only::kEchoCommit, {"echo with a commit in its handler", echo_commit_client}},
+      {Only::kVault, {"release into the vault, no gRPC", vault_client}},
+      {Only::kCommit, {"commit", commit_client}},
+  };
+  if (auto it = alone.find(only); it != alone.end()) {
+    const auto& [what, make_call] = it->second;
+    std::cout << Row(absl::StrCat(what, ", ", only_clients), {ClosedLoop(only_clients, seconds, make_call)}) << "\n";
+    return 0;
+  }
   std::map<std::string, std::vector<Sample>> runs;
-  if (only_clients > 0 && only_echo) {
-    std::cout << Row(absl::StrCat("echo, ", only_clients), {ClosedLoop(only_clients, seconds, echo_client)}) << "\n";
-    return 0;
-  }
-  if (only_clients > 0) {
-    std::cout << Row(absl::StrCat("release, ", only_clients), {ClosedLoop(only_clients, seconds, release_client)}) << "\n";
-    return 0;
-  }
   for (int r = 0; r < repeat; ++r) {
     std::filesystem::remove(bench.root() + "/commits.db");
     std::filesystem::remove(bench.root() + "/commits.db-wal");
     std::filesystem::remove(bench.root() + "/commits.db-shm");
     runs["commit, 1"].push_back(ClosedLoop(1, seconds, commit_client));
+    runs["release into the vault, no gRPC, 1"].push_back(ClosedLoop(1, seconds, vault_client));
+    runs["echo with a commit in its handler, 1"].push_back(ClosedLoop(1, seconds, echo_commit_client));
     for (int clients : {1, 8, 32}) {
       runs[absl::StrCat("echo, ", clients)].push_back(ClosedLoop(clients, seconds, echo_client));
       runs[absl::StrCat("release, ", clients)].push_back(ClosedLoop(clients, seconds, release_client));
@@ -346,7 +386,8 @@ int RunRelease(double seconds, int repeat, int only_clients, bool only_echo) {
     runs["echo, open loop at half the 8-client rate"].push_back(OpenLoop(32, echo_rate, seconds, echo_client));
   }
   std::cout << "| what, clients | per second | p50 ms | p99 ms |\n|---|---|---|---|\n";
-  for (const char* key : {"commit, 1", "echo, 1", "release, 1", "echo, 8", "release, 8", "echo, 32", "release, 32",
+  for (const char* key : {"commit, 1", "echo, 1", "echo with a commit in its handler, 1",
+                          "release into the vault, no gRPC, 1", "release, 1", "echo, 8", "release, 8", "echo, 32", "release, 32",
                           "release, 32, no group commit", "totp code, 1", "totp code, 32",
                           "echo, open loop at half the 8-client rate", "release, open loop at half the 8-client rate"}) {
     std::cout << Row(key, runs[key]) << "\n";
@@ -356,6 +397,8 @@ int RunRelease(double seconds, int repeat, int only_clients, bool only_echo) {
   const double rate32 = MedianOf(runs["release, 32"], &Sample::per_second);
   std::cout << "\nratios (medians):\n"
             << absl::StrFormat("- release p50 at 1 client / (echo p50 + one fsync'd commit): %.2f (target <= 1.5)\n", p50 / bound)
+            << absl::StrFormat("- release p50 at 1 client / p50 of an echo whose handler commits once: %.2f\n",
+                               p50 / MedianOf(runs["echo with a commit in its handler, 1"], &Sample::p50_ms))
             << absl::StrFormat("- releases/s at 32 clients / echo/s at 32 clients: %.2f (target >= 0.5)\n",
                                rate32 / MedianOf(runs["echo, 32"], &Sample::per_second))
             << absl::StrFormat("- releases/s at 32 clients / single-commit rate: %.1f (target >= 10)\n",
@@ -484,9 +527,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (args[0] == "release") {
-    return kluis::bench::RunRelease(flag("--seconds", 5), static_cast<int>(flag("--repeat", 3)),
-                                    static_cast<int>(std::max(flag("--only", 0), flag("--only-echo", 0))),
-                                    flag("--only-echo", 0) > 0);
+    using kluis::bench::Only;
+    Only only = Only::kAll;
+    int clients = 0;
+    for (const auto& [name, what] : {std::pair{"--only", Only::kRelease}, {"--only-echo", Only::kEcho},
+                                     {"--only-echo-commit", Only::kEchoCommit}, {"--only-vault", Only::kVault}, {"--only-commit", Only::kCommit}}) {
+      if (flag(name, 0) > 0) only = what, clients = static_cast<int>(flag(name, 0));
+    }
+    return kluis::bench::RunRelease(flag("--seconds", 5), static_cast<int>(flag("--repeat", 3)), only, clients);
   }
   if (args[0] == "kabinetswissel") return kluis::bench::RunKabinetswissel(static_cast<int>(flag("--accounts", 1000)));
   if (args[0] == "argon2") return kluis::bench::RunArgon2();
