@@ -240,6 +240,7 @@ class Bench {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls), &echo_port_);
     builder.RegisterService(&echo_service_);
+    server::KluisServer::UseThreading(builder);  // the same threading as kluisd
     echo_ = builder.BuildAndStart();
   }
 

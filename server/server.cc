@@ -55,6 +55,7 @@ absl::StatusOr<std::unique_ptr<KluisServer>> KluisServer::Start(Vault& vault,
   builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(4 * 1024 * 1024);  // audit listings can be larger than requests
+  UseThreading(builder);
   server->services_ = MakeServices(vault);
   for (const std::unique_ptr<grpc::Service>& service : server->services_) {
     builder.RegisterService(service.get());
@@ -64,6 +65,10 @@ absl::StatusOr<std::unique_ptr<KluisServer>> KluisServer::Start(Vault& vault,
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
   return server;
+}
+
+void KluisServer::UseThreading(grpc::ServerBuilder& builder) {
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kIdleThreads);
 }
 
 KluisServer::~KluisServer() {

@@ -33,6 +33,13 @@ class KluisServer {
   static absl::StatusOr<std::unique_ptr<KluisServer>> Start(Vault& vault, const Options& options);
   ~KluisServer();
 
+  // The threading kluisd serves with (the bench's echo service uses it too). gRPC's sync server
+  // keeps at most MAX_POLLERS idle threads (default 2) and starts a thread whenever none is idle;
+  // releases block on the shared audit commit, so under concurrent releases it started and ended a
+  // thread for most calls. Up to kIdleThreads stay, waiting for the next call.
+  static constexpr int kIdleThreads = 64;
+  static void UseThreading(grpc::ServerBuilder& builder);
+
   int port() const { return port_; }
   // Stops accepting calls, lets running calls finish (up to a deadline), then returns.
   void Shutdown();
