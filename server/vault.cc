@@ -755,6 +755,7 @@ absl::Status Vault::ReloadPolicy(const std::string& path) {
 absl::StatusOr<Vault::Identified> Vault::Identify(Tx& tx, absl::string_view fingerprint, const Presented& presented,
                                                   absl::Time now) {
   Identified who;
+  who.caller.fingerprint = std::string(fingerprint);
   who.caller.peer = presented.peer;
   absl::StatusOr<std::optional<storage::CertificateRow>> certificate = tx.FindCertificate(fingerprint);
   if (!certificate.ok()) return certificate.status();
@@ -923,10 +924,42 @@ absl::Status Vault::ScheduleCheckpoints(int64_t every_records, absl::Duration ev
   return absl::OkStatus();
 }
 
-absl::Status Vault::RunAudited(audit::AuditEvent& event, absl::Time now,
+namespace {
+
+// Notes in `event` that its caller was refused by StillCurrent (with `why`).
+void NoteChangedDuringCall(audit::AuditEvent& event, const absl::Status& why) {
+  if (!absl::IsAborted(why)) return;  // a storage error: recorded as such
+  event.decision = "deny";
+  event.rule = "auth.changed-during-call";
+}
+
+}  // namespace
+
+absl::Status Vault::StillCurrent(Tx& tx, const Caller& caller, absl::Time now) {
+  absl::StatusOr<Identified> again = Identify(tx, caller.fingerprint, Presented{"", caller.peer}, now);
+  if (!again.ok()) return again.status();
+  auto ids = [](const std::vector<storage::BindingRow>& bindings) {
+    std::vector<int64_t> ids;
+    for (const storage::BindingRow& b : bindings) ids.push_back(b.id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  if (again->refused.ok() && again->caller.user_id == caller.user_id &&
+      ids(again->caller.bindings) == ids(caller.bindings)) {
+    return absl::OkStatus();
+  }
+  return absl::AbortedError("your access changed while this call ran: run it again");
+}
+
+absl::Status Vault::RunAudited(const Caller& caller, audit::AuditEvent& event, absl::Time now,
                                absl::FunctionRef<absl::Status(Tx&)> body) {
   absl::Status outcome;
   absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+    outcome = StillCurrent(tx, caller, now);
+    if (!outcome.ok()) {
+      NoteChangedDuringCall(event, outcome);
+      return outcome;
+    }
     outcome = body(tx);
     if (!outcome.ok()) return outcome;  // roll back whatever the body changed
     return Record(tx, event, now);
@@ -973,7 +1006,7 @@ absl::Status Vault::AddUnit(const Caller& caller, absl::string_view unit,
   if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return s;
   const absl::Time now = clock_.Now();
   audit::AuditEvent event = ManagementEvent(caller, "add-unit", unit);
-  return RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  return RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     if (absl::Status s = DecideManagement(caller, event, now, "add units"); !s.ok()) return s;
     absl::StatusOr<int64_t> id = tx.InsertUnit(unit, display_name.empty() ? unit : display_name, Micros(now));
     if (!id.ok()) {
@@ -993,7 +1026,7 @@ absl::Status Vault::AddTeam(const Caller& caller, absl::string_view unit, absl::
   if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return s;
   const absl::Time now = clock_.Now();
   audit::AuditEvent event = ManagementEvent(caller, "add-team", absl::StrCat(unit, "/", team));
-  return RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  return RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     if (absl::Status s = DecideManagement(caller, event, now, "add teams"); !s.ok()) return s;
     absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);
     if (!found.ok()) return found.status();
@@ -1026,7 +1059,7 @@ absl::StatusOr<EnrollmentCode> Vault::IssueEnrollmentCode(const Caller& caller,
   const EnrollmentCode code{NewCode(), now + kEnrollmentCodeLifetime};
   audit::AuditEvent event =
       ManagementEvent(caller, create ? "add-user" : "new-enrollment-code", user);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     if (absl::Status s = DecideManagement(caller, event, now, "manage users"); !s.ok()) return s;
     int64_t user_id = 0;
     if (create) {
@@ -1057,7 +1090,7 @@ absl::StatusOr<Vault::Disabled> Vault::DisableUser(const Caller& caller, absl::s
   const absl::Time now = clock_.Now();
   Disabled disabled;
   audit::AuditEvent event = ManagementEvent(caller, "disable-user", user);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     if (absl::Status s = DecideManagement(caller, event, now, "disable users"); !s.ok()) return s;
     if (user == caller.user) {
       event.rule = "sod.not-yourself";
@@ -1116,7 +1149,7 @@ absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl:
       caller, "grant-role",
       absl::StrCat(user, " ", policies::RoleName(role), " on ", policies::ScopeKindName(scope), " ",
                    scope_name));
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     if (absl::Status s = DecideManagement(caller, event, now, "grant roles"); !s.ok()) return s;
     if (user == caller.user) {
       event.rule = "sod.no-self-grant";
@@ -1160,7 +1193,7 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
       caller, "revoke-role",
       absl::StrCat(user, " ", policies::RoleName(role), " on ", policies::ScopeKindName(scope), " ",
                    scope_name));
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     if (absl::Status s = DecideManagement(caller, event, now, "revoke roles"); !s.ok()) return s;
     absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
     if (!target.ok()) return target.status();
@@ -1250,7 +1283,7 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
   AccountView view;
   audit::AuditEvent event = ManagementEvent(caller, "add-account", kind);
   event.account = name;
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<ScopeTarget> target = ResolveScope(tx, caller, policies::ScopeKind::kTeam, team, now);
     if (!target.ok()) return target.status();
     event.unit_id = target->unit_id;
@@ -1338,7 +1371,7 @@ absl::StatusOr<int64_t> Vault::Store(
   int64_t version = 0;
   audit::AuditEvent event = ManagementEvent(caller, audit_action, "");
   event.account = std::string(account);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kStoreSecret,
                                                        {caller.user_id}, now, event, "store secrets of");
     if (!decided.ok()) return decided.status();
@@ -1795,7 +1828,7 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
   result.to = std::string(to);
   audit::AuditEvent event = ManagementEvent(caller, "handover", reason);
   event.account = std::string(account);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kHandover,
                                                        {caller.user_id, false, std::string(reason)}, now, event,
                                                        "hand over");
@@ -1862,7 +1895,7 @@ absl::StatusOr<AccountView> Vault::StopAccount(const Caller& caller, absl::strin
   AccountView view;
   audit::AuditEvent event = ManagementEvent(caller, "stop-account", reason);
   event.account = std::string(account);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kStopAccount,
                                                        {caller.user_id, false, std::string(reason)}, now, event, "stop");
     if (!decided.ok()) return decided.status();
@@ -2033,7 +2066,7 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
   plan.created = now;
   plan.created_by = caller.user;
   audit::AuditEvent event = ManagementEvent(caller, "kabinetswissel-plan", plan.id);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<std::optional<storage::UnitRow>> unit = tx.FindUnit(input.unit);
     if (!unit.ok()) return unit.status();
     const absl::Status no_unit = absl::NotFoundError(
@@ -2172,7 +2205,10 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
       }
       handback.reset();
     };
+    absl::Status current;
     absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+      current = StillCurrent(tx, caller, now);
+      if (!current.ok()) return current;
       absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
       if (!found.ok()) {
         none_ran(found.status());
@@ -2223,6 +2259,15 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
       }
       return absl::OkStatus();
     });
+    if (!current.ok()) {
+      // The caller's access changed since it authenticated: the accounts applied so far stay
+      // applied (a second apply goes on from there), nothing more runs, and the refusal is recorded.
+      audit::AuditEvent refusal = ManagementEvent(caller, "kabinetswissel:apply", outcome.plan.id);
+      NoteChangedDuringCall(refusal, current);
+      refusal.outcome = OutcomeName(current);
+      if (absl::Status r = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); }); !r.ok()) return r;
+      return current;
+    }
     if (!stored.ok()) none_ran(stored);  // nothing of this account committed
     entry.steps = std::move(steps);
     for (const KabinetswisselStep& step : entry.steps) {
@@ -2357,7 +2402,7 @@ absl::Status Vault::RecordArchiveReference(const Caller& caller, absl::string_vi
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   audit::AuditEvent event = ManagementEvent(caller, "kabinetswissel:archive-reference", reference);
   event.account = std::string(account);
-  return RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  return RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kKabinetswissel,
                                                        {caller.user_id}, now, event, "record the archive of");
     if (!decided.ok()) return decided.status();
@@ -2385,7 +2430,7 @@ absl::StatusOr<RequestView> Vault::RequestAccess(const Caller& caller, absl::str
   RequestView view;
   audit::AuditEvent event = ManagementEvent(caller, "request-access", reason);
   event.account = std::string(account);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, account, now);
     if (!found.ok()) return found.status();
     event.account = found->name();
@@ -2481,7 +2526,7 @@ absl::StatusOr<RequestView> Vault::DecideRequest(const Caller& caller, int64_t r
   RequestView view;
   audit::AuditEvent event = ManagementEvent(caller, approve ? "approve-request" : "deny-request", reason);
   event.request_id = absl::StrCat(request_id);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(request_id);
     if (!row.ok()) return row.status();
     const absl::Status not_found = absl::NotFoundError(absl::StrCat("no request ", request_id));
@@ -2537,7 +2582,7 @@ absl::StatusOr<RequestView> Vault::EscalateRequest(const Caller& caller, int64_t
   RequestView view;
   audit::AuditEvent event = ManagementEvent(caller, "escalate-request", reason);
   event.request_id = absl::StrCat(request_id);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(request_id);
     if (!row.ok()) return row.status();
     // Only the requester escalates their own request; to anyone else it does not exist.
@@ -2657,7 +2702,7 @@ absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& ca
 
   std::vector<storage::AuditRow> rows;
   audit::AuditEvent event = ManagementEvent(caller, "audit-list", "");
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     const Decision decision =
         scope.any() ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
                     : Refusal("deny-by-default");
@@ -2707,13 +2752,21 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
                                 ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
                                 : Refusal("deny-by-default");
   NoteDecision(event, decision);
+  absl::Status current;
   absl::Status opened = db_->Write([&](Tx& tx) -> absl::Status {
-    absl::StatusOr<int64_t> seq = audit::Append(tx, event, now, checkpointer_.get(), /*force_checkpoint=*/decision.allows());
+    current = StillCurrent(tx, caller, now);
+    if (!current.ok()) {
+      NoteChangedDuringCall(event, current);
+      event.outcome = OutcomeName(current);
+    }
+    const bool allowed = current.ok() && decision.allows();
+    absl::StatusOr<int64_t> seq = audit::Append(tx, event, now, checkpointer_.get(), /*force_checkpoint=*/allowed);
     if (!seq.ok()) return seq.status();
     head.head_seq = *seq;
     return absl::OkStatus();
   });
   if (!opened.ok()) return opened;
+  if (!current.ok()) return current;
   if (!decision.allows()) return DeniedError(decision, "export the audit log (auditors only)");
   if (!sink.Header(head)) return absl::CancelledError("export stopped by the client");
 
@@ -2772,7 +2825,7 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
   CustodyReport report;
   report.as_of = now;
   audit::AuditEvent event = ManagementEvent(caller, "custody-report", unit);
-  absl::Status done = RunAudited(event, now, [&](Tx& tx) -> absl::Status {
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     std::optional<int64_t> unit_id;
     if (!unit.empty()) {
       absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);

@@ -38,6 +38,7 @@ struct Presented {
 };
 
 struct Caller {
+  std::string fingerprint;  // of the certificate the call presented
   int64_t user_id = 0;
   std::string user;
   std::vector<storage::BindingRow> bindings;
@@ -506,8 +507,14 @@ class Vault {
   // changes state, filling in `event`; the event commits with the change. When `body` fails or
   // refuses, its change is rolled back and the attempt is recorded in a transaction of its own.
   // If no record can be written, the operation fails (fail closed).
-  absl::Status RunAudited(audit::AuditEvent& event, absl::Time now,
+  // `body` runs only while the caller is still who it authenticated as (StillCurrent).
+  absl::Status RunAudited(const Caller& caller, audit::AuditEvent& event, absl::Time now,
                           absl::FunctionRef<absl::Status(storage::Tx&)> body);
+  // A call other than a release authenticates in a read of its own and acts in a write after it.
+  // Inside that write the caller is identified again: if the certificate, the user or the roles
+  // changed in between, the call is refused (and asked to run again), so no call acts on roles
+  // its caller no longer has.
+  absl::Status StillCurrent(storage::Tx& tx, const Caller& caller, absl::Time now);
   // The requests the caller may decide now, among `rows`.
   absl::StatusOr<std::vector<RequestView>> Decidable(storage::Tx& tx, const Caller& caller,
                                                      const policies::Policy& policy,

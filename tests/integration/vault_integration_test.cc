@@ -435,5 +435,145 @@ TEST(VaultOpenTest, ForgedCheckpointRefusesToServe) {
       << reopened.status();
 }
 
+// A call other than a release authenticates in a read and acts in a write after it. Here the
+// vault is called directly with a Caller authenticated before its access changed — the gap
+// between those two transactions, held open. The write identifies the caller again and refuses
+// (recorded as auth.changed-during-call); an unchanged caller goes ahead (the twin).
+class StaleCallerTest : public ReleaseTest {
+ protected:
+  void SetUp() override {
+    ReleaseTest::SetUp();
+    profile_ = vault_.AddAndEnroll("wisselende.beheerder");
+    Grant("wisselende.beheerder", pb::ROLE_BEHEERDER, Scope("account", "x/WA_Lombardijen1"));
+  }
+  server::Caller Authenticated() {
+    absl::StatusOr<server::Caller> caller =
+        vault_.vault().Authenticate(server::Presented{profile_.certificate_pem, "ipv4:127.0.0.1:1"});
+    EXPECT_TRUE(caller.ok()) << caller.status();
+    return caller.ok() ? *caller : server::Caller{};
+  }
+  int RefusalsRecorded() {
+    int n = 0;
+    for (const pb::AuditRecord& r : Audit("wisselende.beheerder")) n += r.rule() == "auth.changed-during-call";
+    return n;
+  }
+  void Revoke(const std::string& user, pb::Role role, const pb::Scope& scope) {
+    pb::RevokeRoleRequest revoke;
+    revoke.set_user(user);
+    revoke.set_role(role);
+    *revoke.mutable_scope() = scope;
+    Client& op = vault_.operator_client();
+    ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::RevokeRole, revoke).ok());
+  }
+  client::Profile profile_;
+};
+
+TEST_F(StaleCallerTest, AnUnchangedCallerActs) {
+  const server::Caller caller = Authenticated();
+  absl::StatusOr<server::Rotation> started = vault_.vault().StartRotation(caller, "x/WA_Lombardijen1");
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_TRUE(vault_.vault().AbortRotation(caller, "x/WA_Lombardijen1").ok());
+  EXPECT_EQ(RefusalsRecorded(), 0);
+}
+
+TEST_F(StaleCallerTest, ARoleRevokedAfterAuthenticatingIsNotActedOn) {
+  const server::Caller stale = Authenticated();
+  Revoke("wisselende.beheerder", pb::ROLE_BEHEERDER, Scope("account", "x/WA_Lombardijen1"));
+
+  absl::StatusOr<server::Rotation> started = vault_.vault().StartRotation(stale, "x/WA_Lombardijen1");
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kAborted);
+  EXPECT_TRUE(absl::StrContains(started.status().message(), "access changed")) << started.status();
+  auto current = Get("robin.peters", "WA_Lombardijen1");
+  ASSERT_TRUE(current.ok());
+  EXPECT_TRUE(current->pending_password().empty());  // nothing was started
+  EXPECT_EQ(RefusalsRecorded(), 1);
+}
+
+TEST_F(StaleCallerTest, AUserDisabledAfterAuthenticatingIsNotActedOn) {
+  const server::Caller stale = Authenticated();
+  pb::DisableUserRequest disable;
+  disable.set_user("wisselende.beheerder");
+  Client& op = vault_.operator_client();
+  ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::DisableUser, disable).ok());
+
+  const crypto::SecretBytes password = crypto::SecretBytes::CopyFrom("Nieuw-wachtwoord-van-een-vertrokkene-1!");
+  EXPECT_EQ(vault_.vault().SetPassword(stale, "x/WA_Lombardijen1", password).status().code(),
+            absl::StatusCode::kAborted);
+  auto current = Get("robin.peters", "WA_Lombardijen1");
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(current->password(), kPassword);
+  EXPECT_EQ(RefusalsRecorded(), 1);
+}
+
+// The auditor's export opens with its own record; an auditor whose role ended after
+// authenticating gets the refusal recorded instead, and no records.
+TEST_F(StaleCallerTest, AnAuditorRevokedAfterAuthenticatingExportsNothing) {
+  client::Profile auditor = vault_.AddAndEnroll("vertrekkende.auditor");
+  Grant("vertrekkende.auditor", pb::ROLE_AUDITOR, Scope("global", ""));
+  absl::StatusOr<server::Caller> stale =
+      vault_.vault().Authenticate(server::Presented{auditor.certificate_pem, "ipv4:127.0.0.1:1"});
+  ASSERT_TRUE(stale.ok());
+  struct Counting : server::AuditSink {
+    bool Header(const server::AuditExport&) override { return ++items, true; }
+    bool Record(const storage::AuditRow&, const std::string&) override { return ++items, true; }
+    bool Checkpoint(const storage::CheckpointRow&) override { return ++items, true; }
+    int items = 0;
+  };
+  Counting fresh_sink;
+  ASSERT_TRUE(vault_.vault().ExportAudit(*stale, server::AuditQuery{}, fresh_sink).ok());  // the twin
+  EXPECT_GT(fresh_sink.items, 1);
+
+  Revoke("vertrekkende.auditor", pb::ROLE_AUDITOR, Scope("global", ""));
+  Counting sink;
+  EXPECT_EQ(vault_.vault().ExportAudit(*stale, server::AuditQuery{}, sink).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(sink.items, 0);
+  int refusals = 0;
+  for (const pb::AuditRecord& r : Audit("vertrekkende.auditor")) {
+    refusals += r.rule() == "auth.changed-during-call" && r.decision() == "deny";
+  }
+  EXPECT_EQ(refusals, 1);
+}
+
+// A kabinetswissel apply identifies its caller again in each account's transaction: a regisseur
+// whose role ended after authenticating applies nothing; a second apply by a current regisseur
+// then finds every step still to do.
+TEST_F(StaleCallerTest, ARegisseurRevokedAfterAuthenticatingAppliesNoKabinetswissel) {
+  pb::AddAccountRequest account;
+  account.set_platform("x");
+  account.set_handle("MinisterVanWijken");
+  account.set_team("ijsselmonde");
+  account.set_kind(pb::ACCOUNT_KIND_CORPORATE);
+  Client& op = vault_.operator_client();
+  ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account).ok());
+  client::Profile regisseur = vault_.AddAndEnroll("regisseur.wissel");
+  Grant("regisseur.wissel", pb::ROLE_REGISSEUR, Scope("unit", "rotterdam"));
+  vault_.AddAndEnroll("minister.nieuw");
+  const server::Presented presented{regisseur.certificate_pem, "ipv4:127.0.0.1:1"};
+  absl::StatusOr<server::Caller> stale = vault_.vault().Authenticate(presented);
+  ASSERT_TRUE(stale.ok());
+  server::KabinetswisselInput input;
+  input.unit = "rotterdam";
+  input.successors = {{"x/MinisterVanWijken", "minister.nieuw"}};
+  input.archives = {{"x/MinisterVanWijken", "archief/2026/wijken"}};
+  absl::StatusOr<server::KabinetswisselPlan> plan = vault_.vault().PlanKabinetswissel(*stale, input);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+
+  Revoke("regisseur.wissel", pb::ROLE_REGISSEUR, Scope("unit", "rotterdam"));
+  EXPECT_EQ(vault_.vault().ApplyKabinetswissel(*stale, plan->id).status().code(), absl::StatusCode::kAborted);
+  int refusals = 0;
+  for (const pb::AuditRecord& r : Audit("regisseur.wissel")) refusals += r.rule() == "auth.changed-during-call";
+  EXPECT_EQ(refusals, 1);
+
+  Grant("regisseur.wissel", pb::ROLE_REGISSEUR, Scope("unit", "rotterdam"));
+  absl::StatusOr<server::Caller> current = vault_.vault().Authenticate(presented);
+  ASSERT_TRUE(current.ok());
+  absl::StatusOr<server::KabinetswisselOutcome> applied = vault_.vault().ApplyKabinetswissel(*current, plan->id);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  ASSERT_EQ(applied->plan.accounts.size(), 1u);
+  for (const server::KabinetswisselStep& step : applied->plan.accounts[0].steps) {
+    EXPECT_EQ(step.state, "done") << step.name << ": " << step.detail;  // none "done-earlier"
+  }
+}
+
 }  // namespace
 }  // namespace kluis::testing
