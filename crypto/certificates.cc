@@ -11,10 +11,13 @@
 #include <openssl/x509v3.h>
 #include <sodium.h>
 
+#include <memory>
 #include <string_view>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "crypto/hash.h"
 
 namespace kluis::crypto {
@@ -277,27 +280,43 @@ absl::StatusOr<std::string> CertificateFingerprint(absl::string_view certificate
   // Every call authenticates by this, so it reads only the PEM armour and hashes the DER bytes
   // inside as they are — the digest X509_digest gives — without parsing the ASN.1, which was a
   // fifth of a release's CPU (docs/BENCHMARKS.md). The TLS handshake has verified the certificate.
-  BioPtr bio(BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())));
-  char* name = nullptr;
-  char* header = nullptr;
-  unsigned char* der = nullptr;
-  long length = 0;
-  const bool read = PEM_read_bio(bio.get(), &name, &header, &der, &length) == 1;
-  const bool certificate = read && std::string_view(name) == PEM_STRING_X509 && length > 0;
-  std::string digest;
-  if (certificate) {
-    unsigned char sha256[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(sha256, der, static_cast<unsigned long long>(length));
-    digest = HexEncode(absl::string_view(reinterpret_cast<const char*>(sha256), sizeof(sha256)));
+  // Nor does it go through a BIO: OpenSSL 3 takes a process-wide write lock for every BIO_new,
+  // which concurrent calls queued on. As PEM_read_bio does, text before the first armour line is
+  // skipped, and that first object must be a certificate.
+  constexpr absl::string_view kBegin = "-----BEGIN ";
+  constexpr absl::string_view kBeginCertificate = "-----BEGIN CERTIFICATE-----";
+  constexpr absl::string_view kEndCertificate = "-----END CERTIFICATE-----";
+  const absl::Status refused = absl::InvalidArgumentError("not a PEM certificate");
+  size_t begin = 0;
+  while (begin < certificate_pem.size() && !absl::StartsWith(certificate_pem.substr(begin), kBegin)) {
+    const size_t newline = certificate_pem.find('\n', begin);
+    if (newline == absl::string_view::npos) return refused;
+    begin = newline + 1;
   }
-  OPENSSL_free(name);
-  OPENSSL_free(header);
-  OPENSSL_free(der);
-  if (!certificate) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("not a PEM certificate");
+  absl::string_view rest = certificate_pem.substr(begin);
+  if (!absl::ConsumePrefix(&rest, kBeginCertificate)) return refused;
+  absl::ConsumePrefix(&rest, "\r");
+  if (!absl::ConsumePrefix(&rest, "\n")) return refused;
+  const size_t end = rest.find(kEndCertificate);
+  if (end == absl::string_view::npos) return refused;
+  // OpenSSL's decoder, as PEM_read_bio uses it (line breaks allowed); not libsodium's, which is
+  // constant-time and so three times slower, for bytes that are not secret.
+  const absl::string_view base64 = rest.substr(0, end);
+  std::string der(base64.size() / 4 * 3 + 3, '\0');
+  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> decoder(EVP_ENCODE_CTX_new(), &EVP_ENCODE_CTX_free);
+  if (decoder == nullptr) return absl::ResourceExhaustedError("out of memory");
+  EVP_DecodeInit(decoder.get());
+  int written = 0, last = 0;
+  auto* out = reinterpret_cast<unsigned char*>(der.data());
+  if (EVP_DecodeUpdate(decoder.get(), out, &written, reinterpret_cast<const unsigned char*>(base64.data()),
+                       static_cast<int>(base64.size())) < 0 ||
+      EVP_DecodeFinal(decoder.get(), out + written, &last) != 1 || written + last == 0) {
+    return refused;
   }
-  return digest;
+  const size_t length = static_cast<size_t>(written + last);
+  unsigned char sha256[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(sha256, reinterpret_cast<const unsigned char*>(der.data()), length);
+  return HexEncode(absl::string_view(reinterpret_cast<const char*>(sha256), sizeof(sha256)));
 }
 
 absl::StatusOr<std::string> CertificateCommonName(absl::string_view certificate_pem) {

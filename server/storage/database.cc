@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -152,8 +153,17 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::stri
   if (mode == Mode::kCreate && exists && target_version == LatestSchemaVersion()) {
     return absl::AlreadyExistsError(absl::StrCat("a vault database already exists at ", path));
   }
+  static std::once_flag configured;
+  std::call_once(configured, [] {
+    // No allocation statistics: SQLite would take its global memory mutex on every malloc and free.
+    // Only possible before SQLite initialises; should anything have initialised it already, the
+    // statistics stay on and nothing else changes.
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  });
   sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
+  // The connection is only ever used under mu_ (see database.h), so SQLite's own per-call
+  // connection mutex (SQLITE_OPEN_FULLMUTEX) would guard nothing: multi-thread mode.
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
                     (mode == Mode::kCreate ? SQLITE_OPEN_CREATE : 0);
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   std::unique_ptr<Database> db(new Database(raw, path));

@@ -206,12 +206,18 @@ TEST_F(CryptoTest, CertificateFingerprintIsOpensslsSha256AndRefusesOtherPem) {
   EXPECT_EQ(CertificateFingerprint(*cert).value_or(""), expected);
   // With text before the armour, as `openssl x509 -text` writes it: still the same certificate.
   EXPECT_EQ(CertificateFingerprint(absl::StrCat("subject=robin\n", *cert)).value_or(""), expected);
+  // With CRLF line ends, as a file from Windows has them.
+  EXPECT_EQ(CertificateFingerprint(absl::StrReplaceAll(*cert, {{"\n", "\r\n"}})).value_or(""), expected);
 
   for (const std::string& bad : {std::string(), std::string("garbage"), request->request_pem,
                                  std::string(material->private_key_pem.Reveal()),
                                  absl::StrReplaceAll(*cert, {{"-----END CERTIFICATE-----", ""}}),
                                  std::string("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
-                                 std::string("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")}) {
+                                 std::string("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"),
+                                 // a key first, a certificate after it: the first object decides
+                                 absl::StrCat(material->private_key_pem.Reveal(), *cert),
+                                 // a character that is not base64 inside the armour
+                                 absl::StrReplaceAll(*cert, {{"\n-----END", ":\n-----END"}})}) {
     EXPECT_EQ(CertificateFingerprint(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad.substr(0, 40);
   }
 }
