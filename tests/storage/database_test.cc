@@ -177,7 +177,9 @@ TEST_F(DatabaseTest, AStorageErrorAfterChangingFailsItsWholeTransaction) {
   });
   int done = 0;
   for (int i = 0; i < 64; ++i) {
-    if (i % 8 == 0) EXPECT_FALSE(results[i].ok()) << i;
+    if (i % 8 == 0) {
+      EXPECT_FALSE(results[i].ok()) << i;
+    }
     done += results[i].ok();
   }
   EXPECT_GT(done, 0);  // the writes in other transactions went through
