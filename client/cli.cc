@@ -62,6 +62,7 @@ int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kUnauthenticated:
     case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:  // the caller's access changed during the call: run it again
       return kExitUnavailable;
     case absl::StatusCode::kDataLoss:
       return kExitVerificationFailed;

@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "client/cli.h"
 #include "crypto/hash.h"
 #include "kluis/v1/audit.grpc.pb.h"
 #include "tests/integration/organisation_fixture.h"
@@ -487,6 +488,12 @@ TEST_F(StaleCallerTest, ARoleRevokedAfterAuthenticatingIsNotActedOn) {
   ASSERT_TRUE(current.ok());
   EXPECT_TRUE(current->pending_password().empty());  // nothing was started
   EXPECT_EQ(RefusalsRecorded(), 1);
+}
+
+// The CLI's exit code for it says "try again", as for an unavailable server (DESIGN.md §9).
+TEST(StaleCallerExitCode, IsTheTransientOne) {
+  EXPECT_EQ(client::ExitCodeFor(absl::AbortedError("your access changed while this call ran: run it again")),
+            client::kExitUnavailable);
 }
 
 TEST_F(StaleCallerTest, AUserDisabledAfterAuthenticatingIsNotActedOn) {
