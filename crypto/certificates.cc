@@ -287,6 +287,7 @@ absl::StatusOr<std::string> CertificateFingerprint(absl::string_view certificate
   constexpr absl::string_view kBeginCertificate = "-----BEGIN CERTIFICATE-----";
   constexpr absl::string_view kEndCertificate = "-----END CERTIFICATE-----";
   const absl::Status refused = absl::InvalidArgumentError("not a PEM certificate");
+  if (certificate_pem.size() > 64 * 1024) return refused;  // a client certificate is ~1 KiB
   size_t begin = 0;
   while (begin < certificate_pem.size() && !absl::StartsWith(certificate_pem.substr(begin), kBegin)) {
     const size_t newline = certificate_pem.find('\n', begin);

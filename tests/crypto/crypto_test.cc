@@ -216,6 +216,8 @@ TEST_F(CryptoTest, CertificateFingerprintIsOpensslsSha256AndRefusesOtherPem) {
                                  std::string("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"),
                                  // a key first, a certificate after it: the first object decides
                                  absl::StrCat(material->private_key_pem.Reveal(), *cert),
+                                 // far larger than any certificate
+                                 absl::StrCat(std::string(70 * 1024, '\n'), *cert),
                                  // a character that is not base64 inside the armour
                                  absl::StrReplaceAll(*cert, {{"\n-----END", ":\n-----END"}})}) {
     EXPECT_EQ(CertificateFingerprint(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad.substr(0, 40);
