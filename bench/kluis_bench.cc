@@ -312,24 +312,26 @@ int RunRelease(double seconds, int repeat, Only only, int only_clients) {
   std::unique_ptr<storage::Database> echo_commits =
       *storage::Database::Open(bench.root() + "/echo-commits.db", crypto::RandomSecret(32), storage::Database::Mode::kCreate);
   bench.SetEchoCommits(echo_commits.get());
-  auto echo_client_with = [&](bool commit) { return [&, commit](int) {
-    client::Profile p;
-    p.dir = robin.dir;
-    p.server = bench.EchoAddress();
-    p.private_key_pem = robin.private_key_pem.Clone();
-    p.certificate_pem = robin.certificate_pem;
-    p.ca_certificate_pem = robin.ca_certificate_pem;
-    std::shared_ptr<client::Client> c = *client::Client::Connect(p);
-    auto stub = std::make_shared<kluis::bench::Echo::Stub>(c->channel());
-    return [c, stub, commit] {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      EchoMessage request, response;
-      request.set_payload(std::string(200, 'x'));  // about the size of a released login
-      request.set_commit(commit);
-      return stub->Echo(&context, request, &response).ok();
+  auto echo_client_with = [&](bool commit) {
+    return [&, commit](int) {
+      client::Profile p;
+      p.dir = robin.dir;
+      p.server = bench.EchoAddress();
+      p.private_key_pem = robin.private_key_pem.Clone();
+      p.certificate_pem = robin.certificate_pem;
+      p.ca_certificate_pem = robin.ca_certificate_pem;
+      std::shared_ptr<client::Client> c = *client::Client::Connect(p);
+      auto stub = std::make_shared<kluis::bench::Echo::Stub>(c->channel());
+      return [c, stub, commit] {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        EchoMessage request, response;
+        request.set_payload(std::string(200, 'x'));  // about the size of a released login
+        request.set_commit(commit);
+        return stub->Echo(&context, request, &response).ok();
+      };
     };
-  }; };
+  };
   auto echo_client = echo_client_with(false);
   auto echo_commit_client = echo_client_with(true);
   // The limit of durability: single-row commits, each fsync'd, one after the other.
@@ -533,7 +535,10 @@ int main(int argc, char** argv) {
     int clients = 0;
     for (const auto& [name, what] : {std::pair{"--only", Only::kRelease}, {"--only-echo", Only::kEcho},
                                      {"--only-echo-commit", Only::kEchoCommit}, {"--only-vault", Only::kVault}, {"--only-commit", Only::kCommit}}) {
-      if (flag(name, 0) > 0) only = what, clients = static_cast<int>(flag(name, 0));
+      if (flag(name, 0) > 0) {
+        only = what;
+        clients = static_cast<int>(flag(name, 0));
+      }
     }
     return kluis::bench::RunRelease(flag("--seconds", 5), static_cast<int>(flag("--repeat", 3)), only, clients);
   }
