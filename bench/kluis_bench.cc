@@ -67,19 +67,34 @@ Sample Summarise(std::vector<double> latencies_ms, double elapsed_s) {
   return s;
 }
 
-// Closed loop: `clients` threads, each calling `call` back to back for `seconds`.
+// The calls of `clients` clients, each connected and warmed up by one call before any timing
+// starts: the TLS handshakes and first-call set-up are not what is measured.
+template <typename MakeCall>
+std::vector<std::function<bool()>> Connected(int clients, MakeCall make_call) {
+  std::vector<std::function<bool()>> calls;
+  for (int c = 0; c < clients; ++c) {
+    calls.push_back(make_call(c));
+    if (!calls.back()()) {
+      std::cerr << "kluis_bench: the warm-up call failed\n";
+      std::abort();
+    }
+  }
+  return calls;
+}
+
+// Closed loop: `clients` threads, each calling back to back for `seconds`.
 template <typename MakeCall>
 Sample ClosedLoop(int clients, double seconds, MakeCall make_call) {
+  std::vector<std::function<bool()>> calls = Connected(clients, make_call);
   std::vector<std::vector<double>> latencies(clients);
   std::vector<std::thread> threads;
-  const Clock::time_point end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   const Clock::time_point start = Clock::now();
+  const Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      auto call = make_call(c);
       while (Clock::now() < end) {
         const Clock::time_point t = Clock::now();
-        if (!call()) return;
+        if (!calls[c]()) return;
         latencies[c].push_back(Seconds(Clock::now() - t) * 1000);
       }
     });
@@ -94,18 +109,18 @@ Sample ClosedLoop(int clients, double seconds, MakeCall make_call) {
 // to `clients` in flight); latency counts from the scheduled arrival, so queueing shows.
 template <typename MakeCall>
 Sample OpenLoop(int clients, double rate, double seconds, MakeCall make_call) {
+  std::vector<std::function<bool()>> calls = Connected(clients, make_call);
   const int total = static_cast<int>(rate * seconds);
   std::atomic<int> next{0};
   std::vector<std::vector<double>> latencies(clients);
-  const Clock::time_point start = Clock::now();
   std::vector<std::thread> threads;
+  const Clock::time_point start = Clock::now();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      auto call = make_call(c);
       for (int i = next++; i < total; i = next++) {
         const Clock::time_point due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
         std::this_thread::sleep_until(due);
-        if (!call()) return;
+        if (!calls[c]()) return;
         latencies[c].push_back(Seconds(Clock::now() - due) * 1000);
       }
     });
