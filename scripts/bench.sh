@@ -47,7 +47,7 @@ enroll() {  # enroll DATA USER CODE PROFILE
 } > "$OUT"
 
 section "1–3. Releases, group commit and TOTP codes (kluis_bench release)"
-echo "Audited releases over mutual TLS on 127.0.0.1 (authenticate, decide, durable audit commit, open, reply) from 1, 8 and 32 clients, closed loop; beside them a bare echo service on the same gRPC build, TLS set-up and threading, and fsync'd single-row SQLCipher commits; and an open-loop run at a fixed arrival rate." >> "$OUT"
+echo "Audited releases over mutual TLS on 127.0.0.1 (authenticate, decide, durable audit commit, open, reply) from 1, 8 and 32 clients, closed loop; beside them a bare echo service on the same gRPC build, TLS set-up and threading, and fsync'd single-row SQLCipher commits; and an open-loop run at a fixed arrival rate, releases and echo calls at the same rate." >> "$OUT"
 echo >> "$OUT"
 "$BIN/kluis_bench" release --seconds 5 --repeat 3 >> "$OUT"
 
