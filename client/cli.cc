@@ -342,7 +342,6 @@ std::string TimeText(int64_t unix_micros) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(unix_micros), absl::UTCTimeZone());
 }
 
-
 // The filters that audit list, access and export share.
 template <typename Request>
 absl::Status FillAuditFilter(const Args& a, Request* request) {
@@ -378,10 +377,10 @@ absl::Status ExportAudit(Client& c, const Args& a) {
   int64_t records = 0, checkpoints = 0;
   std::string filter;
   absl::Status streamed = c.ExportAudit(request, [&](const pb::AuditExportItem& item) {
+    if (!csv) file << AuditJsonLine(item);
     switch (item.item_case()) {
       case pb::AuditExportItem::kHeader:
         filter = item.header().filter();
-        if (!csv) file << AuditJsonLine(item);
         break;
       case pb::AuditExportItem::kRecord: {
         const pb::AuditRecord& r = item.record();
@@ -393,16 +392,12 @@ absl::Status ExportAudit(Client& c, const Args& a) {
                                         r.outcome(), crypto::HexEncode(r.chain_hash())};
           for (size_t i = 0; i < std::size(fields); ++i) file << (i > 0 ? "," : "") << CsvField(fields[i]);
           file << "\r\n";
-        } else {
-          file << AuditJsonLine(item);
         }
         break;
       }
-      case pb::AuditExportItem::kCheckpoint: {
+      case pb::AuditExportItem::kCheckpoint:
         ++checkpoints;
-        if (!csv) file << AuditJsonLine(item);
         break;
-      }
       default:
         break;
     }

@@ -11,8 +11,8 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "policies/policy.h"
 #include "crypto/process.h"
 #include "crypto/random.h"

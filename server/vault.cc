@@ -318,6 +318,30 @@ std::string OutcomeName(const absl::Status& status) {
   return code;
 }
 
+// Notes in `event` that the attempt failed with `why`: denied unless a decision says otherwise,
+// by the rule that refused it ("input" when no rule did), and how it ended.
+void NoteFailure(audit::AuditEvent& event, const absl::Status& why) {
+  if (event.decision.empty()) event.decision = "deny";
+  if (event.rule.empty()) event.rule = "input";
+  event.outcome = OutcomeName(why);
+}
+
+// Notes in `event` that the call was refused by Vault::StillCurrent with `why`.
+void NoteChangedDuringCall(audit::AuditEvent& event, const absl::Status& why) {
+  if (absl::IsAborted(why)) {  // otherwise a storage error, recorded as such
+    event.decision = "deny";
+    event.rule = "auth.changed-during-call";
+  }
+  NoteFailure(event, why);
+}
+
+// The fingerprint a release or an authentication looks the caller up by.
+absl::StatusOr<std::string> FingerprintOf(const Presented& presented) {
+  absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(presented.certificate_pem);
+  if (!fingerprint.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
+  return fingerprint;
+}
+
 std::optional<policies::RequestDecision> DecisionOf(const std::optional<std::string>& decision,
                                                     const std::string& by,
                                                     std::optional<int64_t> at_us,
@@ -795,8 +819,8 @@ absl::StatusOr<Vault::Identified> Vault::Identify(Tx& tx, absl::string_view fing
 }
 
 absl::StatusOr<Caller> Vault::Authenticate(const Presented& presented) {
-  absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(presented.certificate_pem);
-  if (!fingerprint.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
+  absl::StatusOr<std::string> fingerprint = FingerprintOf(presented);
+  if (!fingerprint.ok()) return fingerprint.status();
   const absl::Time now = clock_.Now();
   // A read: only a refusal (rare) takes a write, to record it. (Releases identify their caller in
   // their own write instead, see Release.)
@@ -924,28 +948,14 @@ absl::Status Vault::ScheduleCheckpoints(int64_t every_records, absl::Duration ev
   return absl::OkStatus();
 }
 
-namespace {
-
-// Notes in `event` that its caller was refused by StillCurrent (with `why`).
-void NoteChangedDuringCall(audit::AuditEvent& event, const absl::Status& why) {
-  if (!absl::IsAborted(why)) return;  // a storage error: recorded as such
-  event.decision = "deny";
-  event.rule = "auth.changed-during-call";
-}
-
-}  // namespace
-
 absl::Status Vault::StillCurrent(Tx& tx, const Caller& caller, absl::Time now) {
   absl::StatusOr<Identified> again = Identify(tx, caller.fingerprint, Presented{"", caller.peer}, now);
   if (!again.ok()) return again.status();
-  auto ids = [](const std::vector<storage::BindingRow>& bindings) {
-    std::vector<int64_t> ids;
-    for (const storage::BindingRow& b : bindings) ids.push_back(b.id);
-    std::sort(ids.begin(), ids.end());
-    return ids;
-  };
+  // Both lists come from Tx::ActiveBindings, ordered by id.
+  const auto same = [](const storage::BindingRow& a, const storage::BindingRow& b) { return a.id == b.id; };
   if (again->refused.ok() && again->caller.user_id == caller.user_id &&
-      ids(again->caller.bindings) == ids(caller.bindings)) {
+      std::equal(again->caller.bindings.begin(), again->caller.bindings.end(), caller.bindings.begin(),
+                 caller.bindings.end(), same)) {
     return absl::OkStatus();
   }
   return absl::AbortedError("your access changed while this call ran: run it again");
@@ -965,9 +975,7 @@ absl::Status Vault::RunAudited(const Caller& caller, audit::AuditEvent& event, a
     return Record(tx, event, now);
   });
   if (outcome.ok()) return stored;  // committed with its record, or failed closed
-  if (event.decision.empty()) event.decision = "deny";
-  if (event.rule.empty()) event.rule = "input";
-  event.outcome = OutcomeName(outcome);
+  NoteFailure(event, outcome);
   absl::Status recorded = db_->Write([&](Tx& tx) { return Record(tx, event, now); });
   if (!recorded.ok()) return recorded;
   return outcome;
@@ -1567,8 +1575,8 @@ absl::StatusOr<int> Vault::SetRecoveryCodes(const Caller& caller, absl::string_v
 absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl::string_view account,
                                                Action action, std::optional<Action> also,
                                                const ReleaseOptions& options, Fetch fetch) {
-  absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(presented.certificate_pem);
-  if (!fingerprint.ok()) return absl::UnauthenticatedError("client certificate is unreadable");
+  absl::StatusOr<std::string> fingerprint = FingerprintOf(presented);
+  if (!fingerprint.ok()) return fingerprint.status();
   const absl::Status input = CheckText("reason", options.reason, 500, false);  // told after identifying
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
@@ -2248,9 +2256,7 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
         if (ran.ok()) {
           step.state = "done";
         } else {
-          if (event.decision.empty()) event.decision = "deny";
-          if (event.rule.empty()) event.rule = "input";
-          event.outcome = OutcomeName(ran);
+          NoteFailure(event, ran);
           step.state = "failed";
           step.detail = std::string(ran.message());
           failed = true;
@@ -2264,7 +2270,6 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
       // applied (a second apply goes on from there), nothing more runs, and the refusal is recorded.
       audit::AuditEvent refusal = ManagementEvent(caller, "kabinetswissel:apply", outcome.plan.id);
       NoteChangedDuringCall(refusal, current);
-      refusal.outcome = OutcomeName(current);
       if (absl::Status r = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); }); !r.ok()) return r;
       return current;
     }
@@ -2755,10 +2760,7 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   absl::Status current;
   absl::Status opened = db_->Write([&](Tx& tx) -> absl::Status {
     current = StillCurrent(tx, caller, now);
-    if (!current.ok()) {
-      NoteChangedDuringCall(event, current);
-      event.outcome = OutcomeName(current);
-    }
+    if (!current.ok()) NoteChangedDuringCall(event, current);
     const bool allowed = current.ok() && decision.allows();
     absl::StatusOr<int64_t> seq = audit::Append(tx, event, now, checkpointer_.get(), /*force_checkpoint=*/allowed);
     if (!seq.ok()) return seq.status();

@@ -26,8 +26,6 @@
 
 namespace kluis::server {
 
-// Who is calling: the user behind a verified client certificate, their role bindings valid now,
-// and the network peer (for the audit log).
 // What a call presents before the vault knows who is calling: the client certificate TLS
 // verified, and the peer address. The release calls take this rather than a Caller, so that who
 // is calling, what the rules allow and the record are one transaction: nothing about the caller
@@ -37,6 +35,8 @@ struct Presented {
   std::string peer;
 };
 
+// Who is calling: the user behind a verified client certificate, their role bindings valid now,
+// and the network peer (for the audit log).
 struct Caller {
   std::string fingerprint;  // of the certificate the call presented
   int64_t user_id = 0;
@@ -465,11 +465,11 @@ class Vault {
                                       absl::Time now);
 
   // The one release path, for every kind of secret: identify the caller, resolve the account
-  // among those the caller may see, decide (before anything secret is touched), fetch the sealed rows, carry out the
-  // rule's obligations, and record the attempt; all in one transaction that commits before any
-  // seal is opened. `also` is a second action decided with the same context (a login release
-  // also gives the current 2FA code when the rules allow that too); `fetch` gets the sealed rows
-  // (the first is required) and may change them (a recovery code is used up).
+  // among those the caller may see, decide (before anything secret is touched), fetch the sealed
+  // rows, carry out the rule's obligations, and record the attempt; all in one transaction that
+  // commits before any seal is opened. `also` is a second action decided with the same context
+  // (a login release also gives the current 2FA code when the rules allow that too); `fetch` gets
+  // the sealed rows (the first is required) and may change them (a recovery code is used up).
   struct Released {
     storage::AccountRow account;
     policies::Decision decision;

@@ -65,12 +65,13 @@ class ReleaseTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s;
   }
 
-  void AddAccount(const std::string& handle, const std::string& email) {
+  void AddAccount(const std::string& handle, const std::string& email,
+                  pb::AccountKind kind = pb::ACCOUNT_KIND_POLITIE_ALLEEN) {
     pb::AddAccountRequest account;
     account.set_platform("x");
     account.set_handle(handle);
     account.set_team("ijsselmonde");
-    account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+    account.set_kind(kind);
     account.set_linked_email(email);
     Client& op = vault_.operator_client();
     auto added = op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account);

@@ -1,11 +1,10 @@
 #include "tests/integration/test_vault.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include <grpcpp/generic/generic_stub.h>
 #include <fstream>
 #include <sstream>
 

@@ -447,15 +447,18 @@ class StaleCallerTest : public ReleaseTest {
     profile_ = vault_.AddAndEnroll("wisselende.beheerder");
     Grant("wisselende.beheerder", pb::ROLE_BEHEERDER, Scope("account", "x/WA_Lombardijen1"));
   }
-  server::Caller Authenticated() {
+  // The Caller the vault makes of `profile`'s certificate now.
+  server::Caller Authenticated(const client::Profile& profile) {
     absl::StatusOr<server::Caller> caller =
-        vault_.vault().Authenticate(server::Presented{profile_.certificate_pem, "ipv4:127.0.0.1:1"});
+        vault_.vault().Authenticate(server::Presented{profile.certificate_pem, "ipv4:127.0.0.1:1"});
     EXPECT_TRUE(caller.ok()) << caller.status();
     return caller.ok() ? *caller : server::Caller{};
   }
-  int RefusalsRecorded() {
+  int RefusalsRecorded(const std::string& user = "wisselende.beheerder") {
     int n = 0;
-    for (const pb::AuditRecord& r : Audit("wisselende.beheerder")) n += r.rule() == "auth.changed-during-call";
+    for (const pb::AuditRecord& r : Audit(user)) {
+      n += r.rule() == "auth.changed-during-call" && r.decision() == "deny";
+    }
     return n;
   }
   void Revoke(const std::string& user, pb::Role role, const pb::Scope& scope) {
@@ -470,7 +473,7 @@ class StaleCallerTest : public ReleaseTest {
 };
 
 TEST_F(StaleCallerTest, AnUnchangedCallerActs) {
-  const server::Caller caller = Authenticated();
+  const server::Caller caller = Authenticated(profile_);
   absl::StatusOr<server::Rotation> started = vault_.vault().StartRotation(caller, "x/WA_Lombardijen1");
   ASSERT_TRUE(started.ok()) << started.status();
   EXPECT_TRUE(vault_.vault().AbortRotation(caller, "x/WA_Lombardijen1").ok());
@@ -478,7 +481,7 @@ TEST_F(StaleCallerTest, AnUnchangedCallerActs) {
 }
 
 TEST_F(StaleCallerTest, ARoleRevokedAfterAuthenticatingIsNotActedOn) {
-  const server::Caller stale = Authenticated();
+  const server::Caller stale = Authenticated(profile_);
   Revoke("wisselende.beheerder", pb::ROLE_BEHEERDER, Scope("account", "x/WA_Lombardijen1"));
 
   absl::StatusOr<server::Rotation> started = vault_.vault().StartRotation(stale, "x/WA_Lombardijen1");
@@ -497,7 +500,7 @@ TEST(StaleCallerExitCode, IsTheTransientOne) {
 }
 
 TEST_F(StaleCallerTest, AUserDisabledAfterAuthenticatingIsNotActedOn) {
-  const server::Caller stale = Authenticated();
+  const server::Caller stale = Authenticated(profile_);
   pb::DisableUserRequest disable;
   disable.set_user("wisselende.beheerder");
   Client& op = vault_.operator_client();
@@ -517,9 +520,7 @@ TEST_F(StaleCallerTest, AUserDisabledAfterAuthenticatingIsNotActedOn) {
 TEST_F(StaleCallerTest, AnAuditorRevokedAfterAuthenticatingExportsNothing) {
   client::Profile auditor = vault_.AddAndEnroll("vertrekkende.auditor");
   Grant("vertrekkende.auditor", pb::ROLE_AUDITOR, Scope("global", ""));
-  absl::StatusOr<server::Caller> stale =
-      vault_.vault().Authenticate(server::Presented{auditor.certificate_pem, "ipv4:127.0.0.1:1"});
-  ASSERT_TRUE(stale.ok());
+  const server::Caller stale = Authenticated(auditor);
   struct Counting : server::AuditSink {
     bool Header(const server::AuditExport&) override { return ++items, true; }
     bool Record(const storage::AuditRow&, const std::string&) override { return ++items, true; }
@@ -527,54 +528,39 @@ TEST_F(StaleCallerTest, AnAuditorRevokedAfterAuthenticatingExportsNothing) {
     int items = 0;
   };
   Counting fresh_sink;
-  ASSERT_TRUE(vault_.vault().ExportAudit(*stale, server::AuditQuery{}, fresh_sink).ok());  // the twin
+  ASSERT_TRUE(vault_.vault().ExportAudit(stale, server::AuditQuery{}, fresh_sink).ok());  // the twin
   EXPECT_GT(fresh_sink.items, 1);
 
   Revoke("vertrekkende.auditor", pb::ROLE_AUDITOR, Scope("global", ""));
   Counting sink;
-  EXPECT_EQ(vault_.vault().ExportAudit(*stale, server::AuditQuery{}, sink).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(vault_.vault().ExportAudit(stale, server::AuditQuery{}, sink).code(), absl::StatusCode::kAborted);
   EXPECT_EQ(sink.items, 0);
-  int refusals = 0;
-  for (const pb::AuditRecord& r : Audit("vertrekkende.auditor")) {
-    refusals += r.rule() == "auth.changed-during-call" && r.decision() == "deny";
-  }
-  EXPECT_EQ(refusals, 1);
+  EXPECT_EQ(RefusalsRecorded("vertrekkende.auditor"), 1);
 }
 
 // A kabinetswissel apply identifies its caller again in each account's transaction: a regisseur
 // whose role ended after authenticating applies nothing; a second apply by a current regisseur
 // then finds every step still to do.
 TEST_F(StaleCallerTest, ARegisseurRevokedAfterAuthenticatingAppliesNoKabinetswissel) {
-  pb::AddAccountRequest account;
-  account.set_platform("x");
-  account.set_handle("MinisterVanWijken");
-  account.set_team("ijsselmonde");
-  account.set_kind(pb::ACCOUNT_KIND_CORPORATE);
-  Client& op = vault_.operator_client();
-  ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account).ok());
+  AddAccount("MinisterVanWijken", "", pb::ACCOUNT_KIND_CORPORATE);
   client::Profile regisseur = vault_.AddAndEnroll("regisseur.wissel");
   Grant("regisseur.wissel", pb::ROLE_REGISSEUR, Scope("unit", "rotterdam"));
   vault_.AddAndEnroll("minister.nieuw");
-  const server::Presented presented{regisseur.certificate_pem, "ipv4:127.0.0.1:1"};
-  absl::StatusOr<server::Caller> stale = vault_.vault().Authenticate(presented);
-  ASSERT_TRUE(stale.ok());
+  const server::Caller stale = Authenticated(regisseur);
   server::KabinetswisselInput input;
   input.unit = "rotterdam";
   input.successors = {{"x/MinisterVanWijken", "minister.nieuw"}};
   input.archives = {{"x/MinisterVanWijken", "archief/2026/wijken"}};
-  absl::StatusOr<server::KabinetswisselPlan> plan = vault_.vault().PlanKabinetswissel(*stale, input);
+  absl::StatusOr<server::KabinetswisselPlan> plan = vault_.vault().PlanKabinetswissel(stale, input);
   ASSERT_TRUE(plan.ok()) << plan.status();
 
   Revoke("regisseur.wissel", pb::ROLE_REGISSEUR, Scope("unit", "rotterdam"));
-  EXPECT_EQ(vault_.vault().ApplyKabinetswissel(*stale, plan->id).status().code(), absl::StatusCode::kAborted);
-  int refusals = 0;
-  for (const pb::AuditRecord& r : Audit("regisseur.wissel")) refusals += r.rule() == "auth.changed-during-call";
-  EXPECT_EQ(refusals, 1);
+  EXPECT_EQ(vault_.vault().ApplyKabinetswissel(stale, plan->id).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(RefusalsRecorded("regisseur.wissel"), 1);
 
   Grant("regisseur.wissel", pb::ROLE_REGISSEUR, Scope("unit", "rotterdam"));
-  absl::StatusOr<server::Caller> current = vault_.vault().Authenticate(presented);
-  ASSERT_TRUE(current.ok());
-  absl::StatusOr<server::KabinetswisselOutcome> applied = vault_.vault().ApplyKabinetswissel(*current, plan->id);
+  absl::StatusOr<server::KabinetswisselOutcome> applied =
+      vault_.vault().ApplyKabinetswissel(Authenticated(regisseur), plan->id);
   ASSERT_TRUE(applied.ok()) << applied.status();
   ASSERT_EQ(applied->plan.accounts.size(), 1u);
   for (const server::KabinetswisselStep& step : applied->plan.accounts[0].steps) {
