@@ -198,6 +198,13 @@ CREATE TABLE audit_checkpoints (
   signature BLOB NOT NULL
 );
 )sql",
+      // 6: two audit indexes no query uses (the listing walks the seq range, EXPLAIN QUERY PLAN
+      // says so), each costing every release a page written, encrypted and synced.
+      // audit_by_account stays: the custody report's last release per account reads it.
+      R"sql(
+DROP INDEX audit_by_time;
+DROP INDEX audit_by_actor;
+)sql",
   };
   return kMigrations;
 }
