@@ -19,8 +19,9 @@ EVP_MAC_CTX* NewHmac(const char* digest) {
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
   EVP_MAC_CTX* ctx = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
   EVP_MAC_free(mac);  // the context holds its own reference
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
-                         OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
+      OSSL_PARAM_construct_end()};
   if (ctx != nullptr && EVP_MAC_CTX_set_params(ctx, params) != 1) {
     EVP_MAC_CTX_free(ctx);
     return nullptr;
@@ -29,8 +30,8 @@ EVP_MAC_CTX* NewHmac(const char* digest) {
 }
 
 // An HMAC context for the algorithm with its digest chosen and no key, made once and only read
-// after; every code starts from a copy. HMAC() looked the MAC and the digest up in OpenSSL 3's
-// provider store on every call, under a lock all threads share (5 % of a release's CPU at 32
+// after; every code starts from a copy. HMAC() looks the MAC and the digest up in OpenSSL 3's
+// provider store on every call, under a lock all threads share (5 % of the vault's CPU at 32
 // concurrent releases, measured with perf).
 const EVP_MAC_CTX* HmacTemplate(OtpAlgorithm algorithm) {
   static EVP_MAC_CTX* const sha1 = NewHmac("SHA1");
