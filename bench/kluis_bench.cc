@@ -376,53 +376,61 @@ int RunRelease(double seconds, int repeat, Only only, int only_clients) {
       {Only::kVault, {"release into the vault, no gRPC", vault_client}},
       {Only::kCommit, {"commit", commit_client}},
   };
-  if (auto it = alone.find(only); it != alone.end()) {
-    const auto& [what, make_call] = it->second;
-    std::cout << Row(absl::StrCat(what, ", ", only_clients), {ClosedLoop(only_clients, seconds, make_call)}) << "\n";
+  // A row's name: the workload and its number of clients ("release, 32").
+  const auto key = [&](Only what, int clients) { return absl::StrCat(alone.at(what).first, ", ", clients); };
+  const auto closed = [&](Only what, int clients) {
+    return ClosedLoop(clients, seconds, alone.at(what).second);
+  };
+  if (alone.count(only) > 0) {
+    std::cout << Row(key(only, only_clients), {closed(only, only_clients)}) << "\n";
     return 0;
   }
   std::map<std::string, std::vector<Sample>> runs;
+  const std::string no_group_commit = "release, 32, no group commit";
+  const std::string open_release = "release, open loop at half the 8-client release rate";
+  const std::string open_echo = "echo, open loop at the same rate";
   for (int r = 0; r < repeat; ++r) {
     std::filesystem::remove(bench.root() + "/commits.db");
     std::filesystem::remove(bench.root() + "/commits.db-wal");
     std::filesystem::remove(bench.root() + "/commits.db-shm");
-    runs["commit, 1"].push_back(ClosedLoop(1, seconds, commit_client));
-    runs["release into the vault, no gRPC, 1"].push_back(ClosedLoop(1, seconds, vault_client));
-    runs["echo with a commit in its handler, 1"].push_back(ClosedLoop(1, seconds, echo_commit_client));
+    for (Only what : {Only::kCommit, Only::kVault, Only::kEchoCommit}) runs[key(what, 1)].push_back(closed(what, 1));
     for (int clients : {1, 8, 32}) {
-      runs[absl::StrCat("echo, ", clients)].push_back(ClosedLoop(clients, seconds, echo_client));
-      runs[absl::StrCat("release, ", clients)].push_back(ClosedLoop(clients, seconds, release_client));
+      for (Only what : {Only::kEcho, Only::kRelease}) runs[key(what, clients)].push_back(closed(what, clients));
     }
     storage::Database::SetMaxBatchForBench(1);
-    runs["release, 32, no group commit"].push_back(ClosedLoop(32, seconds, release_client));
+    runs[no_group_commit].push_back(closed(Only::kRelease, 32));
     storage::Database::SetMaxBatchForBench(0);
-    for (int clients : {1, 32}) runs[absl::StrCat("totp code, ", clients)].push_back(ClosedLoop(clients, seconds, totp_client));
+    for (int clients : {1, 32}) {
+      runs[absl::StrCat("totp code, ", clients)].push_back(ClosedLoop(clients, seconds, totp_client));
+    }
     // Open loop at half of the closed-loop release rate with 8 clients: latency with queueing
     // visible, and the echo at the same arrival rate beside it.
-    const double rate = runs["release, 8"].back().per_second / 2;
-    runs["release, open loop at half the 8-client release rate"].push_back(OpenLoop(32, rate, seconds, release_client));
-    runs["echo, open loop at the same rate"].push_back(OpenLoop(32, rate, seconds, echo_client));
+    const double rate = runs[key(Only::kRelease, 8)].back().per_second / 2;
+    runs[open_release].push_back(OpenLoop(32, rate, seconds, release_client));
+    runs[open_echo].push_back(OpenLoop(32, rate, seconds, echo_client));
   }
   std::cout << "| what, clients | per second | p50 ms | p99 ms |\n|---|---|---|---|\n";
-  for (const char* key : {"commit, 1", "echo, 1", "echo with a commit in its handler, 1",
-                          "release into the vault, no gRPC, 1", "release, 1", "echo, 8", "release, 8", "echo, 32", "release, 32",
-                          "release, 32, no group commit", "totp code, 1", "totp code, 32",
-                          "echo, open loop at the same rate", "release, open loop at half the 8-client release rate"}) {
-    std::cout << Row(key, runs[key]) << "\n";
+  for (const std::string& row :
+       {key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kEchoCommit, 1), key(Only::kVault, 1),
+        key(Only::kRelease, 1), key(Only::kEcho, 8), key(Only::kRelease, 8), key(Only::kEcho, 32),
+        key(Only::kRelease, 32), no_group_commit, std::string("totp code, 1"), std::string("totp code, 32"),
+        open_echo, open_release}) {
+    std::cout << Row(row, runs[row]) << "\n";
   }
-  const double bound = MedianOf(runs["echo, 1"], &Sample::p50_ms) + MedianOf(runs["commit, 1"], &Sample::p50_ms);
-  const double p50 = MedianOf(runs["release, 1"], &Sample::p50_ms);
-  const double rate32 = MedianOf(runs["release, 32"], &Sample::per_second);
+  const auto median = [&](const std::string& row, double Sample::*field) { return MedianOf(runs[row], field); };
+  const double p50 = median(key(Only::kRelease, 1), &Sample::p50_ms);
+  const double rate32 = median(key(Only::kRelease, 32), &Sample::per_second);
   std::cout << "\nratios (medians):\n"
-            << absl::StrFormat("- release p50 at 1 client / (echo p50 + one fsync'd commit): %.2f (target <= 1.5)\n", p50 / bound)
+            << absl::StrFormat("- release p50 at 1 client / (echo p50 + one fsync'd commit): %.2f (target <= 1.5)\n",
+                               p50 / (median(key(Only::kEcho, 1), &Sample::p50_ms) + median(key(Only::kCommit, 1), &Sample::p50_ms)))
             << absl::StrFormat("- release p50 at 1 client / p50 of an echo whose handler commits once: %.2f\n",
-                               p50 / MedianOf(runs["echo with a commit in its handler, 1"], &Sample::p50_ms))
+                               p50 / median(key(Only::kEchoCommit, 1), &Sample::p50_ms))
             << absl::StrFormat("- releases/s at 32 clients / echo/s at 32 clients: %.2f (target >= 0.5)\n",
-                               rate32 / MedianOf(runs["echo, 32"], &Sample::per_second))
+                               rate32 / median(key(Only::kEcho, 32), &Sample::per_second))
             << absl::StrFormat("- releases/s at 32 clients / single-commit rate: %.1f (target >= 10)\n",
-                               rate32 / MedianOf(runs["commit, 1"], &Sample::per_second))
+                               rate32 / median(key(Only::kCommit, 1), &Sample::per_second))
             << absl::StrFormat("- group commit: releases/s at 32 clients with / without: %.1f\n",
-                               rate32 / MedianOf(runs["release, 32, no group commit"], &Sample::per_second));
+                               rate32 / median(no_group_commit, &Sample::per_second));
   return 0;
 }
 
