@@ -386,6 +386,11 @@ int RunRelease(double seconds, int repeat, Only only, int only_clients, bool slo
   const std::string no_group_commit = "release, 32, no group commit";
   const std::string open_release = "release, open loop at half the 8-client release rate";
   const std::string open_echo = "echo, open loop at the same rate";
+  const auto without_group_commit = [&] {
+    storage::Database::SetMaxBatchForBench(1);
+    runs[no_group_commit].push_back(closed(Only::kRelease, 32));
+    storage::Database::SetMaxBatchForBench(0);
+  };
   for (int r = 0; r < repeat; ++r) {
     std::filesystem::remove(bench.root() + "/commits.db");
     std::filesystem::remove(bench.root() + "/commits.db-wal");
@@ -397,18 +402,14 @@ int RunRelease(double seconds, int repeat, Only only, int only_clients, bool slo
         runs[key(what, 1)].push_back(closed(what, 1));
       }
       runs[key(Only::kRelease, 32)].push_back(closed(Only::kRelease, 32));
-      storage::Database::SetMaxBatchForBench(1);
-      runs[no_group_commit].push_back(closed(Only::kRelease, 32));
-      storage::Database::SetMaxBatchForBench(0);
+      without_group_commit();
       continue;
     }
     for (Only what : {Only::kCommit, Only::kVault, Only::kEchoCommit}) runs[key(what, 1)].push_back(closed(what, 1));
     for (int clients : {1, 8, 32}) {
       for (Only what : {Only::kEcho, Only::kRelease}) runs[key(what, clients)].push_back(closed(what, clients));
     }
-    storage::Database::SetMaxBatchForBench(1);
-    runs[no_group_commit].push_back(closed(Only::kRelease, 32));
-    storage::Database::SetMaxBatchForBench(0);
+    without_group_commit();
     for (int clients : {1, 32}) {
       runs[absl::StrCat("totp code, ", clients)].push_back(ClosedLoop(clients, seconds, totp_client));
     }
@@ -418,13 +419,14 @@ int RunRelease(double seconds, int repeat, Only only, int only_clients, bool slo
     runs[open_release].push_back(OpenLoop(32, rate, seconds, release_client));
     runs[open_echo].push_back(OpenLoop(32, rate, seconds, echo_client));
   }
-  std::vector<std::string> rows = {key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kRelease, 1),
-                                   key(Only::kRelease, 32), no_group_commit};
-  if (!slow_disk) {
-    rows = {key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kEchoCommit, 1), key(Only::kVault, 1),
-            key(Only::kRelease, 1), key(Only::kEcho, 8), key(Only::kRelease, 8), key(Only::kEcho, 32),
-            key(Only::kRelease, 32), no_group_commit, "totp code, 1", "totp code, 32", open_echo, open_release};
-  }
+  using Rows = std::vector<std::string>;
+  const Rows rows =
+      slow_disk ? Rows{key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kRelease, 1), key(Only::kRelease, 32),
+                       no_group_commit}
+                : Rows{key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kEchoCommit, 1), key(Only::kVault, 1),
+                       key(Only::kRelease, 1), key(Only::kEcho, 8), key(Only::kRelease, 8), key(Only::kEcho, 32),
+                       key(Only::kRelease, 32), no_group_commit, "totp code, 1", "totp code, 32", open_echo,
+                       open_release};
   std::cout << "| what, clients | per second | p50 ms | p99 ms |\n|---|---|---|---|\n";
   for (const std::string& row : rows) std::cout << Row(row, runs[row]) << "\n";
 
