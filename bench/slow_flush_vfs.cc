@@ -9,6 +9,7 @@
 namespace kluis::bench {
 namespace {
 
+// Set once by InstallSlowFlushVfs, before any database is opened; only read afterwards.
 sqlite3_vfs* real_vfs = nullptr;
 absl::Duration flush_delay;
 
