@@ -272,12 +272,17 @@ class Bench {
   int echo_port_ = 0;
 };
 
+// "median (min–max)" of one figure over the repeated runs.
+std::string MedianRange(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return absl::StrFormat("%.2f (%.2f–%.2f)", v[v.size() / 2], v.front(), v.back());
+}
+
 std::string Row(const std::string& what, const std::vector<Sample>& runs) {
-  auto median = [&](auto field) {
+  auto median = [&](double Sample::*field) {
     std::vector<double> v;
     for (const Sample& s : runs) v.push_back(s.*field);
-    std::sort(v.begin(), v.end());
-    return absl::StrFormat("%.2f (%.2f–%.2f)", v[v.size() / 2], v.front(), v.back());
+    return MedianRange(std::move(v));
   };
   return absl::StrCat("| ", what, " | ", median(&Sample::per_second), " | ", median(&Sample::p50_ms), " | ",
                       median(&Sample::p99_ms), " |");
@@ -423,12 +428,14 @@ int RunRelease(double seconds, int repeat, Only only, int only_clients, bool slo
   }
   using Rows = std::vector<std::string>;
   const Rows rows =
-      slow_disk ? Rows{key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kRelease, 1), key(Only::kRelease, 32),
-                       no_group_commit}
-                : Rows{key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kEchoCommit, 1), key(Only::kVault, 1),
-                       key(Only::kRelease, 1), key(Only::kEcho, 8), key(Only::kRelease, 8), key(Only::kEcho, 32),
-                       key(Only::kEchoCommit, 32), key(Only::kRelease, 32), no_group_commit, "totp code, 1", "totp code, 32", open_echo,
-                       open_release};
+      slow_disk
+          ? Rows{key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kRelease, 1),
+                 key(Only::kRelease, 32), no_group_commit}
+          : Rows{key(Only::kCommit, 1), key(Only::kEcho, 1), key(Only::kEchoCommit, 1),
+                 key(Only::kVault, 1), key(Only::kRelease, 1), key(Only::kEcho, 8),
+                 key(Only::kRelease, 8), key(Only::kEcho, 32), key(Only::kEchoCommit, 32),
+                 key(Only::kRelease, 32), no_group_commit, "totp code, 1", "totp code, 32",
+                 open_echo, open_release};
   std::cout << "| what, clients | per second | p50 ms | p99 ms |\n|---|---|---|---|\n";
   for (const std::string& row : rows) std::cout << Row(row, runs[row]) << "\n";
 
@@ -437,8 +444,7 @@ int RunRelease(double seconds, int repeat, Only only, int only_clients, bool slo
   const auto per_repeat = [&](const std::function<double(int)>& ratio) {
     std::vector<double> v;
     for (int r = 0; r < repeat; ++r) v.push_back(ratio(r));
-    std::sort(v.begin(), v.end());
-    return absl::StrFormat("%.2f (%.2f–%.2f)", v[v.size() / 2], v.front(), v.back());
+    return MedianRange(std::move(v));
   };
   const auto at = [&](const std::string& row, int r) -> const Sample& { return runs[row][r]; };
   const std::string release1 = key(Only::kRelease, 1), release32 = key(Only::kRelease, 32);

@@ -83,8 +83,9 @@ absl::Status InstallSlowFlushVfs(absl::Duration delay) {
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   real_vfs = sqlite3_vfs_find(nullptr);
   if (real_vfs == nullptr) return absl::InternalError("SQLite has no default VFS");
-  if (real_vfs->iVersion < 3)
+  if (real_vfs->iVersion < 3) {
     return absl::InternalError(absl::StrCat("default VFS is version ", real_vfs->iVersion));
+  }
   flush_delay = delay;
   slow_vfs = *real_vfs;  // the rest (delete, access, paths, time) behaves as the default's
   slow_vfs.szOsFile = static_cast<int>(sizeof(SlowFile)) + real_vfs->szOsFile;
