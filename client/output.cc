@@ -4,11 +4,17 @@
 
 #include <algorithm>
 
+#include "absl/strings/string_view.h"
+
 namespace kluis::client {
 
 std::string CsvField(const std::string& field) {
-  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
-  std::string quoted = "\"";
+  // A spreadsheet runs a cell that starts with one of these as a formula (a reason such as
+  // =HYPERLINK(...) would become a link): OWASP's CSV-injection advice is a leading apostrophe,
+  // which shows the text as it is, inside quotes.
+  const bool formula = !field.empty() && absl::string_view("=+-@\t\r").find(field.front()) != absl::string_view::npos;
+  if (!formula && field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string quoted = formula ? "\"'" : "\"";
   for (char c : field) {
     if (c == '"') quoted.push_back('"');
     quoted.push_back(c);

@@ -25,7 +25,9 @@ void PrintJson(const google::protobuf::Message& message, std::ostream& out);
 void PrintListing(const std::string& format, const Table& table,
                   const google::protobuf::Message& message, std::ostream& out);
 
-// Quotes a CSV field when it holds a comma, quote, CR or LF (RFC 4180 §2).
+// Quotes a CSV field when it holds a comma, quote, CR or LF (RFC 4180 §2). A field that starts
+// with = + - @ tab or CR, which a spreadsheet would run as a formula, gets a leading apostrophe
+// and quotes (OWASP's advice against CSV injection).
 std::string CsvField(const std::string& field);
 
 }  // namespace kluis::client

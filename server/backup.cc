@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -102,6 +103,14 @@ absl::Status RestoreVault(const std::string& in, const std::string& data_dir,
   if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::InternalError(absl::StrCat("cannot create ", data_dir, ": ", std::strerror(errno)));
   }
+  // Nobody serves the directory while it is half written. The lock is let go before the check
+  // below, which opens the vault as kluisd would (and so takes the lock itself).
+  std::optional<DataDirLock> lock;
+  if (absl::StatusOr<DataDirLock> locked = DataDirLock::Acquire(data_dir); locked.ok()) {
+    lock = *std::move(locked);
+  } else {
+    return locked.status();
+  }
   auto remove_all = [&] {
     for (const auto& [name, bytes] : entries) ::unlink(absl::StrCat(data_dir, "/", name).c_str());
     for (const char* suffix : {"-wal", "-shm"}) ::unlink((DatabasePath(data_dir) + suffix).c_str());
@@ -119,6 +128,7 @@ absl::Status RestoreVault(const std::string& in, const std::string& data_dir,
     remove_all();
     return s;
   }
+  lock.reset();
   // Open it as kluisd would: the passphrase, the database key and the audit chain are checked.
   absl::StatusOr<std::unique_ptr<Vault>> vault = Vault::Open(data_dir, passphrase, clock);
   if (!vault.ok()) {
@@ -130,6 +140,10 @@ absl::Status RestoreVault(const std::string& in, const std::string& data_dir,
 
 absl::Status RekeyPassphrase(const std::string& data_dir, const crypto::SecretBytes& passphrase,
                              const crypto::SecretBytes& new_passphrase, const crypto::Argon2Params& params) {
+  if (!Exists(RootKeyPath(data_dir))) return absl::NotFoundError(absl::StrCat("no vault in ", data_dir));
+  // Not while kluisd serves the directory (nor beside another rekey).
+  absl::StatusOr<DataDirLock> lock = DataDirLock::Acquire(data_dir);
+  if (!lock.ok()) return lock.status();
   absl::StatusOr<std::string> sealed = ReadWholeFile(RootKeyPath(data_dir));
   if (!sealed.ok()) return sealed.status();
   absl::StatusOr<crypto::SecretBytes> root = crypto::RootKey::Open(*sealed, passphrase);

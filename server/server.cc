@@ -53,6 +53,9 @@ absl::StatusOr<std::unique_ptr<KluisServer>> KluisServer::Start(Vault& vault,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &server->port_);
+  // gRPC sets SO_REUSEPORT by default: a second kluisd on a port in use would start, and the kernel
+  // would split the connections between two servers. Without it, the address in use is an error.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(4 * 1024 * 1024);  // audit listings can be larger than requests
   UseThreading(builder);
@@ -62,7 +65,9 @@ absl::StatusOr<std::unique_ptr<KluisServer>> KluisServer::Start(Vault& vault,
   }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen,
+        ": the address is in use (another kluisd?) or not an address of this machine"));
   }
   return server;
 }

@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "crypto/aead.h"
@@ -54,15 +55,64 @@ int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 
 // ---- input checks: a precise one-line error, nothing changed ----
 
+// Input quoted in an error message: escaped, and at most 64 bytes of it (a message travels in the
+// reply's metadata, and the caller knows what they sent).
+std::string Quoted(absl::string_view input) {
+  constexpr size_t kShown = 64;
+  if (input.size() <= kShown) return absl::StrCat("\"", absl::CHexEscape(input), "\"");
+  return absl::StrCat("\"", absl::CHexEscape(input.substr(0, kShown)), "…\" (", input.size(), " bytes)");
+}
+
+// The code point of well-formed UTF-8 at `at` (advanced past it), or nothing when the bytes there
+// are not UTF-8 (overlong forms, surrogates and values past U+10FFFF included).
+std::optional<char32_t> NextCodePoint(absl::string_view text, size_t& at) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(at);
+  if (lead < 0x80) {
+    ++at;
+    return lead;
+  }
+  int length = 0;
+  char32_t c = 0, min = 0;
+  if ((lead & 0xe0) == 0xc0) {
+    length = 2, c = lead & 0x1f, min = 0x80;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3, c = lead & 0x0f, min = 0x800;
+  } else if ((lead & 0xf8) == 0xf0) {
+    length = 4, c = lead & 0x07, min = 0x10000;
+  } else {
+    return std::nullopt;
+  }
+  if (text.size() - at < static_cast<size_t>(length)) return std::nullopt;
+  for (int i = 1; i < length; ++i) {
+    if ((byte(at + i) & 0xc0) != 0x80) return std::nullopt;
+    c = (c << 6) | (byte(at + i) & 0x3f);
+  }
+  if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return std::nullopt;
+  at += length;
+  return c;
+}
+
+// C1 controls, the Unicode bidi embeddings, overrides and isolates, and the zero-width and other
+// invisible format characters (Unicode category Cf as far as it hides or reorders text).
+bool IsInvisibleOrBidi(char32_t c) {
+  return (c >= 0x80 && c <= 0x9f) || c == 0xad || c == 0x61c || c == 0x180e ||
+         (c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x2064) ||
+         (c >= 0x2066 && c <= 0x206f) || c == 0xfeff || (c >= 0xfff9 && c <= 0xfffb);
+}
+
 absl::Status CheckName(absl::string_view what, absl::string_view name) {
   if (name.empty() || name.size() > 64) {
     return absl::InvalidArgumentError(absl::StrCat(what, " name must be 1 to 64 characters"));
   }
+  if (name == "." || name == "..") {
+    return absl::InvalidArgumentError(absl::StrCat(what, " name may not be \".\" or \"..\""));
+  }
   for (char c : name) {
     if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '.' || c == '-' || c == '_')) {
       return absl::InvalidArgumentError(absl::StrCat(
-          what, " name may contain only a-z, 0-9, '.', '-' and '_': \"", absl::CHexEscape(name),
-          "\""));
+          what, " name may contain only a-z, 0-9, '.', '-' and '_': ", Quoted(name),
+          ""));
     }
   }
   return absl::OkStatus();
@@ -77,6 +127,17 @@ absl::Status CheckText(absl::string_view what, absl::string_view text, size_t ma
   for (unsigned char c : text) {
     if (c < 0x20 || c == 0x7f) {
       return absl::InvalidArgumentError(absl::StrCat(what, " contains a control character"));
+    }
+  }
+  // Text a reader trusts must show what it says: no invalid UTF-8, and none of the characters that
+  // reverse or hide what follows them (a reason that reads "ziek" but sorts or prints otherwise).
+  size_t at = 0;
+  while (at < text.size()) {
+    const std::optional<char32_t> c = NextCodePoint(text, at);
+    if (!c.has_value()) return absl::InvalidArgumentError(absl::StrCat(what, " is not valid UTF-8"));
+    if (IsInvisibleOrBidi(*c)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s contains an invisible or direction-changing character (U+%04X)", what, static_cast<uint32_t>(*c)));
     }
   }
   return absl::OkStatus();
@@ -97,19 +158,20 @@ absl::Status CheckPlatform(absl::string_view platform) {
     if (platform == known) return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown platform \"", absl::CHexEscape(platform),
-      "\": use x, instagram, facebook, linkedin, threads, tiktok or youtube"));
+      "unknown platform ", Quoted(platform),
+      ": use x, instagram, facebook, linkedin, threads, tiktok or youtube"));
 }
 
 absl::Status CheckHandle(absl::string_view handle) {
   if (handle.empty() || handle.size() > 64) {
     return absl::InvalidArgumentError("account handle must be 1 to 64 characters");
   }
+  if (handle == "." || handle == "..") return absl::InvalidArgumentError("account handle may not be \".\" or \"..\"");
   for (char c : handle) {
     if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-')) {
       return absl::InvalidArgumentError(
-          absl::StrCat("account handle may contain only letters, digits, '_', '.' and '-': \"",
-                       absl::CHexEscape(handle), "\""));
+          absl::StrCat("account handle may contain only letters, digits, '_', '.' and '-': ",
+                       Quoted(handle)));
     }
   }
   return absl::OkStatus();
@@ -245,7 +307,7 @@ absl::StatusOr<AccountRow> ResolveVisibleAccount(Tx& tx, const Caller& caller,
     handle = name.substr(slash + 1);
   }
   const absl::Status not_found = absl::NotFoundError(
-      absl::StrCat("no account \"", absl::CHexEscape(name), "\" that you have a role on"));
+      absl::StrCat("no account ", Quoted(name), " that you have a role on"));
   if (!CheckHandle(handle).ok() || (platform && !CheckPlatform(*platform).ok())) return not_found;
   absl::StatusOr<std::vector<AccountRow>> found = tx.FindAccounts(handle, platform);
   if (!found.ok()) return found.status();
@@ -485,7 +547,7 @@ absl::Status FlagReleasable(Tx& tx, const policies::Policy& policy,
 absl::StatusOr<storage::UserRow> FindActiveUser(Tx& tx, absl::string_view name) {
   absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(name);
   if (!user.ok()) return user.status();
-  if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(name), "\""));
+  if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(name)));
   if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", name, " is disabled"));
   return **user;
 }
@@ -524,7 +586,7 @@ absl::StatusOr<ScopeTarget> ResolveScope(Tx& tx, const Caller& caller, policies:
     case policies::ScopeKind::kUnit: {
       absl::StatusOr<std::optional<storage::UnitRow>> unit = tx.FindUnit(name);
       if (!unit.ok()) return unit.status();
-      if (!unit->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", absl::CHexEscape(name), "\""));
+      if (!unit->has_value()) return absl::NotFoundError(absl::StrCat("no unit ", Quoted(name)));
       return ScopeTarget{(*unit)->id, (*unit)->id, (*unit)->name};
     }
     case policies::ScopeKind::kTeam: {
@@ -539,7 +601,7 @@ absl::StatusOr<ScopeTarget> ResolveScope(Tx& tx, const Caller& caller, policies:
       for (storage::TeamRow& team : *teams) {
         if (unit_name.empty() || team.unit_name == unit_name) matching.push_back(std::move(team));
       }
-      if (matching.empty()) return absl::NotFoundError(absl::StrCat("no team \"", absl::CHexEscape(name), "\""));
+      if (matching.empty()) return absl::NotFoundError(absl::StrCat("no team ", Quoted(name)));
       if (matching.size() > 1) {
         return absl::InvalidArgumentError(
             absl::StrCat("team \"", name, "\" exists in several units: name it as UNIT/", name));
@@ -571,6 +633,8 @@ absl::StatusOr<InitResult> Vault::Init(const InitOptions& options,
     return absl::InternalError(
         absl::StrCat("cannot create ", options.data_dir, ": ", std::strerror(errno)));
   }
+  absl::StatusOr<DataDirLock> lock = DataDirLock::Acquire(options.data_dir);
+  if (!lock.ok()) return lock.status();
   const absl::Time now = clock.Now();
 
   crypto::SecretBytes root;
@@ -668,6 +732,10 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
   if (!Exists(RootKeyPath(data_dir))) {
     return absl::NotFoundError(absl::StrCat("no vault in ", data_dir, " (run kluisd init first)"));
   }
+  // One process at a time serves a data directory (before anything is read: a second server
+  // must not even sweep).
+  absl::StatusOr<DataDirLock> lock = DataDirLock::Acquire(data_dir);
+  if (!lock.ok()) return lock.status();
   absl::StatusOr<std::string> sealed_root = ReadWholeFile(RootKeyPath(data_dir));
   if (!sealed_root.ok()) return sealed_root.status();
   absl::StatusOr<crypto::SecretBytes> root = crypto::RootKey::Open(*sealed_root, passphrase);
@@ -702,8 +770,9 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
       !swept.ok()) {
     return swept;
   }
-  return std::unique_ptr<Vault>(new Vault(*std::move(db), *std::move(root), *std::move(sealer),
-                                          *std::move(checkpointer), clock, std::move(policy)));
+  return std::unique_ptr<Vault>(new Vault(*std::move(lock), *std::move(db), *std::move(root),
+                                          *std::move(sealer), *std::move(checkpointer), clock,
+                                          std::move(policy)));
 }
 
 absl::StatusOr<ServerIdentity> Vault::Identity() {
@@ -1038,7 +1107,7 @@ absl::Status Vault::AddTeam(const Caller& caller, absl::string_view unit, absl::
     if (absl::Status s = DecideManagement(caller, event, now, "add teams"); !s.ok()) return s;
     absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", absl::CHexEscape(unit), "\""));
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no unit ", Quoted(unit)));
     event.unit_id = (*found)->id;
     absl::StatusOr<int64_t> id =
         tx.InsertTeam((*found)->id, team, display_name.empty() ? team : display_name, Micros(now));
@@ -1080,7 +1149,7 @@ absl::StatusOr<EnrollmentCode> Vault::IssueEnrollmentCode(const Caller& caller,
     } else {
       absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
+      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
       if (!(*found)->active) {
         return absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled"));
       }
@@ -1106,7 +1175,7 @@ absl::StatusOr<Vault::Disabled> Vault::DisableUser(const Caller& caller, absl::s
     }
     absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
     const int64_t id = (*found)->id;
     // Every account this user could release is due for rotation.
     absl::StatusOr<std::vector<storage::BindingRow>> held = tx.ActiveBindings(id, Micros(now));
@@ -1165,7 +1234,7 @@ absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl:
     }
     absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
     if (!target.ok()) return target.status();
-    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
+    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
     if (!(*target)->active) {
       return absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled"));
     }
@@ -1205,7 +1274,7 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
     if (absl::Status s = DecideManagement(caller, event, now, "revoke roles"); !s.ok()) return s;
     absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
     if (!target.ok()) return target.status();
-    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
+    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
     absl::StatusOr<ScopeTarget> resolved = ResolveScope(tx, caller, scope, scope_name, now);
     if (!resolved.ok()) return resolved.status();
     event.unit_id = resolved->unit_id;
@@ -1252,7 +1321,7 @@ absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& 
     } else if (!user.empty()) {
       absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user \"", absl::CHexEscape(user), "\""));
+      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
       user_id = (*found)->id;
     }
     absl::StatusOr<std::vector<storage::BindingRow>> rows = tx.ListBindings(user_id);
@@ -1278,8 +1347,8 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
   }
   if (!policies::ParseAccountKind(kind).has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "unknown account kind \"", absl::CHexEscape(kind),
-        "\": use politie-alleen, politie-samen, corporate, hybrid or organisatie"));
+        "unknown account kind ", Quoted(kind),
+        ": use politie-alleen, politie-samen, corporate, hybrid or organisatie"));
   }
   if (absl::Status s = CheckPlatform(platform); !s.ok()) return s;
   if (absl::Status s = CheckHandle(handle); !s.ok()) return s;
@@ -1823,8 +1892,8 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
   constexpr absl::string_view kReasons[] = {"ziekte", "verlof", "uitdienst", "overlijden", "functiewijziging", "overig"};
   if (std::find(std::begin(kReasons), std::end(kReasons), reason) == std::end(kReasons)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "handover reason must be ziekte, verlof, uitdienst, overlijden, functiewijziging or overig, got \"",
-        absl::CHexEscape(reason), "\""));
+        "handover reason must be ziekte, verlof, uitdienst, overlijden, functiewijziging or overig, got ",
+        Quoted(reason)));
   }
   if (absl::Status s = CheckName("user", to); !s.ok()) return s;
   if (!from.empty()) {
@@ -2058,7 +2127,7 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
   }
   for (const auto& [account, choice] : input.hybrid) {
     if (choice != kHandback && choice != kKeepRemoved) {
-      return absl::InvalidArgumentError(absl::StrCat("--hybrid ", account, "=", absl::CHexEscape(choice),
+      return absl::InvalidArgumentError(absl::StrCat("--hybrid ", Quoted(account), "=", Quoted(choice),
                                                      ": the choice is handback or keep-2fa-removed"));
     }
   }
@@ -2161,7 +2230,7 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
         });
         if (matches == 0) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "\"", absl::CHexEscape(name), "\" is not a corporate or hybrid account of unit ", input.unit));
+              Quoted(name), " is not a corporate or hybrid account of unit ", input.unit));
         }
         if (matches > 1) {
           return absl::InvalidArgumentError(absl::StrCat("handle \"", name,
@@ -2184,7 +2253,7 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
     absl::StatusOr<std::optional<storage::PlanRow>> row = tx.FindPlan(plan_id);
     if (!row.ok()) return row.status();
-    if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no kabinetswissel plan \"", plan_id, "\""));
+    if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no kabinetswissel plan ", Quoted(plan_id)));
     outcome.plan.id = (*row)->id;
     outcome.plan.created = absl::FromUnixMicros((*row)->created_us);
     outcome.plan.created_by = (*row)->created_by;
@@ -2425,8 +2494,8 @@ absl::StatusOr<RequestView> Vault::RequestAccess(const Caller& caller, absl::str
                                                  absl::string_view purpose,
                                                  absl::string_view reason) {
   if (!policies::IsRequestPurpose(purpose)) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown purpose \"", absl::CHexEscape(purpose),
-                                                   "\": use ", policies::kRequestPurposes));
+    return absl::InvalidArgumentError(absl::StrCat("unknown purpose ", Quoted(purpose),
+                                                   ": use ", policies::kRequestPurposes));
   }
   if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return s;
   const absl::Time now = clock_.Now();
@@ -2832,7 +2901,7 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
     if (!unit.empty()) {
       absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no unit \"", absl::CHexEscape(unit), "\""));
+      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no unit ", Quoted(unit)));
       unit_id = (*found)->id;
       event.unit_id = unit_id;
       const Decision decision = policies::DecideAdmin(caller.policy_bindings, policies::Resource{0, 0, *unit_id},

@@ -20,6 +20,7 @@
 #include "policies/requests.h"
 #include "server/audit/audit_log.h"
 #include "server/clock.h"
+#include "server/files.h"
 #include "server/secret_sealer.h"
 #include "server/storage/database.h"
 #include "server/storage/tx.h"
@@ -440,9 +441,11 @@ class Vault {
   absl::StatusOr<CustodyReport> Custody(const Caller& caller, absl::string_view unit);
 
  private:
-  Vault(std::unique_ptr<storage::Database> db, crypto::SecretBytes root, SecretSealer sealer,
-        std::unique_ptr<audit::Checkpointer> checkpointer, Clock& clock, policies::Policy policy)
-      : db_(std::move(db)),
+  Vault(DataDirLock lock, std::unique_ptr<storage::Database> db, crypto::SecretBytes root,
+        SecretSealer sealer, std::unique_ptr<audit::Checkpointer> checkpointer, Clock& clock,
+        policies::Policy policy)
+      : lock_(std::move(lock)),
+        db_(std::move(db)),
         root_(std::move(root)),
         sealer_(std::move(sealer)),
         checkpointer_(std::move(checkpointer)),
@@ -523,6 +526,7 @@ class Vault {
   absl::StatusOr<EnrollmentCode> IssueEnrollmentCode(const Caller& caller, absl::string_view user,
                                                      bool create, absl::string_view display_name);
 
+  DataDirLock lock_;  // held while the vault is open: one process per data directory
   std::unique_ptr<storage::Database> db_;
   crypto::SecretBytes root_;
   SecretSealer sealer_;

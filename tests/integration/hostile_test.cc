@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -121,6 +122,120 @@ TEST_F(HostileTest, EveryStringFieldOfEveryMethodRefusesHostileTextClearlyAndCha
   auto login = Get("robin.peters", "WA_Lombardijen1");
   ASSERT_TRUE(login.ok()) << login.status();
   EXPECT_EQ(login->password(), kPassword);
+}
+
+// Issue 16 (5): text a reader trusts shows what it says. Bidi overrides and isolates and the
+// invisible format characters are refused as the ASCII control characters are.
+TEST_F(HostileTest, BidiAndInvisibleCharactersInFreeTextAreRefusedLikeControlCharacters) {
+  const std::string before = Snapshot();
+  Client& teamchef = *clients_["teamchef.ijsselmonde"];
+  Client& op = vault_.operator_client();
+  for (const auto& [name, character, code] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"RLO", "\u202e", "U+202E"},
+                                                                      {"LRE", "\u202a", "U+202A"},
+                                                                      {"FSI", "\u2068", "U+2068"},
+                                                                      {"PDI", "\u2069", "U+2069"},
+                                                                      {"ZWSP", "\u200b", "U+200B"},
+                                                                      {"ZWJ", "\u200d", "U+200D"},
+                                                                      {"BOM", "\ufeff", "U+FEFF"}}) {
+    pb::ReleaseCredentialRequest emergency;
+    emergency.set_account("WA_Lombardijen1");
+    emergency.set_break_glass(true);
+    emergency.set_reason("Robin is ziek" + character + "kt nee");
+    auto refused = teamchef.Call(teamchef.vault(), &pb::Vault::Stub::ReleaseCredential, emergency);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), "reason contains an invisible or direction-changing "
+                                                              "character (" + code + ")"))
+        << name << ": " << refused.status();
+    pb::AddUserRequest user;
+    user.set_user("nieuw");
+    user.set_display_name("Nieuw" + character);
+    auto added = op.Call(op.organisation(), &pb::Organisation::Stub::AddUser, user);
+    EXPECT_EQ(added.status().code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_TRUE(absl::StrContains(added.status().message(), "display name contains")) << added.status();
+  }
+  EXPECT_EQ(Snapshot(), before);
+}
+
+TEST_F(HostileTest, AccentsAndDashesInFreeTextAreAccepted) {
+  Client& teamchef = *clients_["teamchef.ijsselmonde"];
+  pb::ReleaseCredentialRequest emergency;
+  emergency.set_account("WA_Lombardijen1");
+  emergency.set_break_glass(true);
+  emergency.set_reason("Zoë is ziek — melding “spoed”, café dicht");
+  auto released = teamchef.Call(teamchef.vault(), &pb::Vault::Stub::ReleaseCredential, emergency);
+  ASSERT_TRUE(released.ok()) << released.status();
+  Client& op = vault_.operator_client();
+  pb::AddUserRequest user;
+  user.set_user("zoe.dejong");
+  user.set_display_name("Zoë de Jong");
+  EXPECT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddUser, user).ok());
+}
+
+TEST_F(HostileTest, DotAndDotDotAreNotNames) {
+  const std::string before = Snapshot();
+  Client& op = vault_.operator_client();
+  for (const char* name : {".", ".."}) {
+    pb::AddUnitRequest unit;
+    unit.set_unit(name);
+    EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::AddUnit, unit).status().code(),
+              absl::StatusCode::kInvalidArgument) << name;
+    pb::AddTeamRequest team;
+    team.set_unit("rotterdam");
+    team.set_team(name);
+    EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::AddTeam, team).status().code(),
+              absl::StatusCode::kInvalidArgument) << name;
+    pb::AddUserRequest user;
+    user.set_user(name);
+    auto refused = op.Call(op.organisation(), &pb::Organisation::Stub::AddUser, user);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), "may not be \".\" or \"..\"")) << refused.status();
+    pb::AddAccountRequest account;
+    account.set_platform("x");
+    account.set_handle(name);
+    account.set_team("ijsselmonde");
+    account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+    EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account).status().code(),
+              absl::StatusCode::kInvalidArgument) << name;
+  }
+  EXPECT_EQ(Snapshot(), before);
+}
+
+TEST_F(HostileTest, NamesWithDotsInsideAreAccepted) {
+  Client& op = vault_.operator_client();
+  pb::AddUnitRequest unit;
+  unit.set_unit("a.b");
+  EXPECT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddUnit, unit).ok());
+  pb::AddUserRequest user;
+  user.set_user("...drie");
+  EXPECT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddUser, user).ok());
+}
+
+// Issue 16 (6): an error quotes at most 64 characters of what was sent.
+TEST_F(HostileTest, ErrorsQuoteAtMostSixtyFourCharactersOfTheInput) {
+  Client& op = vault_.operator_client();
+  pb::AddAccountRequest account;
+  account.set_platform(std::string(100 * 1024, 'p'));
+  account.set_handle("Nieuw");
+  account.set_team("ijsselmonde");
+  account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+  auto refused = op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(refused.status().message().size(), 250u) << refused.status().message().substr(0, 300);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), std::string(64, 'p') + "…\" (102400 bytes)"))
+      << refused.status().message().substr(0, 300);
+}
+
+TEST_F(HostileTest, ErrorsQuoteShortInputWhole) {
+  Client& op = vault_.operator_client();
+  pb::AddAccountRequest account;
+  account.set_platform("myspace");
+  account.set_handle("Nieuw");
+  account.set_team("ijsselmonde");
+  account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+  auto refused = op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "unknown platform \"myspace\":")) << refused.status();
 }
 
 TEST_F(HostileTest, OversizedMessageIsRefusedAndChangesNothing) {

@@ -109,5 +109,53 @@ TEST_F(OperationsTest, RekeyPassphraseChangesOnlyThePassphrase) {
   EXPECT_EQ(Kluis("robin.peters", {"get", "WA_Lombardijen1", "--field", "password"}).out, std::string(kSecret) + "\n");
 }
 
+// Issue 16 (2): one server per data directory, and one per address.
+TEST_F(OperationsTest, SecondServerOnTheSameDataDirectoryIsRefused) {
+  SetUpVault();
+  Result second = Kluisd({"serve", "--data-dir", data_, "--passphrase-file", pass_, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(second.exit_code, 5) << second.err;
+  EXPECT_TRUE(absl::StrContains(second.err, "in use by another kluisd (pid " + std::to_string(server_) + ")"))
+      << second.err;
+  Result rekey = Kluisd({"rekey-passphrase", "--data-dir", data_, "--passphrase-file", pass_,
+                         "--new-passphrase-file", pass_, "--argon2", "interactive"});
+  EXPECT_EQ(rekey.exit_code, 5) << rekey.err;
+  EXPECT_TRUE(absl::StrContains(rekey.err, "in use by another kluisd")) << rekey.err;
+  EXPECT_EQ(Kluis("robin.peters", {"get", "WA_Lombardijen1"}).exit_code, 0) << "the first serves on";
+}
+
+TEST_F(OperationsTest, SameDataDirectoryServesAgainOnceTheFirstServerStopped) {
+  SetUpVault();
+  EXPECT_EQ(StopServer(), 0);
+  StartServer();
+  RepointProfiles();
+  EXPECT_EQ(Kluis("robin.peters", {"get", "WA_Lombardijen1"}).exit_code, 0);
+}
+
+TEST_F(OperationsTest, SecondServerOnAnAddressInUseIsRefusedNamingIt) {
+  SetUpVault();
+  const std::string other = root_ + "/other";
+  ASSERT_EQ(Kluisd({"init", "--data-dir", other, "--passphrase-file", pass_, "--admin", "operator", "--listen",
+                    "127.0.0.1:0", "--argon2", "interactive"}).exit_code, 0);
+  Result second = Kluisd({"serve", "--data-dir", other, "--passphrase-file", pass_, "--listen", address_});
+  EXPECT_EQ(second.exit_code, 5) << second.err;
+  EXPECT_TRUE(absl::StrContains(second.err, "cannot listen on " + address_)) << second.err;
+  // Every new connection still reaches the one vault that owns the address.
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(Kluis("robin.peters", {"get", "WA_Lombardijen1"}).exit_code, 0);
+}
+
+TEST_F(OperationsTest, SecondVaultOnAFreeAddressServes) {
+  SetUpVault();
+  const std::string first = address_;
+  const pid_t first_server = server_;
+  const std::string other = root_ + "/other";
+  ASSERT_EQ(Kluisd({"init", "--data-dir", other, "--passphrase-file", pass_, "--admin", "operator", "--listen",
+                    "127.0.0.1:0", "--argon2", "interactive"}).exit_code, 0);
+  data_ = other;
+  StartServer();
+  EXPECT_NE(address_, first);
+  EXPECT_EQ(StopServer(), 0);
+  server_ = first_server;
+}
+
 }  // namespace
 }  // namespace kluis::testing
