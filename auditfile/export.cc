@@ -66,8 +66,8 @@ std::string HeaderLine(const ExportHeader& h) {
 }
 
 std::string RecordLine(const Record& r, absl::string_view previous_hash, absl::string_view hash) {
-  return Writer()
-      .Text("type", "record")
+  Writer line;
+  line.Text("type", "record")
       .Number("seq", r.seq)
       .Number("time_us", r.time_us)
       .Text("actor", r.actor)
@@ -79,11 +79,10 @@ std::string RecordLine(const Record& r, absl::string_view previous_hash, absl::s
       .Text("reason", r.reason)
       .Text("request_id", r.request_id)
       .Text("peer", r.peer)
-      .Text("outcome", r.outcome)
-      .Hex("canonical", CanonicalBytes(r))
-      .Hex("prev_hash", previous_hash)
-      .Hex("hash", hash)
-      .Finish();
+      .Text("outcome", r.outcome);
+  // A version 1 record has no certificate, and its line no such key.
+  if (r.version >= 2) line.Text("certificate", r.certificate);
+  return line.Hex("canonical", CanonicalBytes(r)).Hex("prev_hash", previous_hash).Hex("hash", hash).Finish();
 }
 
 std::string CheckpointLine(const Checkpoint& c) {

@@ -7,7 +7,6 @@ namespace {
 
 constexpr char kChainTag[] = "kluis/audit/v1";
 constexpr char kCheckpointTag[] = "kluis/audit-checkpoint/v1";
-constexpr unsigned char kFormatVersion = 1;
 
 void PutBigEndian(std::string* out, uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -16,13 +15,17 @@ void PutBigEndian(std::string* out, uint64_t value, int bytes) {
 }  // namespace
 
 std::string CanonicalBytes(const Record& r) {
-  std::string out(1, static_cast<char>(kFormatVersion));
+  std::string out(1, static_cast<char>(r.version));
   PutBigEndian(&out, static_cast<uint64_t>(r.seq), 8);
   PutBigEndian(&out, static_cast<uint64_t>(r.time_us), 8);
   for (const std::string* field : {&r.actor, &r.role, &r.action, &r.account, &r.decision, &r.rule,
                                    &r.reason, &r.request_id, &r.peer, &r.outcome}) {
     PutBigEndian(&out, field->size(), 4);
     out.append(*field);
+  }
+  if (r.version >= 2) {
+    PutBigEndian(&out, r.certificate.size(), 4);
+    out.append(r.certificate);
   }
   return out;
 }

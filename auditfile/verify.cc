@@ -4,6 +4,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -86,6 +87,10 @@ absl::StatusOr<Record> ReadRecord(const Fields& f) {
     if (!value.ok()) return value.status();
     *field = *std::move(value);
   }
+  // A version 2 record names the certificate; a version 1 record's line has no such key.
+  absl::StatusOr<std::string> certificate = f.Text("certificate");
+  r.version = certificate.ok() ? 2 : 1;
+  if (certificate.ok()) r.certificate = *std::move(certificate);
   return r;
 }
 
@@ -109,7 +114,7 @@ class RecordScanner {
            Text(",\"action\":\"", &r.action) && Text(",\"account\":\"", &r.account) &&
            Text(",\"decision\":\"", &r.decision) && Text(",\"rule\":\"", &r.rule) &&
            Text(",\"reason\":\"", &r.reason) && Text(",\"request_id\":\"", &r.request_id) &&
-           Text(",\"peer\":\"", &r.peer) && Text(",\"outcome\":\"", &r.outcome) &&
+           Text(",\"peer\":\"", &r.peer) && Text(",\"outcome\":\"", &r.outcome) && Certificate(&r) &&
            View(",\"canonical\":\"", &out->canonical) && View(",\"prev_hash\":\"", &out->previous) &&
            View(",\"hash\":\"", &out->hash) && Literal("}") && rest_.empty();
   }
@@ -122,6 +127,12 @@ class RecordScanner {
     if (n == 0 || !absl::SimpleAtoi(rest_.substr(0, n), out)) return false;
     rest_.remove_prefix(n);
     return true;
+  }
+  // Version 2 has the certificate after the outcome; version 1 goes on to the canonical bytes.
+  bool Certificate(Record* r) {
+    r->version = absl::StartsWith(rest_, ",\"certificate\":\"") ? 2 : 1;
+    r->certificate.clear();
+    return r->version == 1 || Text(",\"certificate\":\"", &r->certificate);
   }
   // The text up to the closing quote, which must come before any backslash.
   bool View(absl::string_view key, absl::string_view* out) {

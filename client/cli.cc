@@ -36,8 +36,11 @@ std::string AuditJsonLine(const pb::AuditExportItem& item) {
                                     item.header().head_seq(), item.header().filter()});
     case pb::AuditExportItem::kRecord: {
       const pb::AuditRecord& r = item.record();
+      // The version the record was written in is its first canonical byte (older logs: version 1).
+      const int version = r.canonical().empty() ? auditfile::kRecordVersion : static_cast<unsigned char>(r.canonical()[0]);
       return auditfile::RecordLine({r.seq(), r.time_unix_micros(), r.actor(), r.role(), r.action(), r.account(),
-                                    r.decision(), r.rule(), r.reason(), r.request_id(), r.peer(), r.outcome()},
+                                    r.decision(), r.rule(), r.reason(), r.request_id(), r.peer(), r.outcome(),
+                                    r.certificate(), version},
                                    r.prev_hash(), r.chain_hash());
     }
     case pb::AuditExportItem::kCheckpoint: {
@@ -242,6 +245,7 @@ struct Args {
   bool mandatory = false;
   std::vector<std::string> successors, hybrid, archives;
   std::string out, plan, ref, public_key;
+  std::string fingerprint;
 };
 
 // "ACCOUNT=VALUE" pairs of the kabinetswissel plan, each checked for its '='.
@@ -370,7 +374,7 @@ absl::Status ExportAudit(Client& c, const Args& a) {
   const bool csv = a.format == "csv";
   if (csv) {
     Table header{{"seq", "time_utc", "time_us", "actor", "role", "action", "account", "decision", "rule", "reason",
-                  "request_id", "peer", "outcome", "hash"},
+                  "request_id", "peer", "outcome", "certificate", "hash"},
                  {}};
     header.PrintCsv(file);
   }
@@ -389,7 +393,7 @@ absl::Status ExportAudit(Client& c, const Args& a) {
           const std::string fields[] = {std::to_string(r.seq()), TimeText(r.time_unix_micros()),
                                         std::to_string(r.time_unix_micros()), r.actor(), r.role(), r.action(),
                                         r.account(), r.decision(), r.rule(), r.reason(), r.request_id(), r.peer(),
-                                        r.outcome(), crypto::HexEncode(r.chain_hash())};
+                                        r.outcome(), r.certificate(), crypto::HexEncode(r.chain_hash())};
           for (size_t i = 0; i < std::size(fields); ++i) file << (i > 0 ? "," : "") << CsvField(fields[i]);
           file << "\r\n";
         }
@@ -466,10 +470,15 @@ absl::Status Enroll(const Args& a) {
     code = std::string(typed->Reveal());
   }
   const std::string dir = Profile::DefaultDir(a.profile);
-  absl::StatusOr<Profile> profile = Client::Enroll(a.server, *ca, a.user, code, dir);
+  int earlier_revoked = 0;
+  absl::StatusOr<Profile> profile = Client::Enroll(a.server, *ca, a.user, code, dir, &earlier_revoked);
   if (!profile.ok()) return profile.status();
   if (absl::Status s = profile->Save(); !s.ok()) return s;
   std::cout << "enrolled " << a.user << "; profile saved in " << dir << "\n";
+  if (earlier_revoked > 0) {
+    std::cout << "your earlier certificate" << (earlier_revoked > 1 ? "s (" + std::to_string(earlier_revoked) + ")" : "")
+              << " no longer work" << (earlier_revoked > 1 ? "" : "s") << ": a new enrollment revokes them\n";
+  }
   return absl::OkStatus();
 }
 
@@ -531,6 +540,32 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     if (!r.ok()) return r.status();
     std::cout << "user " << a.user << " disabled: " << r->bindings_ended() << " role bindings ended, "
               << r->certificates_revoked() << " certificates revoked\n";
+    return absl::OkStatus();
+  }
+  if (command == "user certs") {
+    pb::ListCertificatesRequest request;
+    request.set_user(a.user);
+    absl::StatusOr<pb::ListCertificatesResponse> r =
+        c.Call(c.organisation(), &pb::Organisation::Stub::ListCertificates, request);
+    if (!r.ok()) return r.status();
+    Table table{{"FINGERPRINT", "ISSUED", "EXPIRES", "REVOKED", "REASON"}, {}};
+    for (const pb::Certificate& cert : r->certificates()) {
+      table.rows.push_back({absl::StrCat("SHA256:", cert.fingerprint(), cert.current() ? " (this one)" : ""),
+                            FormatTime(cert.issued_unix()), FormatTime(cert.expires_unix()),
+                            cert.revoked_unix() ? FormatTime(cert.revoked_unix()) : "no", cert.revoke_reason()});
+    }
+    PrintListing(a.format, table, *r, std::cout);
+    return absl::OkStatus();
+  }
+  if (command == "cert revoke") {
+    pb::RevokeCertificateRequest request;
+    request.set_fingerprint(a.fingerprint);
+    request.set_reason(a.reason);
+    absl::StatusOr<pb::RevokeCertificateResponse> r =
+        c.Call(c.organisation(), &pb::Organisation::Stub::RevokeCertificate, request);
+    if (!r.ok()) return r.status();
+    std::cout << "certificate SHA256:" << r->certificate().fingerprint()
+              << " revoked; its next call is refused. The user's other certificates still work.\n";
     return absl::OkStatus();
   }
   if (command == "role grant") {
@@ -1010,13 +1045,15 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     }
     absl::StatusOr<pb::ListAuditResponse> r = c.Call(c.audit(), &pb::Audit::Stub::ListAudit, request);
     if (!r.ok()) return r.status();
-    Table table{{"SEQ", "TIME", "ACTOR", "ROLE", "ACTION", "ACCOUNT", "DECISION", "RULE", "OUTCOME", "REASON"}, {}};
+    Table table{{"SEQ", "TIME (UTC)", "ACTOR", "ROLE", "ACTION", "ACCOUNT", "DECISION", "RULE", "OUTCOME", "REASON",
+                 "CERTIFICATE"},
+                {}};
     for (const pb::AuditRecord& rec : r->records()) {
       table.rows.push_back({std::to_string(rec.seq()),
                             absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(rec.time_unix_micros()),
                                              absl::UTCTimeZone()),
                             rec.actor(), rec.role(), rec.action(), rec.account(), rec.decision(), rec.rule(),
-                            rec.outcome(), rec.reason()});
+                            rec.outcome(), rec.reason(), rec.certificate()});
     }
     PrintListing(a.format, table, *r, std::cout);
     return absl::OkStatus();
@@ -1069,8 +1106,19 @@ int RunKluis(int argc, char** argv) {
   user_add->add_option("--name", a.name, "full name")->required();
   CLI::App* user_disable = command(user, "disable", "disable a user at once", "user disable");
   user_disable->add_option("USER", a.user)->required();
-  CLI::App* user_code = command(user, "code", "a new enrollment code for a user", "user code");
+  CLI::App* user_code = command(user, "code", "a new enrollment code for a user (enrolling with it revokes "
+                                "the user's earlier certificates)", "user code");
   user_code->add_option("USER", a.user)->required();
+  CLI::App* user_certs = command(user, "certs", "a user's certificates: fingerprint, issued, expires, revoked",
+                                 "user certs");
+  user_certs->add_option("USER", a.user)->required();
+  listing(user_certs);
+
+  CLI::App* cert = app.add_subcommand("cert", "client certificates")->require_subcommand(1);
+  CLI::App* cert_revoke = command(cert, "revoke", "revoke one certificate (a lost laptop): refused on its next call",
+                                  "cert revoke");
+  cert_revoke->add_option("FINGERPRINT", a.fingerprint, "as kluis user certs prints it")->required();
+  cert_revoke->add_option("--reason", a.reason, "why (audited)")->required();
 
   CLI::App* role = app.add_subcommand("role", "role bindings")->require_subcommand(1);
   for (const char* verb : {"grant", "revoke"}) {

@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const Profile& profile) 
 
 absl::StatusOr<Profile> Client::Enroll(const std::string& server, const std::string& ca_pem,
                                        const std::string& user, const std::string& code,
-                                       const std::string& profile_dir) {
+                                       const std::string& profile_dir, int* earlier_revoked) {
   absl::StatusOr<crypto::KeyAndRequest> key = crypto::GenerateKeyAndRequest(user);
   if (!key.ok()) return key.status();
   grpc::SslCredentialsOptions tls;
@@ -71,6 +71,7 @@ absl::StatusOr<Profile> Client::Enroll(const std::string& server, const std::str
   profile.private_key_pem = std::move(key->private_key_pem);
   profile.certificate_pem = response.certificate_pem();
   profile.ca_certificate_pem = response.ca_certificate_pem();
+  if (earlier_revoked != nullptr) *earlier_revoked = response.earlier_revoked();
   return profile;
 }
 

@@ -27,10 +27,11 @@ class Client {
 
   // Enrollment runs before a profile exists: TLS verifies the server against `ca_pem`, and no
   // client certificate is sent. Makes the key pair here, sends only the request, and returns the
-  // complete profile (not yet saved).
+  // complete profile (not yet saved). `earlier_revoked`, when given, is set to how many of the
+  // user's earlier certificates this enrollment revoked.
   static absl::StatusOr<Profile> Enroll(const std::string& server, const std::string& ca_pem,
                                         const std::string& user, const std::string& code,
-                                        const std::string& profile_dir);
+                                        const std::string& profile_dir, int* earlier_revoked = nullptr);
 
   // One call: `method` is a stub member function pointer; the deadline is ten seconds.
   template <typename Stub, typename Request, typename Response>

@@ -101,6 +101,17 @@ void BindingToProto(const storage::BindingRow& row, pb::RoleBinding* out) {
   out->set_active(!row.ended_us.has_value());
 }
 
+void CertificateToProto(const storage::CertificateRow& row, absl::string_view user, absl::string_view current,
+                        pb::Certificate* out) {
+  out->set_fingerprint(row.fingerprint);
+  out->set_user(std::string(user));
+  out->set_issued_unix(row.issued_us / 1000000);
+  out->set_expires_unix(row.not_after_us / 1000000);
+  out->set_revoked_unix(row.revoked_us.value_or(0) / 1000000);
+  out->set_revoke_reason(row.revoke_reason);
+  out->set_current(!current.empty() && row.fingerprint == current);
+}
+
 void AccountToProto(const AccountView& view, pb::Account* out) {
   out->set_name(view.account.name());
   out->set_platform(view.account.platform);
@@ -239,6 +250,8 @@ class EnrollmentService final : public pb::Enrollment::Service {
     response->set_user(enrolled->user);
     response->set_certificate_pem(enrolled->certificate_pem);
     response->set_ca_certificate_pem(enrolled->ca_certificate_pem);
+    response->set_fingerprint(enrolled->fingerprint);
+    response->set_earlier_revoked(enrolled->earlier_revoked);
     return grpc::Status::OK;
   }
 
@@ -336,6 +349,29 @@ class OrganisationService final : public pb::Organisation::Service {
       absl::StatusOr<int> ended = vault_.RevokeRole(caller, request->user(), *role, scope->kind, scope->name);
       if (!ended.ok()) return ended.status();
       response->set_bindings_ended(*ended);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status ListCertificates(ServerContext* context, const pb::ListCertificatesRequest* request,
+                                pb::ListCertificatesResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<CertificateList> list = vault_.ListCertificates(caller, request->user());
+      if (!list.ok()) return list.status();
+      for (const storage::CertificateRow& c : list->certificates) {
+        CertificateToProto(c, list->user, list->current, response->add_certificates());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::Status RevokeCertificate(ServerContext* context, const pb::RevokeCertificateRequest* request,
+                                 pb::RevokeCertificateResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<storage::CertificateRow> revoked =
+          vault_.RevokeCertificate(caller, request->fingerprint(), request->reason());
+      if (!revoked.ok()) return revoked.status();
+      CertificateToProto(*revoked, "", "", response->mutable_certificate());
       return absl::OkStatus();
     });
   }
@@ -689,6 +725,7 @@ void AuditRowToProto(const storage::AuditRow& row, pb::AuditRecord* out) {
   out->set_request_id(row.request_id);
   out->set_peer(row.peer);
   out->set_outcome(row.outcome);
+  out->set_certificate(row.certificate);
   out->set_chain_hash(row.chain_hash);
 }
 

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "crypto/aead.h"
 #include "crypto/base32.h"
 #include "crypto/hash.h"
@@ -260,6 +261,7 @@ audit::AuditEvent Event(const Caller& caller, absl::string_view action, absl::st
                         std::optional<int64_t> unit_id) {
   audit::AuditEvent event;
   event.actor = caller.user;
+  event.certificate = caller.fingerprint;
   event.action = std::string(action);
   event.account = std::string(account);
   event.reason = std::string(reason);
@@ -732,14 +734,14 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
   if (!Exists(RootKeyPath(data_dir))) {
     return absl::NotFoundError(absl::StrCat("no vault in ", data_dir, " (run kluisd init first)"));
   }
-  // One process at a time serves a data directory (before anything is read: a second server
-  // must not even sweep).
-  absl::StatusOr<DataDirLock> lock = DataDirLock::Acquire(data_dir);
-  if (!lock.ok()) return lock.status();
   absl::StatusOr<std::string> sealed_root = ReadWholeFile(RootKeyPath(data_dir));
   if (!sealed_root.ok()) return sealed_root.status();
   absl::StatusOr<crypto::SecretBytes> root = crypto::RootKey::Open(*sealed_root, passphrase);
   if (!root.ok()) return root.status();
+  // One process at a time serves a data directory: taken before the database is opened, so a
+  // second server does not even sweep (and after the passphrase, so a wrong one leaves no file).
+  absl::StatusOr<DataDirLock> lock = DataDirLock::Acquire(data_dir);
+  if (!lock.ok()) return lock.status();
   absl::StatusOr<crypto::SecretBytes> db_key =
       crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kDatabase);
   if (!db_key.ok()) return db_key.status();
@@ -880,6 +882,7 @@ absl::StatusOr<Vault::Identified> Vault::Identify(Tx& tx, absl::string_view fing
     who.refused = absl::UnauthenticatedError(
         absl::StrCat("user ", user->name, user->active ? ": certificate revoked" : " is disabled"));
   }
+  refusal.certificate = std::string(fingerprint);
   refusal.action = "authenticate";
   refusal.decision = "deny";
   refusal.peer = presented.peer;
@@ -974,16 +977,20 @@ absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string
     }
     absl::StatusOr<std::string> fingerprint = crypto::CertificateFingerprint(*certificate);
     if (!fingerprint.ok()) return fingerprint.status();
+    // A new enrollment replaces the user's earlier certificates: a laptop that was replaced (or
+    // lost, and the user enrolled anew) no longer gets in.
+    absl::StatusOr<int> revoked = tx.RevokeCertificates((*user)->id, Micros(now), "replaced by a new enrollment");
+    if (!revoked.ok()) return revoked.status();
     if (absl::Status s = tx.InsertCertificate({*fingerprint, (*user)->id, Micros(now),
                                                Micros(now + kClientCertificateLifetime), {}});
         !s.ok()) {
       return s;
     }
     if (absl::Status s = tx.MarkEnrollmentCodeUsed(stored_code->id, Micros(now)); !s.ok()) return s;
-    enrolled = Enrolled{(*user)->name, *certificate, ca->certificate_pem()};
+    enrolled = Enrolled{(*user)->name, *certificate, ca->certificate_pem(), *fingerprint, *revoked};
     event.decision = "allow";
     event.rule = "enroll.code-valid";
-    event.reason = absl::StrCat("certificate ", fingerprint->substr(0, 16));
+    event.reason = absl::StrCat("certificate ", *fingerprint, "; earlier certificates revoked: ", *revoked);
     event.outcome = "ok";
     return Record(tx, event, now);
   });
@@ -1059,6 +1066,7 @@ audit::AuditEvent ManagementEvent(const Caller& caller, absl::string_view action
                                   absl::string_view subject) {
   audit::AuditEvent event;
   event.actor = caller.user;
+  event.certificate = caller.fingerprint;
   event.action = std::string(action);
   event.reason = std::string(subject);
   event.peer = caller.peer;
@@ -1188,7 +1196,7 @@ absl::StatusOr<Vault::Disabled> Vault::DisableUser(const Caller& caller, absl::s
     // All in one transaction: the very next call of this user is refused.
     absl::StatusOr<int> ended = tx.EndBindings(id, {}, {}, {}, Micros(now), caller.user);
     if (!ended.ok()) return ended.status();
-    absl::StatusOr<int> revoked = tx.RevokeCertificates(id, Micros(now));
+    absl::StatusOr<int> revoked = tx.RevokeCertificates(id, Micros(now), "user disabled");
     if (!revoked.ok()) return revoked.status();
     if (absl::Status s = tx.DeactivateUser(id, Micros(now)); !s.ok()) return s;
     if (absl::Status s = tx.InsertEnrollmentCode(id, crypto::RandomBytes(32), Micros(now), Micros(now));
@@ -1331,6 +1339,71 @@ absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& 
   });
   if (!read.ok()) return read;
   return bindings;
+}
+
+absl::StatusOr<CertificateList> Vault::ListCertificates(const Caller& caller, absl::string_view user) {
+  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  const Decision decision =
+      policies::DecideAdmin(caller.policy_bindings, policies::Resource{}, AdminAction::kManageOrganisation, now);
+  // Everyone may list their own certificates; the operator anyone's.
+  if (!decision.allows() && user != caller.user) return DeniedError(decision, "list other users' certificates");
+  CertificateList list;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
+    absl::StatusOr<std::vector<storage::CertificateRow>> rows = tx.ListCertificates((*found)->id);
+    if (!rows.ok()) return rows.status();
+    list.user = (*found)->name;
+    list.certificates = *std::move(rows);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  list.current = caller.fingerprint;
+  return list;
+}
+
+absl::StatusOr<storage::CertificateRow> Vault::RevokeCertificate(const Caller& caller, absl::string_view fingerprint,
+                                                                 absl::string_view reason) {
+  // As `kluis user certs` prints it, with or without "SHA256:", in either case.
+  std::string wanted = absl::AsciiStrToLower(fingerprint);
+  if (absl::StartsWith(wanted, "sha256:")) wanted.erase(0, 7);
+  if (wanted.size() != 64 || wanted.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a certificate fingerprint is 64 hex characters (kluis user certs USER), got ", Quoted(fingerprint)));
+  }
+  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return s;
+  if (absl::Status s = CheckMeaningfulReason(reason, *policy(), "revoking a certificate"); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  storage::CertificateRow revoked;
+  audit::AuditEvent event = ManagementEvent(caller, "revoke-certificate", absl::StrCat(wanted, ": ", reason));
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
+    if (absl::Status s = DecideManagement(caller, event, now, "revoke certificates"); !s.ok()) return s;
+    if (wanted == caller.fingerprint) {
+      event.rule = "sod.not-yourself";
+      return absl::PermissionDeniedError(
+          "you cannot revoke the certificate you are calling with: ask another operator");
+    }
+    absl::StatusOr<std::optional<storage::CertificateRow>> found = tx.FindCertificate(wanted);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no certificate SHA256:", wanted));
+    if ((*found)->revoked_us.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat("certificate SHA256:", wanted, " was revoked already (",
+                                                        (*found)->revoke_reason, ")"));
+    }
+    absl::StatusOr<bool> changed = tx.RevokeCertificate(wanted, Micros(now), reason);
+    if (!changed.ok()) return changed.status();
+    revoked = **found;
+    revoked.revoked_us = Micros(now);
+    revoked.revoke_reason = std::string(reason);
+    absl::StatusOr<std::optional<storage::UserRow>> holder = tx.FindUserById(revoked.user_id);
+    if (!holder.ok()) return holder.status();
+    if (holder->has_value()) event.reason = absl::StrCat((*holder)->name, " ", wanted, ": ", reason);
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return revoked;
 }
 
 // ====================================================================================== accounts

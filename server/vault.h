@@ -117,6 +117,15 @@ struct Enrolled {
   std::string user;
   std::string certificate_pem;
   std::string ca_certificate_pem;
+  std::string fingerprint;      // of the new certificate
+  int earlier_revoked = 0;      // the user's earlier certificates, revoked by this enrollment
+};
+
+// A user's certificates, and which one the asking call presented.
+struct CertificateList {
+  std::string user;
+  std::vector<storage::CertificateRow> certificates;
+  std::string current;
 };
 
 struct InitOptions {
@@ -341,6 +350,12 @@ class Vault {
                                  policies::ScopeKind scope, absl::string_view scope_name);
   absl::StatusOr<std::vector<storage::BindingRow>> ListRoles(const Caller& caller,
                                                              absl::string_view user);
+  // A user's certificates (the operator: anyone's; a user: their own). Never a key.
+  absl::StatusOr<CertificateList> ListCertificates(const Caller& caller, absl::string_view user);
+  // Revokes one certificate (a lost laptop): the operator, with a reason. Its very next call is
+  // refused; the user's other certificates and access stay.
+  absl::StatusOr<storage::CertificateRow> RevokeCertificate(const Caller& caller, absl::string_view fingerprint,
+                                                            absl::string_view reason);
 
   // Accounts.
   absl::StatusOr<AccountView> AddAccount(const Caller& caller, absl::string_view platform,

@@ -6,8 +6,9 @@ namespace kluis::audit {
 namespace {
 
 auditfile::Record RecordOfEvent(int64_t seq, int64_t time_us, const AuditEvent& e) {
-  return auditfile::Record{seq,        time_us, e.actor,      e.role, e.action,  e.account,
-                           e.decision, e.rule,  e.reason,     e.request_id, e.peer, e.outcome};
+  return auditfile::Record{seq,    time_us,      e.actor,  e.role,    e.action,
+                           e.account, e.decision, e.rule, e.reason, e.request_id,
+                           e.peer,   e.outcome,   e.certificate, auditfile::kRecordVersion};
 }
 
 // Recomputes records after `after_seq`, whose chain hash is `previous`, to the end.
@@ -37,8 +38,11 @@ absl::StatusOr<int64_t> VerifyFrom(storage::Tx& tx, int64_t after_seq, std::stri
 }  // namespace
 
 auditfile::Record RecordOf(const storage::AuditRow& row) {
-  return auditfile::Record{row.seq,      row.time_us, row.actor,      row.role, row.action,  row.account,
-                           row.decision, row.rule,    row.reason,     row.request_id, row.peer, row.outcome};
+  // The version the record was written in is its first canonical byte (older logs hold version 1).
+  const int version = row.canonical.empty() ? auditfile::kRecordVersion : static_cast<unsigned char>(row.canonical[0]);
+  return auditfile::Record{row.seq,      row.time_us, row.actor,  row.role,       row.action,
+                           row.account,  row.decision, row.rule,  row.reason,     row.request_id,
+                           row.peer,     row.outcome,  row.certificate, version};
 }
 
 absl::Status Checkpointer::AfterAppend(storage::Tx& tx, const storage::AuditRow& row, bool force) const {
@@ -77,6 +81,7 @@ absl::StatusOr<int64_t> Append(storage::Tx& tx, const AuditEvent& event, absl::T
   row.request_id = event.request_id;
   row.peer = event.peer;
   row.outcome = event.outcome;
+  row.certificate = event.certificate;
   row.canonical = auditfile::CanonicalBytes(RecordOfEvent(row.seq, row.time_us, event));
   row.chain_hash = auditfile::ChainHash(last->has_value() ? (*last)->chain_hash : auditfile::GenesisHash(),
                                         row.canonical);

@@ -26,6 +26,7 @@ struct AuditEvent {
   std::string peer;        // the caller's network address
   std::string outcome;     // "ok" or the error code name
   std::optional<int64_t> unit_id;  // the unit the account or object belongs to, for scoping reads
+  std::string certificate;  // SHA-256 fingerprint (hex) of the certificate the call presented, or ""
 };
 
 // The record as the export format sees it (auditfile/format.h: the canonical bytes and chain).

@@ -85,7 +85,7 @@ constexpr char kReleasedClause[] =
 
 constexpr char kAuditColumns[] =
     "seq, time_us, unit_id, actor, role, action, account, decision, rule, reason, request_id, "
-    "peer, outcome, canonical, chain_hash FROM audit_records ";
+    "peer, outcome, canonical, chain_hash, certificate FROM audit_records ";
 
 AuditRow ReadAudit(const Statement& s) {
   AuditRow r;
@@ -104,6 +104,7 @@ AuditRow ReadAudit(const Statement& s) {
   r.outcome = s.Text(12);
   r.canonical = s.Blob(13);
   r.chain_hash = s.Blob(14);
+  r.certificate = s.Text(15);
   return r;
 }
 
@@ -567,6 +568,18 @@ absl::Status Tx::MarkEnrollmentCodeUsed(int64_t code_id, int64_t now_us) {
   return s.Bind(1, now_us).Bind(2, code_id).Run();
 }
 
+namespace {
+
+constexpr char kCertificateColumns[] =
+    "SELECT fingerprint, user_id, issued_us, not_after_us, revoked_us, coalesce(revoke_reason, '') "
+    "FROM certificates ";
+
+CertificateRow ReadCertificate(const Statement& s) {
+  return CertificateRow{s.Text(0), s.Int(1), s.Int(2), s.Int(3), s.OptionalInt(4), s.Text(5)};
+}
+
+}  // namespace
+
 absl::Status Tx::InsertCertificate(const CertificateRow& c) {
   KLUIS_PREPARE(s, "INSERT INTO certificates (fingerprint, user_id, issued_us, not_after_us) "
                    "VALUES (?, ?, ?, ?)");
@@ -574,18 +587,29 @@ absl::Status Tx::InsertCertificate(const CertificateRow& c) {
 }
 
 absl::StatusOr<std::optional<CertificateRow>> Tx::FindCertificate(absl::string_view fingerprint) {
-  KLUIS_PREPARE(s, "SELECT fingerprint, user_id, issued_us, not_after_us, revoked_us "
-                   "FROM certificates WHERE fingerprint = ?");
+  KLUIS_PREPARE(s, absl::StrCat(kCertificateColumns, "WHERE fingerprint = ?"));
   s.Bind(1, fingerprint);
-  return First<CertificateRow>(s, [](const Statement& s) {
-    return CertificateRow{s.Text(0), s.Int(1), s.Int(2), s.Int(3), s.OptionalInt(4)};
-  });
+  return First<CertificateRow>(s, ReadCertificate);
 }
 
-absl::StatusOr<int> Tx::RevokeCertificates(int64_t user_id, int64_t now_us) {
-  KLUIS_PREPARE(s, "UPDATE certificates SET revoked_us = ? WHERE user_id = ? AND revoked_us IS NULL");
-  if (absl::Status r = s.Bind(1, now_us).Bind(2, user_id).Run(); !r.ok()) return r;
+absl::StatusOr<std::vector<CertificateRow>> Tx::ListCertificates(int64_t user_id) {
+  KLUIS_PREPARE(s, absl::StrCat(kCertificateColumns, "WHERE user_id = ? ORDER BY issued_us, fingerprint"));
+  s.Bind(1, user_id);
+  return Collect<CertificateRow>(s, ReadCertificate);
+}
+
+absl::StatusOr<int> Tx::RevokeCertificates(int64_t user_id, int64_t now_us, absl::string_view reason) {
+  KLUIS_PREPARE(s, "UPDATE certificates SET revoked_us = ?, revoke_reason = ? "
+                   "WHERE user_id = ? AND revoked_us IS NULL");
+  if (absl::Status r = s.Bind(1, now_us).Bind(2, reason).Bind(3, user_id).Run(); !r.ok()) return r;
   return sqlite3_changes(db_);
+}
+
+absl::StatusOr<bool> Tx::RevokeCertificate(absl::string_view fingerprint, int64_t now_us, absl::string_view reason) {
+  KLUIS_PREPARE(s, "UPDATE certificates SET revoked_us = ?, revoke_reason = ? "
+                   "WHERE fingerprint = ? AND revoked_us IS NULL");
+  if (absl::Status r = s.Bind(1, now_us).Bind(2, reason).Bind(3, fingerprint).Run(); !r.ok()) return r;
+  return sqlite3_changes(db_) == 1;
 }
 
 namespace {
@@ -736,8 +760,8 @@ absl::StatusOr<std::optional<AuditRow>> Tx::LastAuditRecord() {
 absl::Status Tx::InsertAuditRecord(const AuditRow& r) {
   KLUIS_PREPARE(s,
                 "INSERT INTO audit_records (seq, time_us, unit_id, actor, role, action, account, "
-                "decision, rule, reason, request_id, peer, outcome, canonical, chain_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "decision, rule, reason, request_id, peer, outcome, canonical, chain_hash, certificate) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   return s.Bind(1, r.seq)
       .Bind(2, r.time_us)
       .Bind(3, r.unit_id)
@@ -753,6 +777,7 @@ absl::Status Tx::InsertAuditRecord(const AuditRow& r) {
       .Bind(13, r.outcome)
       .BindBlob(14, r.canonical)
       .BindBlob(15, r.chain_hash)
+      .Bind(16, r.certificate)
       .Run();
 }
 

@@ -110,6 +110,7 @@ struct CertificateRow {
   int64_t issued_us = 0;
   int64_t not_after_us = 0;
   std::optional<int64_t> revoked_us;
+  std::string revoke_reason;
 };
 
 struct PkiRow {
@@ -159,6 +160,7 @@ struct AuditRow {
   int64_t time_us = 0;
   std::optional<int64_t> unit_id;
   std::string actor, role, action, account, decision, rule, reason, request_id, peer, outcome;
+  std::string certificate;  // record version 2 on; "" before
   std::string canonical;
   std::string chain_hash;
 };
@@ -300,7 +302,12 @@ class Tx {
   // client certificates
   absl::Status InsertCertificate(const CertificateRow& certificate);
   absl::StatusOr<std::optional<CertificateRow>> FindCertificate(absl::string_view fingerprint);
-  absl::StatusOr<int> RevokeCertificates(int64_t user_id, int64_t now_us);
+  // Revokes every certificate of the user not revoked yet; returns how many.
+  absl::StatusOr<int> RevokeCertificates(int64_t user_id, int64_t now_us, absl::string_view reason);
+  // Revokes one certificate; false when it was revoked already.
+  absl::StatusOr<bool> RevokeCertificate(absl::string_view fingerprint, int64_t now_us, absl::string_view reason);
+  // A user's certificates, oldest first.
+  absl::StatusOr<std::vector<CertificateRow>> ListCertificates(int64_t user_id);
 
   // access requests
   absl::StatusOr<int64_t> InsertRequest(const RequestRow& request);

@@ -60,6 +60,7 @@ TEST_F(AuditLogTest, EmptyLogVerifies) { EXPECT_EQ(Verify().value_or(-1), 0); }
 
 TEST_F(AuditLogTest, CanonicalBytesAreLengthPrefixedBigEndian) {
   auditfile::Record record{1, 2};
+  record.version = 1;
   record.actor = "a";
   const std::string bytes = auditfile::CanonicalBytes(record);
   ASSERT_EQ(bytes.size(), 1 + 8 + 8 + 10 * 4 + 1u);
@@ -69,8 +70,26 @@ TEST_F(AuditLogTest, CanonicalBytesAreLengthPrefixedBigEndian) {
   EXPECT_EQ(bytes.substr(17, 5), std::string("\0\0\0\1a", 5));
   // Field boundaries are unambiguous: moving a character between fields changes the bytes.
   auditfile::Record moved{1, 2};
+  moved.version = 1;
   moved.role = "a";
   EXPECT_NE(auditfile::CanonicalBytes(moved), bytes);
+}
+
+// Issue 16 (1): version 2 records name the certificate the call presented, as an eleventh field.
+TEST_F(AuditLogTest, VersionTwoCanonicalBytesEndWithTheCertificate) {
+  auditfile::Record record{1, 2};
+  record.certificate = "ab";
+  const std::string bytes = auditfile::CanonicalBytes(record);
+  ASSERT_EQ(bytes.size(), 1 + 8 + 8 + 11 * 4 + 2u);
+  EXPECT_EQ(bytes[0], 2);
+  EXPECT_EQ(bytes.substr(bytes.size() - 6), std::string("\0\0\0\2ab", 6));
+}
+
+TEST_F(AuditLogTest, VersionOneCanonicalBytesHaveNoCertificate) {
+  auditfile::Record record{1, 2};
+  record.version = 1;
+  record.certificate = "ab";  // not part of a version 1 record
+  EXPECT_EQ(auditfile::CanonicalBytes(record).size(), 1 + 8 + 8 + 10 * 4u);
 }
 
 TEST_F(AuditLogTest, ChainHashIsBlake2bOverTagPreviousAndRecord) {

@@ -131,5 +131,39 @@ TEST_F(VerifyPathsTest, AChangeIsCaughtOnEitherPath) {
   EXPECT_EQ(Verify(spaced).status().code(), absl::StatusCode::kDataLoss);
 }
 
+// Issue 16 (1): a log begun before record version 2 holds version 1 records, then version 2 ones
+// naming the presented certificate; both verify in one export, on both parsing paths.
+TEST_F(VerifyPathsTest, VersionOneRecordsFollowedByVersionTwoRecordsVerify) {
+  std::vector<Record> records = {Plain(1), Plain(2), Plain(3), Plain(4)};
+  records[0].version = records[1].version = 1;
+  records[2].certificate = records[3].certificate = std::string(64, 'c');
+  records[3].reason = "escaped \" reason";  // the general parser's path
+  const std::vector<std::string> lines = Export(records);
+  EXPECT_EQ(lines[1].find("certificate"), std::string::npos) << "a version 1 line has no certificate key";
+  EXPECT_NE(lines[3].find(",\"certificate\":\"cccc"), std::string::npos) << lines[3];
+  absl::StatusOr<Verification> v = Verify(lines);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->records, 4);
+}
+
+TEST_F(VerifyPathsTest, ACertificateChangedOrDroppedIsCaughtOnEitherPath) {
+  std::vector<Record> records = {Plain(1), Plain(2)};
+  records[0].certificate = records[1].certificate = std::string(64, 'c');
+  records[1].reason = "escaped \" reason";
+  const std::vector<std::string> good = Export(records);
+  for (int line : {1, 2}) {
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {",\"certificate\":\"" + std::string(64, 'c') + "\"", ",\"certificate\":\"" + std::string(64, 'd') + "\""},
+             {",\"certificate\":\"" + std::string(64, 'c') + "\"", ""}}) {
+      std::vector<std::string> bad = good;
+      bad[line] = absl::StrReplaceAll(bad[line], {{from, to}});
+      ASSERT_NE(bad[line], good[line]);
+      absl::StatusOr<Verification> v = Verify(bad);
+      EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << line << " " << to;
+      EXPECT_THAT(std::string(v.status().message()), ::testing::HasSubstr(absl::StrCat("record ", line, " was modified")));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kluis::auditfile

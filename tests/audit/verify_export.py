@@ -23,8 +23,11 @@ def text_bytes(value):
 
 
 def canonical(record):
-    out = b"\x01" + struct.pack(">Q", record["seq"]) + struct.pack(">q", record["time_us"])
-    for name in FIELDS:
+    # Version 2 records carry the presented certificate as an eleventh field; version 1 records
+    # (written before it) have no "certificate" key (§1).
+    version = 2 if "certificate" in record else 1
+    out = bytes([version]) + struct.pack(">Q", record["seq"]) + struct.pack(">q", record["time_us"])
+    for name in FIELDS + (["certificate"] if version == 2 else []):
         value = text_bytes(record[name])
         out += struct.pack(">I", len(value)) + value
     return out

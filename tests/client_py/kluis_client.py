@@ -107,6 +107,8 @@ def main():
             line = {"type": "record", "seq": r.seq, "time_us": r.time_unix_micros}
             for name in verify_export.FIELDS:
                 line[name] = getattr(r, name)
+            if r.canonical[:1] == b"\x02":  # version 2 records name the presented certificate
+                line["certificate"] = r.certificate
             line.update(canonical=r.canonical.hex(), prev_hash=r.prev_hash.hex(), hash=r.chain_hash.hex())
             lines.append(line)
         else:

@@ -152,7 +152,8 @@ TEST_F(AuditExportTest, FullExportVerifiesAndEveryTamperingIsNamedByBothVerifier
       auditfile::JsonObject o = *auditfile::ParseJsonObject(t[i]);
       auditfile::Record r{o["seq"].number, o["time_us"].number, o["actor"].text,  o["role"].text,
                           o["action"].text, o["account"].text, o["decision"].text, o["rule"].text,
-                          o["reason"].text, o["request_id"].text, o["peer"].text, o["outcome"].text};
+                          o["reason"].text, o["request_id"].text, o["peer"].text, o["outcome"].text,
+                          o["certificate"].text};
       if (r.seq == seq) r.actor = "mallory";
       std::string prev;
       crypto::HexDecode(o["prev_hash"].text, &prev);
