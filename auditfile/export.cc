@@ -54,6 +54,10 @@ class Writer {
 
 }  // namespace
 
+std::string ExportRecordReason(int64_t head_seq, absl::string_view filter) {
+  return absl::StrCat(kExportFormat, " head=", head_seq, " filter=", filter);
+}
+
 std::string HeaderLine(const ExportHeader& h) {
   return Writer()
       .Text("type", "header")

@@ -16,7 +16,15 @@ namespace kluis::auditfile {
 // Strings hold the record's bytes; '"', '\' and control characters are escaped, nothing else.
 // Binary values (canonical bytes, hashes, signatures, the public key) are lowercase hex.
 
-inline constexpr char kExportFormat[] = "kluis-audit-export/1";
+// Version 2 (issue 16): every export, full or filtered, ends with its own audit record and the
+// signed checkpoint on it, and the verifier holds the unsigned header to them. Version 1 exports
+// are refused: their header could be relabelled (docs/AUDIT_FORMAT.md §4).
+inline constexpr char kExportFormat[] = "kluis-audit-export/2";
+// The action of the export's own record, and its reason: what the export holds, signed with it.
+inline constexpr char kExportAction[] = "audit-export";
+std::string ExportRecordReason(int64_t head_seq, absl::string_view filter);
+// The longest line a verifier reads; a longer one is refused without being held in memory.
+inline constexpr size_t kMaxLineBytes = 64 * 1024;
 
 struct ExportHeader {
   std::string public_key;  // 32 raw bytes: the key the vault signs checkpoints with

@@ -1,6 +1,7 @@
 #include "auditfile/verify.h"
 
 #include <array>
+#include <istream>
 #include <cstring>
 #include <tuple>
 
@@ -23,7 +24,7 @@ bool DecodeHex(absl::string_view hex, std::string* out) {
     auto* t = new std::array<int8_t, 256>;
     t->fill(-1);
     for (int c = 0; c < 10; ++c) (*t)['0' + c] = static_cast<int8_t>(c);
-    for (int c = 0; c < 6; ++c) (*t)['a' + c] = (*t)['A' + c] = static_cast<int8_t>(10 + c);
+    for (int c = 0; c < 6; ++c) (*t)['a' + c] = static_cast<int8_t>(10 + c);  // lowercase only: one syntax
     return t;
   }();
   if (hex.size() % 2 != 0) return false;
@@ -124,7 +125,7 @@ class RecordScanner {
   bool Number(int64_t* out) {
     size_t n = 0;
     while (n < rest_.size() && rest_[n] >= '0' && rest_[n] <= '9') ++n;
-    if (n == 0 || !absl::SimpleAtoi(rest_.substr(0, n), out)) return false;
+    if (n == 0 || (n > 1 && rest_[0] == '0') || !absl::SimpleAtoi(rest_.substr(0, n), out)) return false;
     rest_.remove_prefix(n);
     return true;
   }
@@ -155,6 +156,39 @@ class RecordScanner {
   absl::string_view rest_;
 };
 
+// Reads one line at a time, at most kMaxLineBytes of it: a longer line is refused without being
+// held, so memory stays flat whatever the file holds.
+class LineReader {
+ public:
+  explicit LineReader(std::istream& in) : in_(in), buffer_(kMaxLineBytes + 2, '\0') {}
+
+  // False at the end of the file. A problem (too long, no final newline) is in `error`.
+  bool Next(absl::string_view* line, int64_t line_no, absl::Status* error) {
+    if (in_.peek() == std::char_traits<char>::eof()) return false;
+    in_.getline(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    const std::streamsize got = in_.gcount();
+    if (in_.fail() && !in_.eof()) {
+      *error = absl::DataLossError(absl::StrCat("line ", line_no, " is longer than ", kMaxLineBytes, " bytes"));
+      return true;
+    }
+    if (in_.eof()) {
+      *error = absl::DataLossError(absl::StrCat("line ", line_no, " does not end in a newline (cut off?)"));
+      return true;
+    }
+    const size_t size = static_cast<size_t>(got) - 1;  // the newline is counted, not kept
+    if (size > kMaxLineBytes) {
+      *error = absl::DataLossError(absl::StrCat("line ", line_no, " is longer than ", kMaxLineBytes, " bytes"));
+      return true;
+    }
+    *line = absl::string_view(buffer_.data(), size);
+    return true;
+  }
+
+ private:
+  std::istream& in_;
+  std::string buffer_;
+};
+
 }  // namespace
 
 absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view public_key) {
@@ -163,20 +197,65 @@ absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view pu
                                                    " bytes (64 hex characters), got ", public_key.size()));
   }
   Verification v;
-  std::string line;
-  int64_t line_no = 0;
-  bool header_seen = false;
-  // The last record read: its sequence number and chain hash.
+  auto bad = [](auto&&... parts) { return absl::DataLossError(absl::StrCat(parts...)); };
+  auto not_an_export = [](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat, "): ", why));
+  };
+  LineReader reader(in);
+  absl::string_view line;
+  absl::Status line_error;
+  int64_t line_no = 1;
+
+  // Line 1: the header. Unsigned: everything it says is held to the export's own signed record.
+  if (!reader.Next(&line, line_no, &line_error)) return not_an_export("empty");
+  if (!line_error.ok()) return not_an_export(line_error.message());
+  absl::StatusOr<JsonObject> head_object = ParseJsonObject(line);
+  if (!head_object.ok()) return not_an_export("the first line is no JSON object");
+  ExportHeader header;
+  {
+    const Fields f(*head_object, line_no);
+    absl::StatusOr<std::string> type = f.Text("type");
+    absl::StatusOr<std::string> format = f.Text("format");
+    if (!type.ok() || *type != "header" || !format.ok()) return not_an_export("the first line is no header");
+    if (*format == "kluis-audit-export/1") {
+      return absl::InvalidArgumentError(
+          "kluis-audit-export/1 is no longer accepted: its header is not bound to anything signed; export again");
+    }
+    if (*format != kExportFormat) return not_an_export(absl::StrCat("unknown format \"", *format, "\""));
+    absl::StatusOr<std::string> key = f.Bytes("public_key");
+    absl::StatusOr<int64_t> exported = f.Number("exported_us");
+    absl::StatusOr<int64_t> head_seq = f.Number("head_seq");
+    absl::StatusOr<std::string> filter = f.Text("filter");
+    for (const absl::Status& s : {key.status(), exported.status(), head_seq.status(), filter.status()}) {
+      if (!s.ok()) return s;
+    }
+    header = ExportHeader{*key, *exported, *head_seq, *filter};
+    if (HeaderLine(header) != absl::StrCat(line, "\n")) return bad("line 1 is not in the export's canonical form");
+    if (header.public_key != public_key) {
+      return bad("the header names another public key than the one you trust: not an export of this vault, "
+                 "or the header was changed");
+    }
+    if (header.head_seq < 1) return bad("the header's head_seq is ", header.head_seq, ": no export ends before record 1");
+  }
+  v.filtered = header.filter != "none";
+  v.filter = header.filter;
+  v.head_seq = header.head_seq;
+
+  // The last record read: its sequence number, chain hash and what the closing checks need.
   int64_t last_seq = 0;
   std::string last_hash = GenesisHash();
+  Record last;
   int64_t protected_seq = 0;  // the last record a verified checkpoint covers
-  auto bad = [](auto&&... parts) { return absl::DataLossError(absl::StrCat(parts...)); };
 
   // Checks one record against the one before it and moves on to it.
   std::string canonical, previous, own_hash;  // decoded, reused from line to line
   auto check_record = [&](const Record& record, absl::string_view canonical_hex, absl::string_view previous_hex,
                           absl::string_view hash_hex) -> absl::Status {
     const int64_t seq = record.seq;
+    if (protected_seq == header.head_seq) return bad("line ", line_no, " follows the export's closing checkpoint");
+    if (seq > header.head_seq) {
+      return bad("record ", seq, " is past the export's head (record ", header.head_seq, ")");
+    }
     // A full export has every record in turn; a filtered one only some, in order.
     if (!v.filtered && seq > last_seq + 1) {
       return bad("record ", last_seq + 1, " is missing (deleted): the next is ", seq);
@@ -186,7 +265,7 @@ absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view pu
     }
     for (auto [key, hex, bytes] : {std::tuple{"canonical", canonical_hex, &canonical},
                                    std::tuple{"prev_hash", previous_hex, &previous}, std::tuple{"hash", hash_hex, &own_hash}}) {
-      if (!DecodeHex(hex, bytes)) return bad("line ", line_no, ": \"", key, "\" is not hex");
+      if (!DecodeHex(hex, bytes)) return bad("line ", line_no, ": \"", key, "\" is not lowercase hex");
     }
     if (canonical != CanonicalBytes(record)) {
       return bad("record ", seq, " was modified: its fields do not match its canonical bytes");
@@ -203,42 +282,28 @@ absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view pu
     ++v.records;
     last_seq = seq;
     last_hash = own_hash;
+    last = record;
     return absl::OkStatus();
   };
 
   ScannedRecord scanned;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    if (header_seen && RecordScanner(line).Scan(&scanned)) {
+  while (reader.Next(&line, ++line_no, &line_error)) {
+    if (!line_error.ok()) return line_error;
+    if (line.empty()) return bad("line ", line_no, " is blank");
+    if (RecordScanner(line).Scan(&scanned)) {
       if (absl::Status s = check_record(scanned.record, scanned.canonical, scanned.previous, scanned.hash); !s.ok()) {
         return s;
       }
       continue;
     }
+    // Anything the one-pass reader does not take is parsed in full, checked, and must then read
+    // back exactly as Kluis writes it: one syntax, no unknown keys, no other order or escapes.
     absl::StatusOr<JsonObject> object = ParseJsonObject(line);
-    if (!object.ok()) {
-      if (!header_seen) {
-        return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat,
-                                                       "): the first line is no JSON object"));
-      }
-      return bad("line ", line_no, " is not a JSON object (", object.status().message(), ")");
-    }
+    if (!object.ok()) return bad("line ", line_no, " is not a JSON object (", object.status().message(), ")");
     const Fields f(*object, line_no);
     absl::StatusOr<std::string> type = f.Text("type");
     if (!type.ok()) return type.status();
-    if (!header_seen) {
-      absl::StatusOr<std::string> format = f.Text("format");
-      if (*type != "header" || !format.ok() || *format != kExportFormat) {
-        return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat,
-                                                       "): the first line is no header"));
-      }
-      absl::StatusOr<std::string> filter = f.Text("filter");
-      if (!filter.ok()) return filter.status();
-      v.filtered = *filter != "none";
-      header_seen = true;
-      continue;
-    }
+    std::string rewritten;
     if (*type == "record") {
       absl::StatusOr<Record> record = ReadRecord(f);
       if (!record.ok()) return record.status();
@@ -249,9 +314,8 @@ absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view pu
         hex[i++] = *std::move(text);
       }
       if (absl::Status s = check_record(*record, hex[0], hex[1], hex[2]); !s.ok()) return s;
-      continue;
-    }
-    if (*type == "checkpoint") {
+      rewritten = RecordLine(*record, previous, own_hash);
+    } else if (*type == "checkpoint") {
       absl::StatusOr<int64_t> seq = f.Number("seq");
       if (!seq.ok()) return seq.status();
       absl::StatusOr<int64_t> time = f.Number("time_us");
@@ -262,6 +326,7 @@ absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view pu
       if (!signature.ok() || signature->empty()) {
         return bad("checkpoint at record ", *seq, " has no signature");
       }
+      if (protected_seq == header.head_seq) return bad("line ", line_no, " follows the export's closing checkpoint");
       if (*seq > last_seq) {
         return bad("checkpoint at record ", *seq, " names a record that is not in the export: records ",
                    last_seq + 1, " to ", *seq, " were cut off");
@@ -279,19 +344,39 @@ absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view pu
       }
       ++v.checkpoints;
       protected_seq = *seq;
-      continue;
+      rewritten = CheckpointLine({*seq, *time, *hash, *signature});
+    } else if (*type == "header") {
+      return bad("line ", line_no, ": a second header");
+    } else {
+      return bad("line ", line_no, ": unknown line type \"", *type, "\"");
     }
-    if (*type == "header") return bad("line ", line_no, ": a second header");
-    return bad("line ", line_no, ": unknown line type \"", *type, "\"");
+    if (rewritten != absl::StrCat(line, "\n")) {
+      return bad("line ", line_no, " is not in the export's canonical form (keys, their order, escapes, lowercase "
+                 "hex, integers: exactly as docs/AUDIT_FORMAT.md §3 writes them)");
+    }
   }
-  if (!header_seen) {
-    return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat, "): empty"));
+  if (!line_error.ok()) return line_error;
+
+  // Every export ends with its own record and the checkpoint on it; the header must agree with them.
+  if (v.records == 0) {
+    return bad("the export holds no records: it must end with its own record ", header.head_seq,
+               " and the checkpoint signed on it");
   }
-  v.last_seq = last_seq;
-  if (!v.filtered && last_seq > protected_seq) {
+  if (last_seq != header.head_seq) {
+    return bad("the export ends at record ", last_seq, ", not at its own record ", header.head_seq,
+               ": records were cut off (or the header's head_seq was changed)");
+  }
+  if (protected_seq != header.head_seq) {
     return bad("records ", protected_seq + 1, " to ", last_seq, " come after the last checkpoint (record ",
                protected_seq, "): an unprotected tail; the export's closing checkpoint is missing");
   }
+  if (last.action != kExportAction || last.decision != "allow" || last.outcome != "ok" ||
+      last.reason != ExportRecordReason(header.head_seq, header.filter)) {
+    return bad("the export's own record ", header.head_seq, " (signed) says \"", last.action, ": ", last.reason,
+               "\", which does not match the header (filter \"", header.filter,
+               "\"): the header was changed, or this is not how the export ended");
+  }
+  v.last_seq = last_seq;
   return v;
 }
 

@@ -449,8 +449,12 @@ absl::Status VerifyAuditFile(const Args& a) {
                : v.status();
   }
   if (v->filtered) {
-    std::cout << "ok (filtered export): " << v->records << " records each consistent with the chain, "
-              << v->checkpoints << " checkpoints verified; a filtered export cannot prove that no record is missing\n";
+    std::cout << "ok (filtered export, " << v->filter << "): " << v->records
+              << " records, each consistent with a hash chain; " << v->checkpoints
+              << " checkpoints verified, and the records they are on are the vault's own. The export's own record "
+              << v->head_seq << " is signed and proves the filter and where the log stood. A filtered export cannot "
+                 "prove that no matching record was left out, nor that a record without a checkpoint is the "
+                 "vault's: for that, verify a full export.\n";
   } else {
     std::cout << "ok: records 1 to " << v->last_seq << " are complete and unaltered, " << v->checkpoints
               << " checkpoints verified, the last on record " << v->last_seq << "\n";

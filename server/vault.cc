@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "auditfile/export.h"
 #include "crypto/aead.h"
 #include "crypto/base32.h"
 #include "crypto/hash.h"
@@ -2892,9 +2893,11 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   head.filtered = !filters.empty();
   head.filter = head.filtered ? absl::StrJoin(filters, " ") : "none";
 
-  // The export is itself an audit record, and a checkpoint is signed on it: a full export ends on
-  // a signature, so nothing can be cut off its end unnoticed.
-  audit::AuditEvent event = ManagementEvent(caller, "audit-export", head.filter);
+  // The export is itself an audit record, and a checkpoint is signed on it. Every export, full or
+  // filtered, ends with that record and its checkpoint: the record names the head (its own seq)
+  // and the filter, so the unsigned header can be checked against what is signed, and nothing can
+  // be cut off the end or relabelled unnoticed (docs/AUDIT_FORMAT.md §4).
+  audit::AuditEvent event = ManagementEvent(caller, auditfile::kExportAction, "");
   const Decision decision = scope.any()
                                 ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
                                 : Refusal("deny-by-default");
@@ -2904,6 +2907,9 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
     current = StillCurrent(tx, caller, now);
     if (!current.ok()) NoteChangedDuringCall(event, current);
     const bool allowed = current.ok() && decision.allows();
+    absl::StatusOr<std::optional<storage::AuditRow>> last = tx.LastAuditRecord();
+    if (!last.ok()) return last.status();
+    event.reason = auditfile::ExportRecordReason(last->has_value() ? (*last)->seq + 1 : 1, head.filter);
     absl::StatusOr<int64_t> seq = audit::Append(tx, event, now, checkpointer_.get(), /*force_checkpoint=*/allowed);
     if (!seq.ok()) return seq.status();
     head.head_seq = *seq;
@@ -2915,8 +2921,8 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   if (!sink.Header(head)) return absl::CancelledError("export stopped by the client");
 
   // Page by page, each page its own read transaction: the log below the head only grows at its
-  // end, so pages stay consistent with each other.
-  filter.up_to_seq = head.head_seq;
+  // end, so pages stay consistent with each other. The export's own record comes last, always.
+  filter.up_to_seq = head.head_seq - 1;
   std::string previous = auditfile::GenesisHash();
   int64_t last_seq = 0;
   for (;;) {
@@ -2943,7 +2949,7 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
       return absl::OkStatus();
     });
     if (!read.ok()) return read;
-    if (page.empty()) return absl::OkStatus();
+    if (page.empty()) break;
     size_t next_checkpoint = 0;
     for (size_t i = 0; i < page.size(); ++i) {
       const storage::AuditRow& row = page[i];
@@ -2961,6 +2967,37 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
     }
     last_seq = page.back().seq;
   }
+  return ExportClosing(head.head_seq, sink);
+}
+
+absl::Status Vault::ExportClosing(int64_t head_seq, AuditSink& sink) {
+  storage::AuditFilter own;
+  own.after_seq = head_seq - 1;
+  own.up_to_seq = head_seq;
+  own.limit = 1;
+  std::vector<storage::AuditRow> rows;
+  std::vector<storage::CheckpointRow> checkpoints;
+  std::optional<std::string> before;
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::vector<storage::AuditRow>> found = tx.ListAuditRecords(own);
+    if (!found.ok()) return found.status();
+    rows = *std::move(found);
+    absl::StatusOr<std::vector<storage::CheckpointRow>> signed_rows = tx.ListCheckpoints(head_seq - 1, head_seq);
+    if (!signed_rows.ok()) return signed_rows.status();
+    checkpoints = *std::move(signed_rows);
+    absl::StatusOr<std::optional<std::string>> hash = tx.AuditHashAt(head_seq - 1);
+    if (!hash.ok()) return hash.status();
+    before = *hash;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  if (rows.size() != 1 || checkpoints.empty() || checkpoints.back().seq != head_seq) {
+    return absl::DataLossError(absl::StrCat("the export's own audit record ", head_seq, " or its checkpoint is missing"));
+  }
+  if (!sink.Record(rows[0], before.value_or(auditfile::GenesisHash())) || !sink.Checkpoint(checkpoints.back())) {
+    return absl::CancelledError("export stopped by the client");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_view unit) {

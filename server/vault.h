@@ -517,6 +517,8 @@ class Vault {
                                      const storage::AccountRow& account, absl::string_view step,
                                      absl::Time now, std::string& detail,
                                      std::optional<storage::SecretRow>& handback);
+  // Sends the export's own record (`head_seq`) and the checkpoint signed on it: how every export ends.
+  absl::Status ExportClosing(int64_t head_seq, AuditSink& sink);
   // Confirms or aborts what is pending for an account, after the store-secret decision.
   absl::StatusOr<RotationOutcome> FinishRotation(const Caller& caller, absl::string_view account, bool confirm);
   absl::StatusOr<TotpCode> CodeFrom(const storage::AccountRow& account, const storage::SecretRow& sealed,

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "auditfile/format.h"
 #include "auditfile/verify.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -73,9 +75,16 @@ class VerifyPathsTest : public ::testing::Test {
     ASSERT_TRUE(crypto::Initialize().ok());
     signer_ = std::make_unique<crypto::Ed25519Signer>(*crypto::Ed25519Signer::FromSeed(crypto::RandomSecret(32)));
   }
-  // An export of `records`, chained and closed by a signed checkpoint.
-  std::vector<std::string> Export(const std::vector<Record>& records) {
-    std::vector<std::string> lines = {HeaderLine({signer_->public_key(), 1, static_cast<int64_t>(records.size()), "none"})};
+  // A full export of `records`, chained, closed by the export's own record and a signed
+  // checkpoint on it, as the vault writes one.
+  std::vector<std::string> Export(std::vector<Record> records) {
+    const int64_t head = static_cast<int64_t>(records.size()) + 1;
+    Record own = Plain(head);
+    own.actor = "auditor";
+    own.action = kExportAction;
+    own.reason = ExportRecordReason(head, "none");
+    records.push_back(own);
+    std::vector<std::string> lines = {HeaderLine({signer_->public_key(), 1, head, "none"})};
     std::string previous = GenesisHash();
     for (const Record& r : records) {
       const std::string hash = ChainHash(previous, CanonicalBytes(r));
@@ -97,19 +106,91 @@ class VerifyPathsTest : public ::testing::Test {
   std::unique_ptr<crypto::Ed25519Signer> signer_;
 };
 
-TEST_F(VerifyPathsTest, EscapedAndReorderedLinesVerifyLikePlainOnes) {
+TEST_F(VerifyPathsTest, EscapedLinesVerifyLikePlainOnes) {
   Record escaped = Plain(2);
   escaped.reason = "quote \" backslash \\ newline \n é";
   std::vector<std::string> lines = Export({Plain(1), escaped, Plain(3)});
   ASSERT_NE(lines[2].find("\\\""), std::string::npos);  // record 2 really is escaped on its line
-  // Record 3 with its first members in another order: still the same JSON object.
-  const std::string head = absl::StrCat("{\"type\":\"record\",\"seq\":3,\"time_us\":103,");
-  ASSERT_TRUE(absl::StartsWith(lines[3], head));
-  lines[3] = absl::StrCat("{\"time_us\":103,\"seq\":3,\"type\":\"record\",", lines[3].substr(head.size()));
   absl::StatusOr<Verification> v = Verify(lines);
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(v->records, 3);
+  EXPECT_EQ(v->records, 4);
   EXPECT_EQ(v->checkpoints, 1);
+  EXPECT_EQ(v->head_seq, 4);
+}
+
+// Issue 16 (3): one canonical line syntax. The same JSON object written otherwise is refused.
+TEST_F(VerifyPathsTest, LinesNotWrittenAsKluisWritesThemAreRefused) {
+  const std::vector<std::string> good = Export({Plain(1), Plain(2), Plain(3)});
+  const std::string head = "{\"type\":\"record\",\"seq\":3,\"time_us\":103,";
+  ASSERT_TRUE(absl::StartsWith(good[3], head));
+  struct Case {
+    const char* what;
+    std::function<void(std::vector<std::string>&)> change;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"reordered keys", [&](auto& t) { t[3] = absl::StrCat("{\"time_us\":103,\"seq\":3,\"type\":\"record\",", t[3].substr(head.size())); },
+       "line 4 is not in the export's canonical form"},
+      {"unknown key", [](auto& t) { t[3].insert(t[3].size() - 2, ",\"x\":1"); }, "line 4 is not in the export's canonical form"},
+      {"a space", [](auto& t) { t[3] = absl::StrReplaceAll(t[3], {{",\"seq\":3", ", \"seq\":3"}}); },
+       "line 4 is not in the export's canonical form"},
+      {"blank line", [](auto& t) { t.insert(t.begin() + 2, "\n"); }, "line 3 is blank"},
+      {"CRLF", [](auto& t) { t[2].insert(t[2].size() - 1, "\r"); }, "line 3"},
+      {"upper-case hex", [](auto& t) {
+         const size_t at = t[2].find("\"hash\":\"") + 8;
+         for (size_t i = at; i < at + 64; ++i) t[2][i] = absl::ascii_toupper(t[2][i]);
+       }, "line 3"},
+      {"not an integer", [](auto& t) { t[2] = absl::StrReplaceAll(t[2], {{"\"seq\":2,", "\"seq\":2.0,"}}); },
+       "line 3 is not a JSON object"},
+      {"leading zero", [](auto& t) { t[2] = absl::StrReplaceAll(t[2], {{"\"seq\":2,", "\"seq\":02,"}}); }, "line 3"},
+      {"no final newline", [](auto& t) { t.back().pop_back(); }, "does not end in a newline"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> t = good;
+    c.change(t);
+    absl::StatusOr<Verification> v = Verify(t);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << c.what << ": " << v.status();
+    EXPECT_THAT(std::string(v.status().message()), ::testing::HasSubstr(c.want)) << c.what;
+  }
+}
+
+TEST_F(VerifyPathsTest, ALineLongerThanTheLimitIsRefusedWithoutHoldingIt) {
+  std::vector<std::string> lines = Export({Plain(1)});
+  lines.insert(lines.begin() + 1, std::string(kMaxLineBytes + 1, 'x') + "\n");
+  absl::StatusOr<Verification> v = Verify(lines);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(v.status().message()), ::testing::HasSubstr("line 2 is longer than 65536 bytes"));
+}
+
+// Issue 16 (3): the header is held to the export's own signed record.
+TEST_F(VerifyPathsTest, TheHeaderMustAgreeWithTheExportsOwnSignedRecord) {
+  const std::vector<std::string> good = Export({Plain(1), Plain(2), Plain(3)});
+  ASSERT_TRUE(Verify(good).ok());
+  std::vector<std::string> t = good;  // a full export relabelled as filtered
+  t[0] = HeaderLine({signer_->public_key(), 1, 4, "actor=robin.peters"});
+  EXPECT_THAT(std::string(Verify(t).status().message()), ::testing::HasSubstr("does not match the header"));
+  t = good;  // the header's head moved
+  t[0] = HeaderLine({signer_->public_key(), 1, 3, "none"});
+  EXPECT_EQ(Verify(t).status().code(), absl::StatusCode::kDataLoss);
+  t = good;  // cut after an earlier record: nothing ends it
+  t.resize(3);
+  EXPECT_THAT(std::string(Verify(t).status().message()), ::testing::HasSubstr("not at its own record 4"));
+  t = {good[0]};  // a header and no records
+  EXPECT_THAT(std::string(Verify(t).status().message()), ::testing::HasSubstr("holds no records"));
+  t = good;  // another vault's key in the header
+  t[0] = HeaderLine({std::string(32, 'k'), 1, 4, "none"});
+  EXPECT_THAT(std::string(Verify(t).status().message()), ::testing::HasSubstr("another public key"));
+  t = good;  // a line after the closing checkpoint
+  t.push_back(good[1]);
+  EXPECT_THAT(std::string(Verify(t).status().message()), ::testing::HasSubstr("follows the export's closing checkpoint"));
+}
+
+TEST_F(VerifyPathsTest, VersionOneExportsAreRefusedAsNoLongerProvable) {
+  std::vector<std::string> lines = Export({Plain(1)});
+  lines[0] = absl::StrReplaceAll(lines[0], {{kExportFormat, "kluis-audit-export/1"}});
+  absl::StatusOr<Verification> v = Verify(lines);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(v.status().message()), ::testing::HasSubstr("no longer accepted"));
 }
 
 TEST_F(VerifyPathsTest, AChangeIsCaughtOnEitherPath) {
@@ -143,7 +224,7 @@ TEST_F(VerifyPathsTest, VersionOneRecordsFollowedByVersionTwoRecordsVerify) {
   EXPECT_NE(lines[3].find(",\"certificate\":\"cccc"), std::string::npos) << lines[3];
   absl::StatusOr<Verification> v = Verify(lines);
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(v->records, 4);
+  EXPECT_EQ(v->records, 5);
 }
 
 TEST_F(VerifyPathsTest, ACertificateChangedOrDroppedIsCaughtOnEitherPath) {

@@ -94,12 +94,11 @@ def main():
     # The audit export, written as docs/AUDIT_FORMAT.md says, checked by the Python verifier.
     audit = audit_pb2_grpc.AuditStub(auditor)
     key = audit.GetAuditPublicKey(audit_pb2.GetAuditPublicKeyRequest(), timeout=10).public_key
-    import json
     lines = []
     for item in audit.ExportAudit(audit_pb2.ExportAuditRequest(), timeout=60):
         kind = item.WhichOneof("item")
         if kind == "header":
-            lines.append({"type": "header", "format": "kluis-audit-export/1", "public_key": item.header.public_key.hex(),
+            lines.append({"type": "header", "format": verify_export.FORMAT, "public_key": item.header.public_key.hex(),
                           "exported_us": item.header.exported_unix_micros, "head_seq": item.header.head_seq,
                           "filter": item.header.filter})
         elif kind == "record":
@@ -115,8 +114,12 @@ def main():
             c = item.checkpoint
             lines.append({"type": "checkpoint", "seq": c.seq, "time_us": c.time_unix_micros,
                           "hash": c.chain_hash.hex(), "signature": c.signature.hex()})
-    encoded = [json.dumps(line, ensure_ascii=False).encode("utf-8", "surrogateescape") + b"\n" for line in lines]
-    records, filtered = verify_export.verify(encoded, nacl.signing.VerifyKey(key))
+    # Written as §3 says: each line's keys in order, no spaces, only the listed escapes.
+    encoded = []
+    for number, line in enumerate(lines, 1):
+        keys = verify_export.record_keys(line) if line["type"] == "record" else verify_export.KEYS[line["type"]]
+        encoded.append((number, verify_export.line_bytes(line, keys)))
+    records, filtered, _ = verify_export.verify(encoded, nacl.signing.VerifyKey(key))
     assert not filtered and records == len(lines) - sum(1 for l in lines if l["type"] != "record")
     print(f"python client: enrolled 2 users, released 1 login, 4 refusals as expected, "
           f"health SERVING, reflection lists {len(services)} services, {records} audit records verified")

@@ -4,8 +4,10 @@
 // each tampered one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -184,8 +186,7 @@ TEST_F(AuditExportTest, FullExportVerifiesAndEveryTamperingIsNamedByBothVerifier
   // The wrong key: the first checkpoint fails.
   const std::string other = crypto::HexEncode(crypto::Ed25519Signer::FromSeed(crypto::RandomSecret(32))->public_key());
   key_hex_other_ = other;
-  ExpectBothFail("wrong-key", good, absl::StrCat("checkpoint at record ", checkpoints[0], ": the signature does not verify"),
-                 other);
+  ExpectBothFail("wrong-key", good, "the header names another public key than the one you trust", other);
   key_hex_other_.clear();
 
   t = good;  // records cut off after the last checkpoint, the closing checkpoint removed too
@@ -195,6 +196,42 @@ TEST_F(AuditExportTest, FullExportVerifiesAndEveryTamperingIsNamedByBothVerifier
   t.resize(t.size() - 1);  // and the record it was on: an earlier checkpoint is now the last
   t.push_back(good.back());
   ExpectBothFail("cut-off", t, absl::StrCat("checkpoint at record ", last, " names a record that is not in the export"));
+
+  // Issue 16 (3): the three ways the version 1 format could be cheated, refused by both.
+  t = good;  // (a) relabelled as filtered, a record deleted, the checkpoints that no longer fit dropped
+  t[0] = absl::StrReplaceAll(t[0], {{"\"filter\":\"none\"", "\"filter\":\"actor=robin.peters\""}});
+  t.erase(t.begin() + LineOf(t, "record", 9));
+  t.erase(std::remove_if(t.begin() + 1, t.end() - 1,
+                         [](const std::string& line) { return absl::StartsWith(line, "{\"type\":\"checkpoint\""); }),
+          t.end() - 1);
+  ExpectBothFail("relabelled", t, "does not match the header");
+  t = good;  // (b) cut after an earlier checkpoint
+  t.resize(LineOf(t, "checkpoint", second) + 1);
+  ExpectBothFail("cut-at-checkpoint", t, absl::StrCat("not at its own record ", last));
+  ExpectBothFail("header-only", {good[0]}, "holds no records");  // (c)
+
+  // One canonical line syntax (record 2 is line 3): both refuse, neither crashes.
+  const size_t two = LineOf(good, "record", 2);
+  ASSERT_EQ(two, 2u);
+  for (const auto& [name, from, to, want] : std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"float-seq", "\"seq\":2,", "\"seq\":2.0,", "line 3 is not"},
+           {"unknown-key", "\"type\":\"record\",", "\"type\":\"record\",\"x\":\"y\",", "line 3 is not in the export's canonical form"},
+           {"spaced", "\"seq\":2,", "\"seq\": 2,", "line 3 is not in the export's canonical form"},
+           {"crlf", "}", "}\r", "line 3 is not in the export's canonical form"}}) {
+    t = good;
+    t[two] = absl::StrReplaceAll(t[two], {{from, to}});
+    ASSERT_NE(t[two], good[two]) << name;
+    ExpectBothFail(name, t, want);
+  }
+  t = good;
+  {
+    const size_t at = t[two].find("\"hash\":\"") + 8;
+    for (size_t i = at; i < at + 64; ++i) t[two][i] = absl::ascii_toupper(t[two][i]);
+  }
+  ExpectBothFail("upper-hex", t, "line 3");
+  t = good;
+  t.insert(t.begin() + two, "");
+  ExpectBothFail("blank", t, "line 3 is blank");
 
   // Not an export at all: exit 1, one line.
   std::ofstream(root_ + "/not.jsonl") << "hallo\n";
