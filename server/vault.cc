@@ -950,15 +950,17 @@ absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string
     if (!stored_code.has_value() || stored_code->revoked_us.has_value()) {
       return refuse("enroll.no-valid-code", invalid);
     }
-    if (stored_code->attempts >= kEnrollmentAttempts) {
-      return refuse("enroll.locked",
-                    absl::UnauthenticatedError("enrollment code locked after too many wrong "
-                                               "attempts: ask the operator for a new one"));
-    }
+    const bool locked = stored_code->attempts >= kEnrollmentAttempts;
     if (!crypto::SecretBytes::CopyFrom(HashCode(code))
              .Equals(crypto::SecretBytes::CopyFrom(stored_code->code_hash))) {
       if (absl::Status s = tx.CountEnrollmentAttempt(stored_code->id); !s.ok()) return s;
-      return refuse("enroll.wrong-code", invalid);
+      return refuse(locked ? "enroll.locked" : "enroll.wrong-code", invalid);
+    }
+    // Only who holds the code learns that it is locked: to anyone else a locked code, a wrong one
+    // and a user without one read the same.
+    if (locked) {
+      return refuse("enroll.locked", absl::UnauthenticatedError("enrollment code locked after too many wrong "
+                                                                "attempts: ask the operator for a new one"));
     }
     if (stored_code->used_us.has_value()) {
       return refuse("enroll.code-used", absl::UnauthenticatedError(
@@ -1086,10 +1088,22 @@ absl::Status DecideManagement(const Caller& caller, audit::AuditEvent& event, ab
 
 }  // namespace
 
+absl::Status Vault::RefuseInput(const Caller& caller, absl::string_view action, const absl::Status& error) {
+  // The message, not the input: it names the field and quotes at most a bounded, escaped part.
+  audit::AuditEvent event = ManagementEvent(caller, action, error.message());
+  event.decision = "deny";
+  event.rule = "input.invalid";
+  event.outcome = OutcomeName(error);
+  if (absl::Status recorded = db_->Write([&](Tx& tx) { return Record(tx, event, clock_.Now()); }); !recorded.ok()) {
+    return recorded;
+  }
+  return error;
+}
+
 absl::Status Vault::AddUnit(const Caller& caller, absl::string_view unit,
                             absl::string_view display_name) {
-  if (absl::Status s = CheckName("unit", unit); !s.ok()) return s;
-  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return s;
+  if (absl::Status s = CheckName("unit", unit); !s.ok()) return RefuseInput(caller, "add-unit", s);
+  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return RefuseInput(caller, "add-unit", s);
   const absl::Time now = clock_.Now();
   audit::AuditEvent event = ManagementEvent(caller, "add-unit", unit);
   return RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
@@ -1107,9 +1121,9 @@ absl::Status Vault::AddUnit(const Caller& caller, absl::string_view unit,
 
 absl::Status Vault::AddTeam(const Caller& caller, absl::string_view unit, absl::string_view team,
                             absl::string_view display_name) {
-  if (absl::Status s = CheckName("unit", unit); !s.ok()) return s;
-  if (absl::Status s = CheckName("team", team); !s.ok()) return s;
-  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return s;
+  if (absl::Status s = CheckName("unit", unit); !s.ok()) return RefuseInput(caller, "add-team", s);
+  if (absl::Status s = CheckName("team", team); !s.ok()) return RefuseInput(caller, "add-team", s);
+  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return RefuseInput(caller, "add-team", s);
   const absl::Time now = clock_.Now();
   audit::AuditEvent event = ManagementEvent(caller, "add-team", absl::StrCat(unit, "/", team));
   return RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
@@ -1139,8 +1153,8 @@ absl::StatusOr<EnrollmentCode> Vault::NewEnrollmentCode(const Caller& caller, ab
 absl::StatusOr<EnrollmentCode> Vault::IssueEnrollmentCode(const Caller& caller,
                                                           absl::string_view user, bool create,
                                                           absl::string_view display_name) {
-  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
-  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return s;
+  if (absl::Status s = CheckName("user", user); !s.ok()) return RefuseInput(caller, create ? "add-user" : "new-enrollment-code", s);
+  if (absl::Status s = CheckText("display name", display_name, 200, false); !s.ok()) return RefuseInput(caller, create ? "add-user" : "new-enrollment-code", s);
   const absl::Time now = clock_.Now();
   const EnrollmentCode code{NewCode(), now + kEnrollmentCodeLifetime};
   audit::AuditEvent event =
@@ -1172,7 +1186,7 @@ absl::StatusOr<EnrollmentCode> Vault::IssueEnrollmentCode(const Caller& caller,
 }
 
 absl::StatusOr<Vault::Disabled> Vault::DisableUser(const Caller& caller, absl::string_view user) {
-  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  if (absl::Status s = CheckName("user", user); !s.ok()) return RefuseInput(caller, "disable-user", s);
   const absl::Time now = clock_.Now();
   Disabled disabled;
   audit::AuditEvent event = ManagementEvent(caller, "disable-user", user);
@@ -1217,7 +1231,7 @@ absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl:
                                                      policies::Role role, policies::ScopeKind scope,
                                                      absl::string_view scope_name,
                                                      std::optional<absl::Time> valid_until) {
-  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  if (absl::Status s = CheckName("user", user); !s.ok()) return RefuseInput(caller, "grant-role", s);
   const std::vector<policies::ScopeKind> allowed = policies::AllowedScopes(role);
   if (std::find(allowed.begin(), allowed.end(), scope) == allowed.end()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -1272,7 +1286,7 @@ absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl:
 absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view user,
                                       policies::Role role, policies::ScopeKind scope,
                                       absl::string_view scope_name) {
-  if (absl::Status s = CheckName("user", user); !s.ok()) return s;
+  if (absl::Status s = CheckName("user", user); !s.ok()) return RefuseInput(caller, "revoke-role", s);
   const absl::Time now = clock_.Now();
   int ended = 0;
   audit::AuditEvent event = ManagementEvent(
@@ -1374,8 +1388,8 @@ absl::StatusOr<storage::CertificateRow> Vault::RevokeCertificate(const Caller& c
     return absl::InvalidArgumentError(
         absl::StrCat("a certificate fingerprint is 64 hex characters (kluis user certs USER), got ", Quoted(fingerprint)));
   }
-  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return s;
-  if (absl::Status s = CheckMeaningfulReason(reason, *policy(), "revoking a certificate"); !s.ok()) return s;
+  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return RefuseInput(caller, "revoke-certificate", s);
+  if (absl::Status s = CheckMeaningfulReason(reason, *policy(), "revoking a certificate"); !s.ok()) return RefuseInput(caller, "revoke-certificate", s);
   const absl::Time now = clock_.Now();
   storage::CertificateRow revoked;
   audit::AuditEvent event = ManagementEvent(caller, "revoke-certificate", absl::StrCat(wanted, ": ", reason));
@@ -1424,10 +1438,10 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
         "unknown account kind ", Quoted(kind),
         ": use politie-alleen, politie-samen, corporate, hybrid or organisatie"));
   }
-  if (absl::Status s = CheckPlatform(platform); !s.ok()) return s;
-  if (absl::Status s = CheckHandle(handle); !s.ok()) return s;
+  if (absl::Status s = CheckPlatform(platform); !s.ok()) return RefuseInput(caller, "add-account", s);
+  if (absl::Status s = CheckHandle(handle); !s.ok()) return RefuseInput(caller, "add-account", s);
   if (!linked_email.empty()) {
-    if (absl::Status s = CheckEmail(linked_email); !s.ok()) return s;
+    if (absl::Status s = CheckEmail(linked_email); !s.ok()) return RefuseInput(caller, "add-account", s);
   }
   const absl::Time now = clock_.Now();
   const std::string name = absl::StrCat(platform, "/", handle);
@@ -1747,7 +1761,11 @@ absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl:
       if (options.request_id != 0) {
         absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(options.request_id);
         if (!row.ok()) return row.status();
-        if (row->has_value()) request = RequestOf(**row);
+        // Another's request, or one for another account, reads as one that does not exist.
+        if (row->has_value() && (*row)->requester_id == caller.user_id &&
+            (*row)->account_id == released.account.id) {
+          request = RequestOf(**row);
+        }
       }
       // 2. Decide, before anything secret is touched.
       const policies::ReleaseContext context{caller.user_id, options.break_glass, options.reason,
@@ -1969,9 +1987,9 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
         "handover reason must be ziekte, verlof, uitdienst, overlijden, functiewijziging or overig, got ",
         Quoted(reason)));
   }
-  if (absl::Status s = CheckName("user", to); !s.ok()) return s;
+  if (absl::Status s = CheckName("user", to); !s.ok()) return RefuseInput(caller, "handover", s);
   if (!from.empty()) {
-    if (absl::Status s = CheckName("user", from); !s.ok()) return s;
+    if (absl::Status s = CheckName("user", from); !s.ok()) return RefuseInput(caller, "handover", s);
   }
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
@@ -2040,7 +2058,7 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
 
 absl::StatusOr<AccountView> Vault::StopAccount(const Caller& caller, absl::string_view account,
                                                absl::string_view reason) {
-  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return s;
+  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return RefuseInput(caller, "stop-account", s);
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   AccountView view;
@@ -2192,11 +2210,11 @@ const std::string* ValueFor(const std::vector<std::pair<std::string, std::string
 
 absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& caller,
                                                              const KabinetswisselInput& input) {
-  if (absl::Status s = CheckName("unit", input.unit); !s.ok()) return s;
+  if (absl::Status s = CheckName("unit", input.unit); !s.ok()) return RefuseInput(caller, "kabinetswissel-plan", s);
   for (const auto* pairs : {&input.successors, &input.hybrid, &input.archives}) {
     for (const auto& [account, value] : *pairs) {
-      if (absl::Status s = CheckText("account", account, 200, true); !s.ok()) return s;
-      if (absl::Status s = CheckText(absl::StrCat("the value for ", account), value, 200, true); !s.ok()) return s;
+      if (absl::Status s = CheckText("account", account, 200, true); !s.ok()) return RefuseInput(caller, "kabinetswissel-plan", s);
+      if (absl::Status s = CheckText(absl::StrCat("the value for ", account), value, 200, true); !s.ok()) return RefuseInput(caller, "kabinetswissel-plan", s);
     }
   }
   for (const auto& [account, choice] : input.hybrid) {
@@ -2206,7 +2224,7 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
     }
   }
   for (const auto& [account, user] : input.successors) {
-    if (absl::Status s = CheckName("successor", user); !s.ok()) return s;
+    if (absl::Status s = CheckName("successor", user); !s.ok()) return RefuseInput(caller, "kabinetswissel-plan", s);
   }
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
@@ -2321,7 +2339,7 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
 
 absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& caller,
                                                                  absl::string_view plan_id) {
-  if (absl::Status s = CheckName("plan id", plan_id); !s.ok()) return s;
+  if (absl::Status s = CheckName("plan id", plan_id); !s.ok()) return RefuseInput(caller, "kabinetswissel:apply", s);
   KabinetswisselOutcome outcome;
   // The vault's own copy of the plan is what runs.
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
@@ -2545,7 +2563,7 @@ absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const Ka
 
 absl::Status Vault::RecordArchiveReference(const Caller& caller, absl::string_view account,
                                            absl::string_view reference) {
-  if (absl::Status s = CheckText("archive reference", reference, 200, true); !s.ok()) return s;
+  if (absl::Status s = CheckText("archive reference", reference, 200, true); !s.ok()) return RefuseInput(caller, "kabinetswissel:archive-reference", s);
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   audit::AuditEvent event = ManagementEvent(caller, "kabinetswissel:archive-reference", reference);
@@ -2571,10 +2589,10 @@ absl::StatusOr<RequestView> Vault::RequestAccess(const Caller& caller, absl::str
     return absl::InvalidArgumentError(absl::StrCat("unknown purpose ", Quoted(purpose),
                                                    ": use ", policies::kRequestPurposes));
   }
-  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return s;
+  if (absl::Status s = CheckText("reason", reason, 500, true); !s.ok()) return RefuseInput(caller, "request-access", s);
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
-  if (absl::Status s = CheckMeaningfulReason(reason, *policy, "a request"); !s.ok()) return s;
+  if (absl::Status s = CheckMeaningfulReason(reason, *policy, "a request"); !s.ok()) return RefuseInput(caller, "request-access", s);
   RequestView view;
   audit::AuditEvent event = ManagementEvent(caller, "request-access", reason);
   event.account = std::string(account);
@@ -2661,11 +2679,11 @@ absl::StatusOr<RequestLists> Vault::ListRequests(const Caller& caller) {
 absl::StatusOr<RequestView> Vault::DecideRequest(const Caller& caller, int64_t request_id,
                                                  bool approve, absl::string_view reason,
                                                  std::optional<absl::Duration> ttl) {
-  if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return s;
+  if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return RefuseInput(caller, approve ? "approve-request" : "deny-request", s);
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   if (!approve) {
-    if (absl::Status s = CheckMeaningfulReason(reason, *policy, "a denial"); !s.ok()) return s;
+    if (absl::Status s = CheckMeaningfulReason(reason, *policy, "a denial"); !s.ok()) return RefuseInput(caller, approve ? "approve-request" : "deny-request", s);
   }
   if (ttl.has_value() && (*ttl <= absl::ZeroDuration() || *ttl > policy->max_grant_ttl)) {
     return absl::InvalidArgumentError(absl::StrCat("--ttl must be more than 0 and at most ",
@@ -2724,7 +2742,7 @@ absl::StatusOr<RequestView> Vault::DecideRequest(const Caller& caller, int64_t r
 
 absl::StatusOr<RequestView> Vault::EscalateRequest(const Caller& caller, int64_t request_id,
                                                    absl::string_view reason) {
-  if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return s;
+  if (absl::Status s = CheckText("reason", reason, 500, false); !s.ok()) return RefuseInput(caller, "escalate-request", s);
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   RequestView view;
@@ -3011,13 +3029,16 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
     if (!unit.empty()) {
       absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no unit ", Quoted(unit)));
+      // A unit outside the caller's scope reads as one that does not exist.
+      const absl::Status no_unit =
+          absl::NotFoundError(absl::StrCat("no unit ", Quoted(unit), " whose custody report you may see"));
+      if (!found->has_value()) return no_unit;
       unit_id = (*found)->id;
       event.unit_id = unit_id;
       const Decision decision = policies::DecideAdmin(caller.policy_bindings, policies::Resource{0, 0, *unit_id},
                                                       AdminAction::kCustodyReport, now);
       NoteDecision(event, decision);
-      if (!decision.allows()) return DeniedError(decision, absl::StrCat("see the custody report of ", unit));
+      if (!decision.allows()) return no_unit;
     } else {
       event.decision = "allow";
       event.rule = "R4.custody-report";

@@ -530,6 +530,9 @@ class Vault {
   // `body` runs only while the caller is still who it authenticated as (StillCurrent).
   absl::Status RunAudited(const Caller& caller, audit::AuditEvent& event, absl::Time now,
                           absl::FunctionRef<absl::Status(storage::Tx&)> body);
+  // Records a refusal for bad input (the attempt still gets its record, with the error's message,
+  // never the raw input) and returns `error`; a record that cannot be written fails the call.
+  absl::Status RefuseInput(const Caller& caller, absl::string_view action, const absl::Status& error);
   // A call other than a release authenticates in a read of its own and acts in a write after it.
   // Inside that write the caller is identified again: if the certificate, the user or the roles
   // changed in between, the call is refused (and asked to run again), so no call acts on roles

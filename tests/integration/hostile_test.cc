@@ -332,6 +332,120 @@ TEST_F(HostileTest, AnotherUnitsAccountLooksExactlyLikeAMissingOne) {
   for (const std::string& a : elsewhere) EXPECT_TRUE(absl::StartsWith(a, "NOT_FOUND ")) << a;
 }
 
+// Issue 16 (6): a unit outside one's scope, or a request of someone else, reads as one that does not exist.
+TEST_F(HostileTest, AnotherUnitsCustodyReportLooksExactlyLikeAMissingUnit) {
+  Client& op = vault_.operator_client();
+  pb::AddUnitRequest unit;
+  unit.set_unit("utrecht");
+  ASSERT_TRUE(op.Call(op.organisation(), &pb::Organisation::Stub::AddUnit, unit).ok());
+  Client& regisseur = *clients_["regisseur.rotterdam"];
+  auto answer = [&](const std::string& name) {
+    pb::CustodyReportRequest request;
+    request.set_unit(name);
+    absl::Status s = regisseur.Call(regisseur.audit(), &pb::Audit::Stub::CustodyReport, request).status();
+    return absl::StrCat(absl::StatusCodeToString(s.code()), " ", absl::StrReplaceAll(s.message(), {{name, "NAME"}}));
+  };
+  const std::string elsewhere = answer("utrecht"), missing = answer("bestaatniet");
+  EXPECT_EQ(elsewhere, missing);
+  EXPECT_TRUE(absl::StartsWith(elsewhere, "NOT_FOUND ")) << elsewhere;
+}
+
+TEST_F(HostileTest, OwnUnitsCustodyReportIsGiven) {
+  Client& regisseur = *clients_["regisseur.rotterdam"];
+  pb::CustodyReportRequest request;
+  request.set_unit("rotterdam");
+  EXPECT_TRUE(regisseur.Call(regisseur.audit(), &pb::Audit::Stub::CustodyReport, request).ok());
+}
+
+TEST_F(HostileTest, SomeoneElsesRequestLooksExactlyLikeAMissingOne) {
+  Client& regisseur = *clients_["regisseur.rotterdam"];
+  pb::RequestAccessRequest ask;
+  ask.set_account("WA_Lombardijen1");
+  ask.set_purpose("koppelen");
+  ask.set_reason("koppelen aan de landelijke tool");
+  auto asked = regisseur.Call(regisseur.vault(), &pb::Vault::Stub::RequestAccess, ask);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  const int64_t id = asked->id();
+  Client& landelijk = *clients_["landelijk.regisseur"];
+  auto answer = [&](int64_t request_id) {
+    std::vector<std::string> out;
+    pb::ReleaseCredentialRequest get;
+    get.set_account("WA_Lombardijen1");
+    get.set_request_id(request_id);
+    absl::Status s = landelijk.Call(landelijk.vault(), &pb::Vault::Stub::ReleaseCredential, get).status();
+    out.push_back(absl::StrCat(absl::StatusCodeToString(s.code()), " ",
+                               absl::StrReplaceAll(s.message(), {{absl::StrCat(request_id), "N"}})));
+    pb::EscalateRequestRequest escalate;
+    escalate.set_id(request_id);
+    s = landelijk.Call(landelijk.vault(), &pb::Vault::Stub::EscalateRequest, escalate).status();
+    out.push_back(absl::StrCat(absl::StatusCodeToString(s.code()), " ",
+                               absl::StrReplaceAll(s.message(), {{absl::StrCat(request_id), "N"}})));
+    return out;
+  };
+  const std::vector<std::string> others = answer(id), missing = answer(id + 1000);
+  EXPECT_EQ(others, missing);
+  for (const std::string& a : others) EXPECT_TRUE(absl::StartsWith(a, "NOT_FOUND ")) << a;
+}
+
+TEST_F(HostileTest, OwnRequestIsFoundByItsRequester) {
+  Client& regisseur = *clients_["regisseur.rotterdam"];
+  pb::RequestAccessRequest ask;
+  ask.set_account("WA_Lombardijen1");
+  ask.set_purpose("koppelen");
+  ask.set_reason("koppelen aan de landelijke tool");
+  auto asked = regisseur.Call(regisseur.vault(), &pb::Vault::Stub::RequestAccess, ask);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  pb::ReleaseCredentialRequest get;
+  get.set_account("WA_Lombardijen1");
+  get.set_request_id(asked->id());
+  auto pending = regisseur.Call(regisseur.vault(), &pb::Vault::Stub::ReleaseCredential, get);
+  EXPECT_NE(pending.status().code(), absl::StatusCode::kNotFound) << pending.status();  // pending: not yet approved
+}
+
+// Issue 16 (6): one record per attempt, also for an attempt refused for its input; the record
+// holds the error, never the raw input.
+TEST_F(HostileTest, AnAttemptRefusedForItsInputIsRecorded) {
+  Client& robin = *clients_["robin.peters"];
+  pb::StopAccountRequest stop;
+  stop.set_account("WA_Lombardijen1");
+  stop.set_reason("gestopt\x1b[31m rood");
+  EXPECT_EQ(robin.Call(robin.organisation(), &pb::Organisation::Stub::StopAccount, stop).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  pb::RequestAccessRequest ask;
+  ask.set_account("WA_Lombardijen1");
+  ask.set_purpose("koppelen");
+  ask.set_reason("kort");
+  Client& regisseur = *clients_["regisseur.rotterdam"];
+  EXPECT_EQ(regisseur.Call(regisseur.vault(), &pb::Vault::Stub::RequestAccess, ask).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  int refused = 0;
+  for (const pb::AuditRecord& r : Audit()) {
+    if (r.rule() != "input.invalid") continue;
+    ++refused;
+    EXPECT_EQ(r.decision(), "deny");
+    EXPECT_EQ(r.outcome(), "invalid-argument");
+    EXPECT_EQ(r.reason().find('\x1b'), std::string::npos) << r.reason();
+    EXPECT_TRUE(r.action() == "stop-account" || r.action() == "request-access") << r.action();
+    EXPECT_FALSE(r.certificate().empty());
+  }
+  EXPECT_EQ(refused, 2);
+}
+
+TEST_F(HostileTest, AnAttemptWithGoodInputIsRecordedAsDecided) {
+  Client& regisseur = *clients_["regisseur.rotterdam"];
+  pb::RequestAccessRequest ask;
+  ask.set_account("WA_Lombardijen1");
+  ask.set_purpose("koppelen");
+  ask.set_reason("koppelen aan de landelijke tool");
+  ASSERT_TRUE(regisseur.Call(regisseur.vault(), &pb::Vault::Stub::RequestAccess, ask).ok());
+  int requests = 0;
+  for (const pb::AuditRecord& r : Audit("regisseur.rotterdam")) {
+    EXPECT_NE(r.rule(), "input.invalid");
+    requests += r.action() == "request-access" && r.decision() == "allow";
+  }
+  EXPECT_EQ(requests, 1);
+}
+
 TEST_F(HostileTest, AnExpiredClientCertificateIsRefusedByTls) {
   // Issue robin a certificate from the vault's own CA that expired yesterday.
   std::ifstream sealed_in(server::RootKeyPath(vault_.data_dir()), std::ios::binary);

@@ -327,11 +327,22 @@ TEST_F(EnrollmentTest, WrongCodeIsRefusedAndLocksAfterFiveAttempts) {
     EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
     EXPECT_EQ(wrong.status().message(), "invalid enrollment code");
   }
+  // Who holds the code is told it is locked.
   auto locked = Enroll("u3", code);
   EXPECT_EQ(locked.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(absl::StrContains(locked.status().message(), "locked"));
   // Unknown users get the same answer as a wrong code.
   EXPECT_EQ(Enroll("niemand", code).status().message(), "invalid enrollment code");
+}
+
+// Issue 16 (6): a locked code does not tell someone without it that the user exists.
+TEST_F(EnrollmentTest, ALockedCodeLooksLikeNoCodeToWhoeverGuesses) {
+  NewCode("u5");
+  for (int i = 0; i < 7; ++i) {
+    auto wrong = Enroll("u5", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GG");
+    EXPECT_EQ(wrong.status().message(), "invalid enrollment code") << "attempt " << i + 1;
+    EXPECT_EQ(wrong.status().message(), Enroll("niemand", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GG").status().message());
+  }
 }
 
 TEST_F(EnrollmentTest, MalformedRequestIsRefusedWithoutUsingTheCode) {
