@@ -66,6 +66,8 @@ int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kUnauthenticated:
     case absl::StatusCode::kDeadlineExceeded:
     case absl::StatusCode::kAborted:  // the caller's access changed during the call: run it again
+    case absl::StatusCode::kInternal:  // the server failed (its storage, say): not the caller's usage
+    case absl::StatusCode::kUnknown:
       return kExitUnavailable;
     case absl::StatusCode::kDataLoss:
       return kExitVerificationFailed;

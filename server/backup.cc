@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "crypto/hash.h"
 #include "crypto/kdf.h"
+#include "server/audit/audit_log.h"
 #include "server/files.h"
 #include "server/storage/database.h"
 #include "server/vault.h"
@@ -32,12 +33,10 @@ uint64_t GetBigEndian(absl::string_view in, int bytes) {
   return value;
 }
 
-absl::StatusOr<crypto::SecretBytes> DatabaseKey(const std::string& data_dir, const crypto::SecretBytes& passphrase) {
+absl::StatusOr<crypto::SecretBytes> RootOf(const std::string& data_dir, const crypto::SecretBytes& passphrase) {
   absl::StatusOr<std::string> sealed = ReadWholeFile(RootKeyPath(data_dir));
   if (!sealed.ok()) return sealed.status();
-  absl::StatusOr<crypto::SecretBytes> root = crypto::RootKey::Open(*sealed, passphrase);
-  if (!root.ok()) return root.status();
-  return crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kDatabase);
+  return crypto::RootKey::Open(*sealed, passphrase);
 }
 
 }  // namespace
@@ -46,10 +45,11 @@ absl::Status BackupVault(const std::string& data_dir, const crypto::SecretBytes&
                          const std::string& out) {
   if (Exists(out)) return absl::AlreadyExistsError(absl::StrCat(out, " exists; refusing to overwrite it"));
   if (!Exists(RootKeyPath(data_dir))) return absl::NotFoundError(absl::StrCat("no vault in ", data_dir));
-  absl::StatusOr<crypto::SecretBytes> key = DatabaseKey(data_dir, passphrase);
+  absl::StatusOr<crypto::SecretBytes> root = RootOf(data_dir, passphrase);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<crypto::SecretBytes> key = crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kDatabase);
   if (!key.ok()) return key.status();
-  absl::StatusOr<std::unique_ptr<storage::Database>> db =
-      storage::Database::Open(DatabasePath(data_dir), *key, storage::Database::Mode::kOpenExisting);
+  absl::StatusOr<std::unique_ptr<storage::Database>> db = OpenVaultDatabase(data_dir, *root);
   if (!db.ok()) return db.status();
   const std::string snapshot = out + ".db.part";
   ::unlink(snapshot.c_str());
@@ -136,6 +136,24 @@ absl::Status RestoreVault(const std::string& in, const std::string& data_dir,
     return vault.status();
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<CheckResult> CheckVault(const std::string& data_dir, const crypto::SecretBytes& passphrase) {
+  if (!Exists(RootKeyPath(data_dir))) return absl::NotFoundError(absl::StrCat("no vault in ", data_dir));
+  absl::StatusOr<crypto::SecretBytes> root = RootOf(data_dir, passphrase);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<std::unique_ptr<storage::Database>> db = OpenVaultDatabase(data_dir, *root);
+  if (!db.ok()) return db.status();
+  if (absl::Status s = (*db)->CheckIntegrity(/*quick=*/false); !s.ok()) return s;
+  CheckResult result;
+  absl::Status chain = (*db)->Read([&](storage::Tx& tx) -> absl::Status {
+    absl::StatusOr<int64_t> records = audit::VerifyChain(tx);
+    if (!records.ok()) return records.status();
+    result.audit_records = *records;
+    return absl::OkStatus();
+  });
+  if (!chain.ok()) return chain;
+  return result;
 }
 
 absl::Status RekeyPassphrase(const std::string& data_dir, const crypto::SecretBytes& passphrase,

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "crypto/root_key.h"
 #include "crypto/secret_bytes.h"
 #include "server/clock.h"
@@ -28,6 +29,14 @@ absl::Status BackupVault(const std::string& data_dir, const crypto::SecretBytes&
 // left behind then).
 absl::Status RestoreVault(const std::string& in, const std::string& data_dir,
                           const crypto::SecretBytes& passphrase, Clock& clock);
+
+// A full check of a vault, also while it serves: the passphrase, every page and index of the
+// database (PRAGMA integrity_check) and the whole audit chain from record 1. The first damage
+// found is kDataLoss naming it; a wrong passphrase stays kPermissionDenied.
+struct CheckResult {
+  int64_t audit_records = 0;
+};
+absl::StatusOr<CheckResult> CheckVault(const std::string& data_dir, const crypto::SecretBytes& passphrase);
 
 // Reseals the root key under a new passphrase. The database and every secret stay as they are.
 absl::Status RekeyPassphrase(const std::string& data_dir, const crypto::SecretBytes& passphrase,

@@ -729,6 +729,22 @@ absl::StatusOr<InitResult> Vault::Init(const InitOptions& options,
   return InitResult{admin_code, *fingerprint, CaCertificatePath(options.data_dir)};
 }
 
+absl::StatusOr<std::unique_ptr<storage::Database>> OpenVaultDatabase(const std::string& data_dir,
+                                                                     const crypto::SecretBytes& root) {
+  absl::StatusOr<crypto::SecretBytes> db_key = crypto::DeriveSubkey(root, crypto::SubkeyPurpose::kDatabase);
+  if (!db_key.ok()) return db_key.status();
+  absl::StatusOr<std::unique_ptr<storage::Database>> db =
+      storage::Database::Open(DatabasePath(data_dir), *db_key, storage::Database::Mode::kOpenExisting);
+  // The root key opened, so the passphrase is right: a database that does not open with the key
+  // derived from it is damaged (its first page, say) or another vault's, not a wrong passphrase.
+  if (!db.ok() && db.status().code() == absl::StatusCode::kPermissionDenied) {
+    return absl::DataLossError(absl::StrCat(
+        DatabasePath(data_dir), " does not open with this vault's key although the passphrase is right: "
+        "the database is damaged, or it is another vault's (restore it from a backup)"));
+  }
+  return db;
+}
+
 absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
                                                    const crypto::SecretBytes& passphrase,
                                                    Clock& clock, policies::Policy policy) {
@@ -743,12 +759,10 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const std::string& data_dir,
   // second server does not even sweep (and after the passphrase, so a wrong one leaves no file).
   absl::StatusOr<DataDirLock> lock = DataDirLock::Acquire(data_dir);
   if (!lock.ok()) return lock.status();
-  absl::StatusOr<crypto::SecretBytes> db_key =
-      crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kDatabase);
-  if (!db_key.ok()) return db_key.status();
-  absl::StatusOr<std::unique_ptr<storage::Database>> db = storage::Database::Open(
-      DatabasePath(data_dir), *db_key, storage::Database::Mode::kOpenExisting);
+  absl::StatusOr<std::unique_ptr<storage::Database>> db = OpenVaultDatabase(data_dir, *root);
   if (!db.ok()) return db.status();
+  // Damage anywhere in the file is named now, not in the middle of somebody's call.
+  if (absl::Status s = (*db)->CheckIntegrity(/*quick=*/true); !s.ok()) return s;
   absl::StatusOr<SecretSealer> sealer = SecretSealer::Create(*root, /*key_version=*/1);
   if (!sealer.ok()) return sealer.status();
   absl::StatusOr<std::unique_ptr<audit::Checkpointer>> checkpointer =

@@ -556,6 +556,11 @@ class Vault {
   std::shared_ptr<const policies::Policy> policy_ ABSL_GUARDED_BY(policy_mu_);
 };
 
+// Opens a vault's database with the key derived from its (unsealed) root key. A database that
+// does not open with it is kDataLoss (damaged, or another vault's): the passphrase was right.
+absl::StatusOr<std::unique_ptr<storage::Database>> OpenVaultDatabase(const std::string& data_dir,
+                                                                     const crypto::SecretBytes& root);
+
 // Files in a vault's data directory.
 std::string RootKeyPath(const std::string& data_dir);
 std::string DatabasePath(const std::string& data_dir);

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "crypto/hash.h"
 #include "server/storage/schema.h"
 #include "server/storage/tx.h"
@@ -15,8 +18,11 @@
 namespace kluis::storage {
 
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
-  const std::string message =
-      absl::StrCat(what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string message = absl::StrCat(what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  // SQLite says "disk I/O error" for the WAL's files on a full disk; the system's errno says why.
+  const int system_errno = db != nullptr ? sqlite3_system_errno(db) : 0;
+  if (system_errno == ENOSPC) rc = SQLITE_FULL;
+  if ((rc & 0xff) == SQLITE_IOERR && system_errno != 0) absl::StrAppend(&message, " (", std::strerror(system_errno), ")");
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
       return absl::AlreadyExistsError(message);
@@ -27,6 +33,9 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
       return absl::PermissionDeniedError("wrong passphrase or not a Kluis database");
     case SQLITE_CORRUPT:
       return absl::DataLossError(message);
+    case SQLITE_FULL:
+      // A server-side failure, not the caller's: the vault cannot write until there is room.
+      return absl::UnavailableError(absl::StrCat(what, ": the disk holding the vault is full"));
     default:
       return absl::InternalError(message);
   }
@@ -186,9 +195,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::stri
   // it briefly instead of failing at once.
   sqlite3_busy_timeout(raw, 5000);
   // A wrong key shows only here, as "file is encrypted or is not a database".
-  if (absl::Status s = db->Exec("SELECT count(*) FROM sqlite_master;"); !s.ok()) {
-    return absl::PermissionDeniedError("wrong passphrase or not a Kluis database");
-  }
+  // Anything else (a full disk that leaves no room for the WAL's files, say) is said as it is.
+  if (absl::Status s = db->Exec("SELECT count(*) FROM sqlite_master;"); !s.ok()) return s;
   for (const char* pragma : {"PRAGMA journal_mode = WAL;", "PRAGMA synchronous = FULL;",
                              "PRAGMA foreign_keys = ON;", "PRAGMA secure_delete = ON;",
                              "PRAGMA temp_store = MEMORY;"}) {
@@ -243,6 +251,28 @@ absl::Status Database::BackupTo(const std::string& path, const crypto::SecretByt
   if (step != SQLITE_DONE) return SqliteError((*destination)->db_, step, "backup failed");
   if (finish != SQLITE_OK) return SqliteError((*destination)->db_, finish, "backup failed");
   return absl::OkStatus();
+}
+
+absl::Status Database::CheckIntegrity(bool quick) {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = nullptr;
+  const char* sql = quick ? "PRAGMA quick_check(5);" : "PRAGMA integrity_check(5);";
+  int rc = sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr);
+  std::vector<std::string> found;
+  if (rc == SQLITE_OK) rc = SQLITE_ROW;
+  while (rc == SQLITE_ROW && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    found.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
+  }
+  const std::string error = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db_);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) {
+    // A page whose HMAC fails does not even read: SQLCipher reports it as an error.
+    if ((rc & 0xff) == SQLITE_FULL) return SqliteError(nullptr, rc, "checking the database");
+    return absl::DataLossError(absl::StrCat(path_, " is damaged: ", error));
+  }
+  if (found.size() == 1 && found[0] == "ok") return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(path_, " is damaged: ", absl::StrJoin(found, "; ")));
 }
 
 absl::Status Database::ExecForTest(const std::string& sql) {

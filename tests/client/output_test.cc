@@ -1,5 +1,7 @@
 #include "client/output.h"
 
+#include "client/cli.h"
+
 #include <gtest/gtest.h>
 
 namespace kluis::client {
@@ -28,6 +30,19 @@ TEST(CsvFieldTest, OrdinaryCellsAreWrittenAsTheyAre) {
                         Case{"melding, \"spoed\"", "\"melding, \"\"spoed\"\"\""}}) {
     EXPECT_EQ(CsvField(c.field), c.want) << c.field;
   }
+}
+
+// Issue 16 (8): a failure of the server (its storage, its disk) is the server-side class, exit 5;
+// never 1, which tells the user they typed something wrong.
+TEST(ExitCodeTest, ServerSideFailuresAreTheServerSideClass) {
+  for (const absl::Status& s : {absl::InternalError("statement failed: disk I/O error"),
+                                absl::UnavailableError("the disk holding the vault is full"), absl::UnknownError("?")}) {
+    EXPECT_EQ(ExitCodeFor(s), kExitUnavailable) << s;
+  }
+}
+
+TEST(ExitCodeTest, BadInputIsUsage) {
+  EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("reason is required")), kExitUsage);
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 // new passphrase that changes nothing else.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -155,6 +158,76 @@ TEST_F(OperationsTest, SecondVaultOnAFreeAddressServes) {
   EXPECT_NE(address_, first);
   EXPECT_EQ(StopServer(), 0);
   server_ = first_server;
+}
+
+// Issue 16 (8): damage is named as damage, not as a wrong passphrase.
+class DamageTest : public OperationsTest {
+ protected:
+  // Flips bytes of vault.db's page `page` (4096 bytes each; SQLCipher authenticates every page).
+  void DamagePage(int page) {
+    std::fstream db(data_ + "/vault.db", std::ios::in | std::ios::out | std::ios::binary);
+    db.seekp(static_cast<std::streamoff>(page) * 4096 + 100);
+    db.write("beschadigd", 10);
+  }
+  int Pages() { return static_cast<int>(std::filesystem::file_size(data_ + "/vault.db") / 4096); }
+};
+
+TEST_F(DamageTest, ADamagedFirstPageIsNamedAsDamageNotAsAWrongPassphrase) {
+  SetUpVault();
+  EXPECT_EQ(StopServer(), 0);
+  Result ok = Kluisd({"check", "--data-dir", data_, "--passphrase-file", pass_});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(absl::StrContains(ok.out, "audit chain of ")) << ok.out;
+  DamagePage(0);
+  Result serve = Kluisd({"serve", "--data-dir", data_, "--passphrase-file", pass_, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(serve.exit_code, 6) << serve.err;
+  EXPECT_TRUE(absl::StrContains(serve.err, "the database is damaged")) << serve.err;
+  EXPECT_FALSE(absl::StrContains(serve.err, "wrong passphrase")) << serve.err;
+  Result check = Kluisd({"check", "--data-dir", data_, "--passphrase-file", pass_});
+  EXPECT_EQ(check.exit_code, 6) << check.err;
+}
+
+TEST_F(DamageTest, AWrongPassphraseIsStillNamedAsOne) {
+  SetUpVault();
+  EXPECT_EQ(StopServer(), 0);
+  const std::string wrong = root_ + "/wrong";
+  std::ofstream(wrong) << "niet de goede passphrase\n";
+  Result serve = Kluisd({"serve", "--data-dir", data_, "--passphrase-file", wrong, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(serve.exit_code, 2) << serve.err;
+  EXPECT_TRUE(absl::StrContains(serve.err, "wrong passphrase")) << serve.err;
+  EXPECT_EQ(Kluisd({"check", "--data-dir", data_, "--passphrase-file", wrong}).exit_code, 2);
+}
+
+TEST_F(DamageTest, ADamagedLaterPageIsFoundAtStartAndByCheck) {
+  SetUpVault();
+  EXPECT_EQ(StopServer(), 0);
+  ASSERT_GT(Pages(), 4);
+  DamagePage(Pages() - 2);
+  Result serve = Kluisd({"serve", "--data-dir", data_, "--passphrase-file", pass_, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(serve.exit_code, 6) << serve.err;
+  EXPECT_TRUE(absl::StrContains(serve.err, "is damaged")) << serve.err;
+  Result check = Kluisd({"check", "--data-dir", data_, "--passphrase-file", pass_});
+  EXPECT_EQ(check.exit_code, 6) << check.err;
+  EXPECT_TRUE(absl::StrContains(check.err, "is damaged")) << check.err;
+}
+
+// A full disk at start is a server-side failure (exit 5) that says so. The vault is copied onto a
+// small tmpfs and the rest of it filled: a real ENOSPC (mounting needs root, as CI runs).
+TEST_F(DamageTest, AFullDiskAtStartIsNamedAsAFullDisk) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  SetUpVault();
+  EXPECT_EQ(StopServer(), 0);
+  const std::string small = root_ + "/small";
+  std::filesystem::create_directory(small);
+  const uintmax_t size = std::filesystem::file_size(data_ + "/vault.db");
+  ASSERT_EQ(::system(("mount -t tmpfs -o size=" + std::to_string(size + 256 * 1024) + " tmpfs " + small).c_str()), 0);
+  std::filesystem::copy(data_, small + "/data", std::filesystem::copy_options::recursive);
+  ::system(("dd if=/dev/zero of=" + small + "/filler bs=4096 2>/dev/null").c_str());  // until the disk is full
+  Result serve = Kluisd({"serve", "--data-dir", small + "/data", "--passphrase-file", pass_, "--listen", "127.0.0.1:0"});
+  ::system(("umount " + small).c_str());
+  EXPECT_EQ(serve.exit_code, 5) << serve.err;
+  EXPECT_TRUE(absl::StrContains(serve.err, "full")) << serve.err;
+  EXPECT_FALSE(absl::StrContains(serve.err, "wrong passphrase")) << serve.err;
 }
 
 }  // namespace
