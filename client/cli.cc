@@ -1021,7 +1021,10 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
                                x.has_password() ? std::to_string(x.password_age_days()) : "-",
                                std::to_string(x.open_rotation_flags()), std::to_string(x.pending_requests()),
                                FormatTime(x.last_release_unix()),
-                               x.in_order() ? "in order" : absl::StrJoin(x.problems(), "; ")});
+                               x.in_order() ? (x.warnings().empty()
+                                                   ? std::string("in order")
+                                                   : absl::StrCat("in order; advice: ", absl::StrJoin(x.warnings(), "; ")))
+                                            : absl::StrJoin(x.problems(), "; ")});
     }
     Table teams{{"TEAM", "ACCOUNTS", "IN ORDER", "NOT IN ORDER"}, {}};
     for (const pb::CustodyTeamTotals& t : r->teams()) {

@@ -844,6 +844,8 @@ class AuditService final : public pb::Audit::Service {
         if (line.last_release) out->set_last_release_unix(absl::ToUnixSeconds(*line.last_release));
         out->set_in_order(line.problems.empty());
         for (const std::string& p : line.problems) out->add_problems(p);
+        for (const std::string& w : line.warnings) out->add_warnings(w);
+        out->set_pending_rotation(line.pending_rotation);
       }
       for (const TeamTotals& t : report->teams) {
         pb::CustodyTeamTotals* out = response->add_teams();

@@ -3103,15 +3103,27 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
       if (!released.ok()) return released.status();
       if (released->has_value()) line.last_release = absl::FromUnixMicros(**released);
 
-      // The verdict: what R1, R2 and R4 ask of a business account's custody.
+      for (const char* kind : {kPassword, kTotp}) {
+        absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kind, "pending");
+        if (!pending.ok()) return pending.status();
+        line.pending_rotation |= pending->has_value();
+      }
+
+      // The verdict (docs/POLICY.md, "Custody in order"). In order is the seed's minimum (000
+      // §4.9, R1, R2): the password and linked e-mail kept in the vault, one known and live, a
+      // beheerder who can act, a teamchef who can take it, nothing left to rotate. The rest is
+      // advice: it shows, and does not make the account out of order.
       std::vector<std::string>& p = line.problems;
+      std::vector<std::string>& w = line.warnings;
       if (account.status != "active") {
         p.insert(p.begin(), absl::StrCat("account is ", account.status));
       } else {
         if (!line.view.has_password) p.push_back("no password in the vault");
         if (!line.view.has_linked_email) p.push_back("no linked e-mail address in the vault");
-        if (!line.view.has_totp) p.push_back("no 2FA key in the vault");
-        if (line.view.has_totp && line.view.recovery_codes_left == 0) p.push_back("no recovery codes left");
+        if (line.pending_rotation) {
+          p.push_back("a rotation is pending: the vault does not know which password or 2FA key is live "
+                      "(confirm or abort it)");
+        }
         if (!any_active) p.push_back("no active beheerder");
         if (!line.teamchef_covered) p.push_back("no teamchef for the team");
         if (line.open_flags > 0) p.push_back(absl::StrCat(line.open_flags, " open rotation flag(s)"));
@@ -3119,7 +3131,9 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
             now - *line.view.password_set_at >= *policy->max_password_age) {
           p.push_back(absl::StrCat("password older than ", *policy->max_password_age / absl::Hours(24), " days"));
         }
-        if (line.pending_requests > 0) p.push_back(absl::StrCat(line.pending_requests, " pending request(s)"));
+        if (!line.view.has_totp) w.push_back("no 2FA key in the vault");
+        if (line.view.has_totp && line.view.recovery_codes_left == 0) w.push_back("no recovery codes left");
+        if (line.pending_requests > 0) w.push_back(absl::StrCat(line.pending_requests, " pending request(s)"));
       }
       const std::string team = absl::StrCat(account.unit_name, "/", account.team_name);
       if (report.teams.empty() || report.teams.back().team != team) report.teams.push_back({team, 0, 0});

@@ -214,7 +214,9 @@ struct CustodyLine {
   int open_flags = 0;
   int pending_requests = 0;
   std::optional<absl::Time> last_release;
+  bool pending_rotation = false;      // a new password or 2FA key waits for confirmation
   std::vector<std::string> problems;  // empty: in order
+  std::vector<std::string> warnings;  // advice (no 2FA key, no recovery codes, open requests)
 };
 
 struct TeamTotals {

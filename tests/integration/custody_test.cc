@@ -86,19 +86,21 @@ TEST_F(CustodyTest, R4EveryAccountOfTheUnitWithItsVerdict) {
   EXPECT_FALSE(by_name["x/A_Geen_Wachtwoord"].in_order());
   EXPECT_TRUE(absl::StrContains(problems("x/A_Geen_Wachtwoord"), "no password in the vault"));
   EXPECT_TRUE(absl::StrContains(problems("x/A_Geen_Wachtwoord"), "no linked e-mail address"));
-  EXPECT_TRUE(absl::StrContains(problems("x/A_Geen_Wachtwoord"), "no 2FA key"));
+  EXPECT_TRUE(absl::StrContains(absl::StrJoin(by_name["x/A_Geen_Wachtwoord"].warnings(), "; "), "no 2FA key"));
   EXPECT_TRUE(absl::StrContains(problems("x/C_Invaller"), "beheerder invaller is not active (binding not valid now)"));
   EXPECT_TRUE(absl::StrContains(problems("x/C_Invaller"), "no active beheerder"));
   EXPECT_FALSE(by_name["x/C_Invaller"].beheerders(0).active());
   EXPECT_EQ(by_name["x/WA_Lombardijen1"].open_rotation_flags(), 1);
   EXPECT_TRUE(absl::StrContains(problems("x/WA_Lombardijen1"), "1 open rotation flag(s)"));
   EXPECT_EQ(by_name["x/E_Verzoek"].pending_requests(), 1);
-  EXPECT_TRUE(absl::StrContains(problems("x/E_Verzoek"), "1 pending request(s)"));
+  // Issue 16 (10): no 2FA key and an open request are advice, not a custody fault.
+  EXPECT_TRUE(by_name["x/E_Verzoek"].in_order()) << problems("x/E_Verzoek");
+  EXPECT_EQ(absl::StrJoin(by_name["x/E_Verzoek"].warnings(), "; "), "no 2FA key in the vault; 1 pending request(s)");
   // Totals per team.
   ASSERT_EQ(report->teams_size(), 1);
   EXPECT_EQ(report->teams(0).team(), "rotterdam/ijsselmonde");
   EXPECT_EQ(report->teams(0).accounts(), 5);
-  EXPECT_EQ(report->teams(0).in_order(), 1);
+  EXPECT_EQ(report->teams(0).in_order(), 2);
 
   // Without a teamchef for the team, no account of it is in order.
   pb::RevokeRoleRequest revoke;
@@ -110,6 +112,37 @@ TEST_F(CustodyTest, R4EveryAccountOfTheUnitWithItsVerdict) {
   auto after = Report("regisseur.rotterdam", "rotterdam");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->teams(0).in_order(), 0);
+}
+
+// Issue 16 (10): an unconfirmed rotation leaves two candidate passwords; the vault does not know
+// which is live, so custody is not in order until it is confirmed or aborted.
+TEST_F(CustodyTest, R4AnUnconfirmedRotationIsNotInOrder) {
+  Client& robin = *clients_["robin.peters"];
+  pb::RotateRequest rotate;
+  rotate.set_account("WA_Lombardijen1");
+  rotate.set_step(pb::RotateRequest::START);
+  ASSERT_TRUE(robin.Call(robin.vault(), &pb::Vault::Stub::Rotate, rotate).ok());
+  auto report = Report("regisseur.rotterdam", "rotterdam");
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->accounts_size(), 1);
+  EXPECT_FALSE(report->accounts(0).in_order());
+  EXPECT_TRUE(report->accounts(0).pending_rotation());
+  EXPECT_TRUE(absl::StrContains(absl::StrJoin(report->accounts(0).problems(), "; "), "a rotation is pending"));
+}
+
+TEST_F(CustodyTest, R4AConfirmedRotationIsInOrderAgain) {
+  Client& robin = *clients_["robin.peters"];
+  pb::RotateRequest rotate;
+  rotate.set_account("WA_Lombardijen1");
+  rotate.set_step(pb::RotateRequest::START);
+  ASSERT_TRUE(robin.Call(robin.vault(), &pb::Vault::Stub::Rotate, rotate).ok());
+  rotate.set_step(pb::RotateRequest::CONFIRM);
+  ASSERT_TRUE(robin.Call(robin.vault(), &pb::Vault::Stub::Rotate, rotate).ok());
+  auto report = Report("regisseur.rotterdam", "rotterdam");
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->accounts_size(), 1);
+  EXPECT_FALSE(report->accounts(0).pending_rotation());
+  EXPECT_TRUE(report->accounts(0).in_order()) << absl::StrJoin(report->accounts(0).problems(), "; ");
 }
 
 TEST_F(CustodyTest, R4OnlyRegisseursAndAuditorsSeeTheReportAndOnlyOfTheirScope) {
