@@ -675,8 +675,21 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     request.set_reason(a.reason);
     absl::StatusOr<pb::StopAccountResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::StopAccount, request);
     if (!r.ok()) return r.status();
-    std::cout << r->account().name() << " stopped. Only the regisseur can still release it, to delete it on the "
-              << "platform; its secrets are destroyed after " << FormatTime(r->secrets_destroyed_after_unix()) << ".\n";
+    std::cout << r->account().name() << " stopped. To delete it on the platform the beheerder (or, if that "
+              << "fails, the landelijk regisseur) or the regisseur can still release it, with --reason; then: kluis "
+              << "account deleted " << r->account().name() << " --ref REF. Its secrets are destroyed after "
+              << FormatTime(r->secrets_destroyed_after_unix()) << ".\n";
+    return absl::OkStatus();
+  }
+  if (command == "account deleted") {
+    pb::RecordAccountDeletedRequest request;
+    request.set_account(a.account);
+    request.set_reference(a.ref);
+    absl::StatusOr<pb::RecordAccountDeletedResponse> r =
+        c.Call(c.organisation(), &pb::Organisation::Stub::RecordAccountDeleted, request);
+    if (!r.ok()) return r.status();
+    std::cout << r->account().name() << " recorded as deleted on the platform (" << a.ref
+              << "): its secrets are destroyed and it releases nothing; the regisseur is told.\n";
     return absl::OkStatus();
   }
   if (command == "kabinetswissel plan") {
@@ -1156,6 +1169,13 @@ int RunKluis(int argc, char** argv) {
                                    "account stop");
   account_stop->add_option("ACCOUNT", a.account)->required();
   account_stop->add_option("--reason", a.reason, "why (recorded; the regisseur or beheerders are told)")->required();
+  CLI::App* account_deleted = command(account, "deleted",
+                                      "record that a stopped account was deleted on the platform (R8): its secrets "
+                                      "are destroyed at once",
+                                      "account deleted");
+  account_deleted->add_option("ACCOUNT", a.account)->required();
+  account_deleted->add_option("--ref", a.ref, "the platform's confirmation or a ticket, where it can be checked")
+      ->required();
   CLI::App* account_list = command(account, "list", "accounts you have a role on", "account list");
   account_list->add_option("--unit", a.unit);
   account_list->add_option("--team", a.team);

@@ -435,6 +435,16 @@ class OrganisationService final : public pb::Organisation::Service {
     });
   }
 
+  grpc::Status RecordAccountDeleted(ServerContext* context, const pb::RecordAccountDeletedRequest* request,
+                                    pb::RecordAccountDeletedResponse* response) override {
+    return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
+      absl::StatusOr<AccountView> view = vault_.RecordAccountDeleted(caller, request->account(), request->reference());
+      if (!view.ok()) return view.status();
+      AccountToProto(*view, response->mutable_account());
+      return absl::OkStatus();
+    });
+  }
+
  private:
   Vault& vault_;
 };

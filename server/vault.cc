@@ -2114,6 +2114,53 @@ absl::StatusOr<AccountView> Vault::StopAccount(const Caller& caller, absl::strin
   return view;
 }
 
+absl::StatusOr<AccountView> Vault::RecordAccountDeleted(const Caller& caller, absl::string_view account,
+                                                        absl::string_view reference) {
+  if (absl::Status s = CheckText("platform reference", reference, 200, true); !s.ok()) {
+    return RefuseInput(caller, "account-deleted", s);
+  }
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  AccountView view;
+  audit::AuditEvent event = ManagementEvent(caller, "account-deleted", reference);
+  event.account = std::string(account);
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
+    // Who may release a stopped account to delete it may record that it is gone (R8).
+    absl::StatusOr<Decided> decided =
+        ResolveAndDecide(tx, caller, *policy, account, Action::kReleaseLogin,
+                         {caller.user_id, false, absl::StrCat("deleted on the platform: ", reference)}, now, event,
+                         "record the deletion of");
+    if (!decided.ok()) return decided.status();
+    const AccountRow& found = decided->account;
+    if (found.status != "stopped") {
+      event.decision = "deny";
+      return absl::FailedPreconditionError(absl::StrCat(
+          found.name(), " is ", found.status, ": only a stopped account is deleted (kluis account stop first; R8)"));
+    }
+    // Gone from the platform: nothing of it is kept, and it releases nothing from now on.
+    absl::StatusOr<int> destroyed = tx.DestroyAllSecrets(found.id);
+    if (!destroyed.ok()) return destroyed.status();
+    if (absl::Status s = tx.MarkDeleted(found.id, reference, Micros(now)); !s.ok()) return s;
+    if (absl::Status s = NotifyHolders(tx, found, {policies::Role::kRegisseur, policies::Role::kBeheerder}, "deleted",
+                                       std::nullopt,
+                                       absl::StrCat(found.name(), " was deleted on the platform (", reference, "), by ",
+                                                    caller.user),
+                                       now);
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<std::optional<AccountRow>> archived = tx.FindAccountById(found.id);
+    if (!archived.ok()) return archived.status();
+    absl::StatusOr<AccountView> shown = ViewOf(tx, **archived, now);
+    if (!shown.ok()) return shown.status();
+    view = *std::move(shown);
+    event.reason = absl::StrCat("deleted on the platform: ", reference, "; ", *destroyed, " sealed secrets destroyed");
+    return absl::OkStatus();
+  });
+  if (!done.ok()) return done;
+  return view;
+}
+
 // ================================================================================ kabinetswissel
 
 namespace {

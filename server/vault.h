@@ -375,6 +375,12 @@ class Vault {
   absl::StatusOr<AccountView> StopAccount(const Caller& caller, absl::string_view account,
                                           absl::string_view reason);
 
+  // R8: a stopped account was deleted on the platform (`reference`, e.g. the platform's
+  // confirmation). Whoever may release the stopped account to delete it records it: its sealed
+  // secrets are destroyed at once, it is archived (releases nothing), the regisseur is told.
+  absl::StatusOr<AccountView> RecordAccountDeleted(const Caller& caller, absl::string_view account,
+                                                   absl::string_view reference);
+
   // Secrets.
   absl::StatusOr<int64_t> SetPassword(const Caller& caller, absl::string_view account,
                                       const crypto::SecretBytes& password);

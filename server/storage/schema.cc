@@ -205,11 +205,13 @@ CREATE TABLE audit_checkpoints (
 DROP INDEX audit_by_time;
 DROP INDEX audit_by_actor;
 )sql",
-      // 7: the certificate a call presented, in every audit record (record version 2), and why a
-      // certificate was revoked (issue 16: one certificate revoked on its own).
+      // 7: the certificate a call presented, in every audit record (record version 2), why a
+      // certificate was revoked (issue 16: one certificate revoked on its own), and the reference
+      // of a stopped account's deletion on the platform (R8).
       R"sql(
 ALTER TABLE audit_records ADD COLUMN certificate TEXT NOT NULL DEFAULT '';
 ALTER TABLE certificates ADD COLUMN revoke_reason TEXT;
+ALTER TABLE accounts ADD COLUMN deleted_ref TEXT;
 CREATE INDEX certificates_by_user ON certificates (user_id);
 )sql",
   };

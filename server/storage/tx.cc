@@ -373,6 +373,12 @@ absl::Status Tx::ArchiveAccount(int64_t account_id, int64_t now_us) {
   return s.Bind(1, now_us).Bind(2, account_id).Run();
 }
 
+absl::Status Tx::MarkDeleted(int64_t account_id, absl::string_view reference, int64_t now_us) {
+  KLUIS_PREPARE(s, "UPDATE accounts SET status = 'archived', deleted_ref = ?, stopped_us = coalesce(stopped_us, ?) "
+                   "WHERE id = ?");
+  return s.Bind(1, reference).Bind(2, now_us).Bind(3, account_id).Run();
+}
+
 absl::Status Tx::SetArchiveReference(int64_t account_id, absl::string_view reference) {
   KLUIS_PREPARE(s, "UPDATE accounts SET archive_ref = ? WHERE id = ?");
   return s.Bind(1, reference).Bind(2, account_id).Run();

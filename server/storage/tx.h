@@ -249,6 +249,8 @@ class Tx {
   absl::Status StopAccount(int64_t account_id, absl::string_view reason, int64_t now_us);
   // Archived: the account left custody (R14) and stays only for the audit trail.
   absl::Status ArchiveAccount(int64_t account_id, int64_t now_us);
+  // R8: a stopped account was deleted on the platform (`reference`: the platform's confirmation).
+  absl::Status MarkDeleted(int64_t account_id, absl::string_view reference, int64_t now_us);
   absl::Status SetArchiveReference(int64_t account_id, absl::string_view reference);
 
   // secrets

@@ -259,6 +259,66 @@ TEST_F(LifecycleTest, R8StoppedAccountGoesOnlyToTheRegisseurAndItsSecretsAreDest
   EXPECT_EQ(live, 0);
 }
 
+// Issue 16 (9), 000 §4.10: deleted "bij voorkeur door de beheerder zelf en als dat niet lukt door
+// de landelijke socialmedia-regisseur"; the regisseur leads and is told.
+TEST_F(LifecycleTest, R8TheBeheerderOrTheLandelijkRegisseurReleasesAStoppedAccountToDeleteIt) {
+  ASSERT_TRUE(Stop("regisseur.rotterdam", "WA_Lombardijen1", "wijk wordt opgeheven").ok());
+  EXPECT_EQ(GetWithReason("robin.peters", "").status().code(), absl::StatusCode::kPermissionDenied) << "a reason";
+  auto beheerder = GetWithReason("robin.peters", "account verwijderen op X");
+  ASSERT_TRUE(beheerder.ok()) << beheerder.status();
+  EXPECT_EQ(beheerder->rule(), "R8.beheerder-deletes-stopped");
+  std::vector<pb::Notice> told = Notices("regisseur.rotterdam");
+  EXPECT_TRUE(std::any_of(told.begin(), told.end(), [](const pb::Notice& n) {
+    return absl::StrContains(n.text(), "account verwijderen op X");
+  })) << "the regisseur is told";
+  auto landelijk = GetWithReason("landelijk.regisseur", "beheerder lukt het niet, ik verwijder het");
+  ASSERT_TRUE(landelijk.ok()) << landelijk.status();
+  EXPECT_EQ(landelijk->rule(), "R8.landelijk-regisseur-deletes-stopped");
+}
+
+TEST_F(LifecycleTest, R8TheTeamchefAndOthersDoNotGetAStoppedAccount) {
+  ASSERT_TRUE(Stop("regisseur.rotterdam", "WA_Lombardijen1", "wijk wordt opgeheven").ok());
+  for (const char* user : {"teamchef.ijsselmonde", "auditor", "buitenstaander"}) {
+    auto refused = GetWithReason(user, "account verwijderen op X");
+    EXPECT_FALSE(refused.ok()) << user;
+  }
+}
+
+TEST_F(LifecycleTest, R8ADeletedAccountIsRecordedItsSecretsDestroyedAndItReleasesNothing) {
+  ASSERT_TRUE(Stop("robin.peters", "WA_Lombardijen1", "wijk wordt opgeheven").ok());
+  Client& robin = *clients_["robin.peters"];
+  pb::RecordAccountDeletedRequest deleted;
+  deleted.set_account("WA_Lombardijen1");
+  deleted.set_reference("X support ticket 0451");
+  auto recorded = robin.Call(robin.organisation(), &pb::Organisation::Stub::RecordAccountDeleted, deleted);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  EXPECT_EQ(recorded->account().status(), "archived");
+  EXPECT_FALSE(recorded->account().has_password());
+  EXPECT_FALSE(GetWithReason("regisseur.rotterdam", "account verwijderen op X").ok());
+  std::vector<pb::Notice> told = Notices("regisseur.rotterdam");
+  EXPECT_TRUE(std::any_of(told.begin(), told.end(), [](const pb::Notice& n) { return n.kind() == "deleted"; }));
+  bool audited = false;
+  for (const pb::AuditRecord& r : Audit("robin.peters")) {
+    audited |= r.action() == "account-deleted" && absl::StrContains(r.reason(), "X support ticket 0451");
+  }
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(LifecycleTest, R8AnActiveAccountCannotBeRecordedAsDeleted) {
+  Client& robin = *clients_["robin.peters"];
+  pb::RecordAccountDeletedRequest deleted;
+  deleted.set_account("WA_Lombardijen1");
+  deleted.set_reference("X support ticket 0451");
+  auto refused = robin.Call(robin.organisation(), &pb::Organisation::Stub::RecordAccountDeleted, deleted);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(Get("robin.peters", "WA_Lombardijen1").ok()) << "nothing destroyed";
+  Client& teamchef = *clients_["teamchef.ijsselmonde"];
+  ASSERT_TRUE(Stop("robin.peters", "WA_Lombardijen1", "wijk wordt opgeheven").ok());
+  EXPECT_EQ(teamchef.Call(teamchef.organisation(), &pb::Organisation::Stub::RecordAccountDeleted, deleted).status().code(),
+            absl::StatusCode::kPermissionDenied)
+      << "only who may delete it records it";
+}
+
 TEST_F(LifecycleTest, R8MandatoryAccountCannotBeStoppedOnlyHandedOver) {
   pb::AddAccountRequest account;
   account.set_platform("x");

@@ -99,9 +99,11 @@ Verdict Expected(Role role, Action action, AccountKind kind, AccountState state,
                               action == Action::kReleaseRecoveryCode;
   // An archived account (left custody, R14) releases nothing to anybody.
   if (state == AccountState::kArchived) return Verdict::kDeny;
-  // A stopped account (R8) is released only to the regisseur, to delete it on the platform.
+  // A stopped account (R8, 000 §4.10) is released to delete it on the platform: to the regisseur
+  // who leads, the beheerder (preferably) and the landelijk regisseur (if the beheerder cannot).
   if (state == AccountState::kStopped) {
-    return role == Role::kRegisseur && release_action ? Verdict::kAllow : Verdict::kDeny;
+    const bool deletes = role == Role::kRegisseur || role == Role::kBeheerder || role == Role::kLandelijkRegisseur;
+    return deletes && release_action ? Verdict::kAllow : Verdict::kDeny;
   }
   if (action == Action::kStopAccount) {  // R8: the beheerder stops, or the regisseur decides
     return role == Role::kBeheerder || role == Role::kRegisseur ? Verdict::kAllow : Verdict::kDeny;
@@ -456,7 +458,8 @@ TEST(DefaultPolicyTest, R8StopNeedsAReasonAndAStoppedAccountGoesOnlyToTheRegisse
                       {kMe, false, "wijk opgeheven per 1 januari"}, kNow)
                    .allows());
   const Resource stopped = AccountOfKind(AccountKind::kPolitieAlleen, AccountState::kStopped);
-  EXPECT_FALSE(Decide(Default(), {Bound(Role::kBeheerder)}, stopped, Action::kReleaseLogin, {kMe}, kNow).allows());
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kBeheerder)}, stopped, Action::kReleaseLogin, {kMe}, kNow).allows())
+      << "not without a reason";
   EXPECT_FALSE(Decide(Default(), {Bound(Role::kTeamchef)}, stopped, Action::kReleaseLogin,
                       {kMe, true, "account verwijderen op het platform"}, kNow)
                    .allows());
@@ -465,6 +468,30 @@ TEST(DefaultPolicyTest, R8StopNeedsAReasonAndAStoppedAccountGoesOnlyToTheRegisse
   ASSERT_TRUE(regisseur.allows()) << regisseur.explanation;
   EXPECT_EQ(regisseur.rule, "R8.regisseur-deletes-stopped");
   EXPECT_FALSE(Decide(Default(), {Bound(Role::kRegisseur)}, stopped, Action::kReleaseLogin, {kMe}, kNow).allows());
+}
+
+// Issue 16 (9): "bij voorkeur door de beheerder zelf en als dat niet lukt door de landelijke
+// socialmedia-regisseur" (000 §4.10).
+TEST(DefaultPolicyTest, R8TheBeheerderAndTheLandelijkRegisseurMayDeleteAStoppedAccount) {
+  const Resource stopped = AccountOfKind(AccountKind::kPolitieAlleen, AccountState::kStopped);
+  const ReleaseContext deleting{kMe, false, "account verwijderen op het platform"};
+  const Decision beheerder = Decide(Default(), {Bound(Role::kBeheerder)}, stopped, Action::kReleaseLogin, deleting, kNow);
+  ASSERT_TRUE(beheerder.allows()) << beheerder.explanation;
+  EXPECT_EQ(beheerder.rule, "R8.beheerder-deletes-stopped");
+  const Decision landelijk =
+      Decide(Default(), {Bound(Role::kLandelijkRegisseur)}, stopped, Action::kReleaseLogin, deleting, kNow);
+  ASSERT_TRUE(landelijk.allows()) << landelijk.explanation;
+  EXPECT_EQ(landelijk.rule, "R8.landelijk-regisseur-deletes-stopped");
+}
+
+TEST(DefaultPolicyTest, R8NobodyElseGetsAStoppedAccount) {
+  const Resource stopped = AccountOfKind(AccountKind::kPolitieAlleen, AccountState::kStopped);
+  const ReleaseContext deleting{kMe, false, "account verwijderen op het platform"};
+  for (Role role : {Role::kTeamchef, Role::kCommunicatieadviseur, Role::kBewindspersoon, Role::kAuditor, Role::kOperator}) {
+    EXPECT_FALSE(Decide(Default(), {Bound(role)}, stopped, Action::kReleaseLogin, deleting, kNow).allows())
+        << RoleName(role);
+  }
+  EXPECT_FALSE(Decide(Default(), {Bound(Role::kBeheerder)}, stopped, Action::kStoreSecret, deleting, kNow).allows());
 }
 
 TEST(DefaultPolicyTest, R13R14RegisseurCarriesOutTheKabinetswisselOfMinisterAccounts) {
