@@ -3,6 +3,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -89,32 +90,39 @@ std::string FormatTime(int64_t unix_seconds) {
 // Reads a secret from a no-echo prompt on a terminal, or from standard input otherwise. One
 // trailing newline is dropped. The text never passes through argv.
 absl::StatusOr<crypto::SecretBytes> ReadSecret(const std::string& prompt) {
-  std::string line;
-  if (::isatty(STDIN_FILENO)) {
-    termios saved;
+  // Read straight into guarded memory, byte by byte from the descriptor: no iostream or
+  // std::string buffer ever holds the secret.
+  crypto::SecretBytes buffer(kMaxSecretInput + 1);
+  size_t size = 0;
+  const bool terminal = ::isatty(STDIN_FILENO);
+  termios saved;
+  if (terminal) {
     ::tcgetattr(STDIN_FILENO, &saved);
     termios quiet = saved;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     std::cerr << prompt << std::flush;
-    std::getline(std::cin, line);
+  }
+  for (;;) {
+    const ssize_t got = ::read(STDIN_FILENO, buffer.MutableData() + size, buffer.size() - size);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    size += static_cast<size_t>(got);
+    // A terminal gives one line; a pipe or file is read to its end.
+    if (terminal && buffer.data()[size - 1] == '\n') break;
+    if (size == buffer.size()) break;
+  }
+  if (terminal) {
     ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
     std::cerr << std::endl;
-  } else {
-    char buffer[512];
-    while (std::cin.read(buffer, sizeof(buffer)) || std::cin.gcount() > 0) {
-      line.append(buffer, static_cast<size_t>(std::cin.gcount()));
-      if (line.size() > kMaxSecretInput) {
-        std::fill(line.begin(), line.end(), '\0');
-        return absl::InvalidArgumentError(
-            absl::StrCat("input is too long: more than ", kMaxSecretInput, " bytes"));
-      }
-    }
-    if (!line.empty() && line.back() == '\n') line.pop_back();
-    if (!line.empty() && line.back() == '\r') line.pop_back();
   }
-  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(line);
-  std::fill(line.begin(), line.end(), '\0');
+  if (size > kMaxSecretInput) {
+    return absl::InvalidArgumentError(absl::StrCat("input is too long: more than ", kMaxSecretInput, " bytes"));
+  }
+  absl::string_view text(reinterpret_cast<const char*>(buffer.data()), size);
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  crypto::SecretBytes secret = crypto::SecretBytes::CopyFrom(text);
   if (secret.empty()) return absl::InvalidArgumentError("no input given");
   return secret;
 }
@@ -736,7 +744,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
           if (qr.ok()) std::cout << "\n" << *qr << "\n";
         }
       }
-      std::fill(h.mutable_otpauth_uri()->begin(), h.mutable_otpauth_uri()->end(), '\0');
+      crypto::WipeString(*h.mutable_otpauth_uri());
     }
     if (!r->complete()) {
       int failed = 0;
@@ -768,7 +776,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     request.set_password(std::string(password->Reveal()));
     absl::StatusOr<pb::SetPasswordResponse> r = c.Call(c.vault(), &pb::Vault::Stub::SetPassword, request);
     // The request's copy of the password is wiped before the message is freed.
-    std::fill(request.mutable_password()->begin(), request.mutable_password()->end(), '\0');
+    crypto::WipeString(*request.mutable_password());
     if (!r.ok()) return r.status();
     std::cout << "password of " << a.account << " stored (version " << r->version() << ")\n";
     return absl::OkStatus();
@@ -782,7 +790,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     request.set_otpauth(std::string(seed->Reveal()));
     request.set_pending(a.pending);
     absl::StatusOr<pb::SetTotpResponse> r = c.Call(c.vault(), &pb::Vault::Stub::SetTotp, request);
-    std::fill(request.mutable_otpauth()->begin(), request.mutable_otpauth()->end(), '\0');
+    crypto::WipeString(*request.mutable_otpauth());
     if (!r.ok()) return r.status();
     if (a.pending) {
       std::cout << "new TOTP key of " << a.account << " stored as pending (version " << r->version()
@@ -801,7 +809,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     request.set_account(a.account);
     for (const crypto::SecretBytes& code : *codes) request.add_codes(std::string(code.Reveal()));
     absl::StatusOr<pb::SetRecoveryCodesResponse> r = c.Call(c.vault(), &pb::Vault::Stub::SetRecoveryCodes, request);
-    for (std::string& code : *request.mutable_codes()) std::fill(code.begin(), code.end(), '\0');
+    for (std::string& code : *request.mutable_codes()) crypto::WipeString(code);
     if (!r.ok()) return r.status();
     std::cout << r->count() << " recovery codes of " << a.account << " stored; earlier ones are gone\n";
     return absl::OkStatus();
@@ -835,7 +843,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     }
     std::cerr << "the authenticator has left the vault: the 2FA of " << a.account
               << " is due to be set up anew (kluis due)" << std::endl;
-    std::fill(r->mutable_otpauth_uri()->begin(), r->mutable_otpauth_uri()->end(), '\0');
+    crypto::WipeString(*r->mutable_otpauth_uri());
     return absl::OkStatus();
   }
   if (command == "recovery") {
@@ -847,7 +855,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     absl::StatusOr<pb::RecoveryCode> r = c.Call(c.vault(), &pb::Vault::Stub::ReleaseRecoveryCode, request);
     if (!r.ok()) return r.status();
     std::cout << "recovery code: " << r->code() << "  (now used; " << r->remaining() << " left)\n";
-    std::fill(r->mutable_code()->begin(), r->mutable_code()->end(), '\0');
+    crypto::WipeString(*r->mutable_code());
     return absl::OkStatus();
   }
   if (command == "rotate") {
@@ -861,7 +869,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
       std::cout << "new password: " << r->new_password() << "\n"
                 << "set it on the platform now, then: kluis rotate " << a.account << " --confirm"
                 << " (or --abort). Until then kluis get shows both.\n";
-      std::fill(r->mutable_new_password()->begin(), r->mutable_new_password()->end(), '\0');
+      crypto::WipeString(*r->mutable_new_password());
     } else {
       std::cout << (a.confirm ? "confirmed" : "aborted") << " for " << r->account() << ":"
                 << (r->password() ? " password" : "") << (r->totp() ? " TOTP key" : "");
@@ -890,7 +898,7 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
     absl::StatusOr<pb::GeneratePasswordResponse> r = c.Call(c.vault(), &pb::Vault::Stub::GeneratePassword, request);
     if (!r.ok()) return r.status();
     std::cout << r->password() << "\n";
-    std::fill(r->mutable_password()->begin(), r->mutable_password()->end(), '\0');
+    crypto::WipeString(*r->mutable_password());
     return absl::OkStatus();
   }
   if (command == "request") {
@@ -1003,8 +1011,8 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
                   << ", not yet confirmed: kluis rotate " << r->account() << " --confirm)\n";
       }
     }
-    std::fill(r->mutable_pending_password()->begin(), r->mutable_pending_password()->end(), '\0');
-    std::fill(r->mutable_password()->begin(), r->mutable_password()->end(), '\0');
+    crypto::WipeString(*r->mutable_pending_password());
+    crypto::WipeString(*r->mutable_password());
     return absl::OkStatus();
   }
   if (command == "audit export") return ExportAudit(c, a);

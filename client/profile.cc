@@ -63,7 +63,7 @@ absl::StatusOr<Profile> Profile::Load(const std::string& dir) {
   absl::StatusOr<std::string> key = ReadProfileFile(dir, "key.pem");
   if (!key.ok()) return key.status();
   profile.private_key_pem = crypto::SecretBytes::CopyFrom(*key);
-  std::fill(key->begin(), key->end(), '\0');
+  crypto::WipeString(*key);
   absl::StatusOr<std::string> cert = ReadProfileFile(dir, "cert.pem");
   if (!cert.ok()) return cert.status();
   profile.certificate_pem = *cert;

@@ -2,9 +2,12 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 
@@ -19,6 +22,16 @@ absl::Status DisableCoreDumps() {
     return absl::InternalError(absl::StrCat("prctl(PR_SET_DUMPABLE): ", std::strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+void WipeFreedHeapMemory(char** argv) {
+  const char* current = std::getenv("GLIBC_TUNABLES");
+  if (current != nullptr && std::strstr(current, "glibc.malloc.perturb=") != nullptr) return;
+  const std::string value =
+      current != nullptr && *current != '\0' ? absl::StrCat(current, ":", kWipeFreedHeapTunables) : kWipeFreedHeapTunables;
+  if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // Only reached when the exec failed (no /proc): go on as started, without the wipe.
 }
 
 }  // namespace kluis::crypto

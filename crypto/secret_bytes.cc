@@ -116,4 +116,8 @@ bool SecretBytes::Equals(const SecretBytes& other) const {
   return sodium_memcmp(data_, other.data_, size_) == 0;
 }
 
+void WipeString(std::string& text) {
+  if (!text.empty()) sodium_memzero(text.data(), text.size());
+}
+
 }  // namespace kluis::crypto

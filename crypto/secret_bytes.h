@@ -3,6 +3,7 @@
 
 #include "absl/strings/string_view.h"
 #include <cstddef>
+#include <string>
 
 
 namespace kluis::crypto {
@@ -47,6 +48,10 @@ class SecretBytes {
   unsigned char* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// Overwrites a std::string that held a secret (sodium_memzero: the compiler cannot drop it), for
+// the copies outside SecretBytes that a library hands us (a protobuf field, a line read).
+void WipeString(std::string& text);
 
 }  // namespace kluis::crypto
 

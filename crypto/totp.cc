@@ -81,12 +81,12 @@ absl::StatusOr<SecretBytes> DecodeSeed(absl::string_view base32) {
   }
   if (cleaned.empty()) return absl::InvalidArgumentError("TOTP secret is empty");
   std::optional<std::string> bytes = Base32Decode(cleaned);
-  std::fill(cleaned.begin(), cleaned.end(), '\0');
+  WipeString(cleaned);
   if (!bytes.has_value()) {
     return absl::InvalidArgumentError("TOTP secret is not valid base32 (RFC 4648: A-Z and 2-7)");
   }
   SecretBytes secret = SecretBytes::CopyFrom(*bytes);
-  std::fill(bytes->begin(), bytes->end(), '\0');
+  WipeString(*bytes);
   if (secret.size() < 10) {
     return absl::InvalidArgumentError(
         absl::StrCat("TOTP secret is too short: ", secret.size(), " bytes, at least 10 (80 bits)"));
@@ -220,7 +220,7 @@ absl::StatusOr<TotpKey> ParseOtpauth(absl::string_view text) {
     if (name == "secret") {
       if (absl::Status s = once(seen_secret); !s.ok()) return s;
       absl::StatusOr<SecretBytes> secret = DecodeSeed(*value);
-      std::fill(value->begin(), value->end(), '\0');
+      WipeString(*value);
       if (!secret.ok()) return secret.status();
       key.secret = *std::move(secret);
     } else if (name == "algorithm") {

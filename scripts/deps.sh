@@ -9,7 +9,7 @@ KLUIS_PACKAGES=(
   libabsl-dev libre2-dev libc-ares-dev zlib1g-dev  # the CLI links their archives (client/CMakeLists.txt)
   libcli11-dev libqrencode-dev
   libgtest-dev libgmock-dev
-  oathtool
+  oathtool gdb  # gdb: gcore, for the test that a core image holds no released secret
   python3 python3-nacl python3-grpcio python3-protobuf python3-cryptography
   clang libclang-rt-14-dev
 )

@@ -40,7 +40,7 @@ absl::StatusOr<SecretBytes> ReadPassphrase(const std::string& path) {
   if (!text.empty() && text.back() == '\n') text.pop_back();
   if (!text.empty() && text.back() == '\r') text.pop_back();
   SecretBytes passphrase = SecretBytes::CopyFrom(text);
-  std::fill(text.begin(), text.end(), '\0');
+  kluis::crypto::WipeString(text);
   if (passphrase.empty()) return absl::InvalidArgumentError("passphrase file is empty");
   return passphrase;
 }
@@ -187,6 +187,7 @@ int RunServe(const std::string& data_dir, const std::string& passphrase_file, st
 }  // namespace
 
 int main(int argc, char** argv) {
+  kluis::crypto::WipeFreedHeapMemory(argv);  // may re-execute kluisd once, before anything else
   if (absl::Status s = kluis::crypto::DisableCoreDumps(); !s.ok()) return Fail(s);
   if (absl::Status s = kluis::crypto::Initialize(); !s.ok()) return Fail(s);
   // Debian builds Abseil without NDEBUG, which leaves Mutex's lock-order graph on: every lock,

@@ -185,7 +185,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::stri
     // NUL-terminated: sqlite3_exec reads a C string.
     crypto::SecretBytes pragma = crypto::SecretBytes::CopyFrom(
         absl::StrCat("PRAGMA key = \"x'", hex, "'\";", absl::string_view("\0", 1)));
-    std::fill(hex.begin(), hex.end(), '\0');
+    crypto::WipeString(hex);
     const int key_rc = sqlite3_exec(raw, reinterpret_cast<const char*>(pragma.data()), nullptr,
                                     nullptr, nullptr);
     if (key_rc != SQLITE_OK) return SqliteError(raw, key_rc, "keying the database failed");
