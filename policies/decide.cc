@@ -73,16 +73,19 @@ Decision OnRequest(const Policy& policy, const Rule& rule, const Resource& accou
     case RequestState::kEscalated:
       return Make(Verdict::kNeedsApproval, rule.id, rule.role,
                   absl::StrCat(id, " is waiting for the landelijk regisseur"));
+    // A grant that cannot be used (any more) needs a new approval: the remedy is a new request,
+    // and the CLI says so with the exit code of "needs approval" (4).
     case RequestState::kDenied:
-      return Make(Verdict::kDeny, rule.id, rule.role,
+      return Make(Verdict::kNeedsApproval, rule.id, rule.role,
                   absl::StrCat(id, " was denied", rule.escalate_to ? "; kluis escalate can take it further" : ""));
     case RequestState::kEscalationDenied:
-      return Make(Verdict::kDeny, rule.id, rule.role,
+      return Make(Verdict::kNeedsApproval, rule.id, rule.role,
                   absl::StrCat(id, " was denied by the landelijk regisseur; that decision stands"));
     case RequestState::kUsed:
-      return Make(Verdict::kDeny, rule.id, rule.role, absl::StrCat(id, " has been used; a grant works once"));
+      return Make(Verdict::kNeedsApproval, rule.id, rule.role,
+                  absl::StrCat(id, " has been used; a grant works once: make a new request"));
     case RequestState::kExpired:
-      return Make(Verdict::kDeny, rule.id, rule.role, absl::StrCat(id, " expired unused"));
+      return Make(Verdict::kNeedsApproval, rule.id, rule.role, absl::StrCat(id, " expired unused: make a new request"));
   }
   return Make(Verdict::kDeny, rule.id, rule.role, "unknown request state");
 }
@@ -122,9 +125,16 @@ Decision Decide(const Policy& policy, const std::vector<Binding>& bindings,
   // A reason that means something, where the rule asks for one.
   const std::string reason(absl::StripAsciiWhitespace(context.reason));
   if (rule->reason_required && static_cast<int>(reason.size()) < policy.min_reason_length) {
-    return Make(Verdict::kDeny, rule->id, rule->role,
-                absl::StrCat(rule->mode == Mode::kBreakGlass ? "break-glass" : "this", " needs a reason of at least ",
-                             policy.min_reason_length, " characters (--reason)"));
+    // A stopped account is released only to delete it (R8): say so, not only that a reason is missing.
+    const std::string what = account.account_state == AccountState::kStopped
+                                 ? "the account is stopped: it is released only to delete it on the platform, and that"
+                             : rule->mode == Mode::kBreakGlass ? "break-glass"
+                                                               : "this";
+    Decision refused = Make(Verdict::kDeny, rule->id, rule->role,
+                            absl::StrCat(what, " needs a reason of at least ", policy.min_reason_length,
+                                         " characters (--reason)"));
+    refused.reason_too_short = true;
+    return refused;
   }
   if (!rule->required_reason_prefix.empty() &&
       !absl::StartsWithIgnoreCase(reason, rule->required_reason_prefix)) {

@@ -31,6 +31,8 @@ struct Decision {
   std::optional<Role> role;
   Obligations obligations;
   std::string explanation;
+  // Refused only because the rule's reason is missing or too short: bad input, not a denial.
+  bool reason_too_short = false;
 
   bool allows() const { return verdict == Verdict::kAllow; }
 };

@@ -282,6 +282,8 @@ absl::StatusOr<std::unique_ptr<audit::Checkpointer>> MakeCheckpointer(const cryp
 }
 
 absl::Status DeniedError(const Decision& decision, absl::string_view what) {
+  // Exit codes by class (DESIGN.md §9): a missing reason is bad input (1), not a denial (2).
+  if (decision.reason_too_short) return absl::InvalidArgumentError(decision.explanation);
   if (!decision.explanation.empty()) {
     const std::string& text = decision.explanation;
     if (decision.verdict == policies::Verdict::kNeedsApproval) {
@@ -2088,7 +2090,7 @@ absl::StatusOr<AccountView> Vault::StopAccount(const Caller& caller, absl::strin
     if (found->mandatory) {
       event.decision = "deny";
       event.rule = "R8.mandatory-account";
-      return absl::FailedPreconditionError(absl::StrCat(
+      return absl::PermissionDeniedError(absl::StrCat(
           found->name(), " is a mandatory account: it cannot be stopped, only handed over (kluis handover ",
           found->name(), " --to USER --reason R; rule R8)"));
     }

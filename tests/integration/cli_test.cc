@@ -132,7 +132,8 @@ TEST_F(CliTest, TeamchefEmergencyAndRegisseurRequestThroughTheRealBinaries) {
   Result granted = Kluis("regisseur.rotterdam", {"get", "WA_Lombardijen1", "--request", "1", "--field", "password"});
   ASSERT_EQ(granted.exit_code, 0) << granted.err;
   EXPECT_EQ(granted.out, "Herfst-2026-geheim\n");
-  EXPECT_EQ(Kluis("regisseur.rotterdam", {"get", "WA_Lombardijen1", "--request", "1"}).exit_code, 2);
+  EXPECT_EQ(Kluis("regisseur.rotterdam", {"get", "WA_Lombardijen1", "--request", "1"}).exit_code, 4)
+      << "a used grant needs a new approval (issue 16: exit codes by class)";
   Result listed = Kluis("regisseur.rotterdam", {"requests", "--format", "csv"});
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
 

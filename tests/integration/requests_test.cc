@@ -100,7 +100,7 @@ TEST_F(RequestTest, R2TeamchefBreakGlassReleasesNotifiesFlagsAndRecords) {
 
 TEST_F(RequestTest, R2BreakGlassWithoutAMeaningfulReasonIsRefusedAndChangesNothing) {
   auto refused = Emergency("teamchef.ijsselmonde", "nood");
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "at least 10 characters")) << refused.status();
   EXPECT_TRUE(DueFor("robin.peters").empty());
   EXPECT_FALSE(HasNotice("robin.peters", "break-glass", ""));
@@ -130,7 +130,7 @@ TEST_F(RequestTest, R3RequestApprovedByTheBeheerderReleasesExactlyOnce) {
   EXPECT_EQ(login->password(), kPassword);
   EXPECT_EQ(login->rule(), "R3.regisseur-request");
   auto again = GetWith("regisseur.rotterdam", asked->id());
-  EXPECT_EQ(again.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(again.status().message(), "used")) << again.status();
   // A second decision on a decided request is refused.
   EXPECT_EQ(Decide("teamchef.ijsselmonde", asked->id(), false, "te laat maar toch nee").status().code(),
@@ -142,7 +142,7 @@ TEST_F(RequestTest, R3GrantExpiresAfterItsTimeToLive) {
   ASSERT_TRUE(Decide("robin.peters", asked->id(), true).ok());
   vault_.clock().Advance(absl::Hours(24) + absl::Seconds(1));
   auto late = GetWith("regisseur.rotterdam", asked->id());
-  EXPECT_EQ(late.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(late.status().message(), "expired")) << late.status();
 }
 
@@ -150,7 +150,7 @@ TEST_F(RequestTest, R9DeniedRequestEscalatesAndTheLandelijkRegisseurDecides) {
   auto asked = Ask("regisseur.rotterdam", "stopzetten", "account houdt zich niet aan de kaders");
   ASSERT_TRUE(asked.ok());
   ASSERT_TRUE(Decide("teamchef.ijsselmonde", asked->id(), false, "nog in gesprek met de beheerder").ok());
-  EXPECT_EQ(GetWith("regisseur.rotterdam", asked->id()).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(GetWith("regisseur.rotterdam", asked->id()).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(HasNotice("regisseur.rotterdam", "decision", "denied"));
   // The teamchef cannot decide the escalation; the landelijk regisseur can.
   auto escalated = Escalate("regisseur.rotterdam", asked->id());
@@ -172,7 +172,7 @@ TEST_F(RequestTest, R9LandelijkDenialStandsAndOnlyTheRequesterEscalates) {
   ASSERT_TRUE(Escalate("regisseur.rotterdam", asked->id()).ok());
   ASSERT_TRUE(Decide("landelijk.regisseur", asked->id(), false, "de beheerder is terug, geen reden").ok());
   vault_.clock().Advance(absl::Hours(24 * 30));  // waiting does not overturn a final decision
-  EXPECT_EQ(GetWith("regisseur.rotterdam", asked->id()).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(GetWith("regisseur.rotterdam", asked->id()).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Escalate("regisseur.rotterdam", asked->id()).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

@@ -128,12 +128,8 @@ Verdict Expected(Role role, Action action, AccountKind kind, AccountState state,
       case Req::kApproved:
       case Req::kAutoApproved:
         return Verdict::kAllow;
-      case Req::kNone:
-      case Req::kPending:
-      case Req::kEscalated:
+      default:  // none yet, waiting, or one that cannot be used: a (new) approval is needed
         return Verdict::kNeedsApproval;
-      default:
-        return Verdict::kDeny;
     }
   };
   switch (role) {
@@ -266,7 +262,7 @@ TEST(DefaultPolicyTest, R3RegisseurReleasesOnceWithAnApprovedRequest) {
 TEST(DefaultPolicyTest, R3RegisseurWithoutApprovalNeedsIt) {
   EXPECT_EQ(Release(Role::kRegisseur, {kMe}).verdict, Verdict::kNeedsApproval);
   const AccessRequest used = RequestIn(Req::kUsed, "R3.regisseur-request");
-  EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &used}).verdict, Verdict::kDeny);
+  EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &used}).verdict, Verdict::kNeedsApproval);
   AccessRequest someone_elses = RequestIn(Req::kApproved, "R3.regisseur-request");
   someone_elses.requester_id = kSomeoneElse;
   EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &someone_elses}).verdict, Verdict::kDeny);
@@ -323,7 +319,7 @@ TEST(DefaultPolicyTest, R9TeamchefCannotDecideAnEscalationAndTheLandelijkDenialS
   denied.escalation_decision = Decided(false, kNow - absl::Minutes(1));
   EXPECT_EQ(DeriveStatus(denied, Default(), kNow + absl::Hours(200)).state,
             RequestState::kEscalationDenied);
-  EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &denied}).verdict, Verdict::kDeny);
+  EXPECT_EQ(Release(Role::kRegisseur, {kMe, false, "", &denied}).verdict, Verdict::kNeedsApproval);
 }
 
 TEST(DefaultPolicyTest, R10CommunicatieadviseurUsesAnAccountInACrisis) {
