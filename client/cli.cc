@@ -14,6 +14,8 @@
 #include <tuple>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -309,8 +311,12 @@ void PrintRequest(const pb::AccessRequest& r) {
 absl::StatusOr<int64_t> ParseDurationArg(const std::string& text) {
   if (text.empty()) return 0;
   absl::Duration d;
-  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat("--ttl must be a duration like 4h or 90m, got \"", text, "\""));
+  int days = 0;
+  // Days too ("2d"), which absl's durations do not have.
+  const bool in_days = absl::EndsWith(text, "d") && absl::SimpleAtoi(absl::string_view(text).substr(0, text.size() - 1), &days);
+  if (in_days) d = absl::Hours(24) * days;
+  if ((!in_days && !absl::ParseDuration(text, &d)) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("--ttl must be a duration like 2d, 4h or 90m, got \"", text, "\""));
   }
   return absl::ToInt64Seconds(d);
 }
@@ -1096,6 +1102,14 @@ absl::Status Run(Client& c, const std::string& command, const Args& a) {
 int RunKluis(int argc, char** argv) {
   CLI::App app{"kluis: the Kluis credential vault client"};
   app.require_subcommand(1);
+  app.footer(
+      "Accounts are named PLATFORM/HANDLE (x/WA_Lombardijen1, instagram/minpres); the bare handle is enough\n"
+      "when only one platform has it. Secrets are read from standard input or a no-echo prompt, never argv.\n"
+      "Exit codes: 0 ok; 1 usage or bad input (also a missing or too-short reason); 2 denied; 3 not found\n"
+      "(or not yours to see); 4 needs approval (no grant yet, or one used, denied or expired; a request in\n"
+      "the wrong state); 5 server unavailable or failing, or not authenticated (disabled user, revoked\n"
+      "certificate); 6 verification failed (damaged data, an audit export that does not verify).\n"
+      "kluis COMMAND --help describes each command.");
   app.fallthrough();  // --profile may stand after the subcommand too
   Args a;
   app.add_option("--profile", a.profile, "profile directory (default $KLUIS_PROFILE, ~/.config/kluis)");
@@ -1159,6 +1173,12 @@ int RunKluis(int argc, char** argv) {
     sub->add_option("--team", a.scope_team, "scope: a team (UNIT/TEAM)");
     sub->add_option("--unit", a.scope_unit, "scope: a unit");
     sub->add_flag("--global", a.scope_global, "scope: everything");
+    if (std::string(verb) == "grant") {
+      sub->footer(
+          "ROLE is one of: beheerder (--account), teamchef (--team), regisseur (--unit), landelijk-regisseur\n"
+          "(--global), communicatieadviseur (--unit), bewindspersoon (--account), politiek-assistent (--account),\n"
+          "auditor (--unit or --global), operator (--global). Nobody grants a role to themselves.");
+    }
     if (std::string(verb) == "grant") sub->add_option("--until", a.until, "end of validity (date or RFC 3339)");
   }
   CLI::App* role_list = command(role, "list", "list role bindings", "role list");
@@ -1169,7 +1189,10 @@ int RunKluis(int argc, char** argv) {
   CLI::App* account_add = command(account, "add", "register an account", "account add");
   account_add->add_option("ACCOUNT", a.account, "PLATFORM/HANDLE")->required();
   account_add->add_option("--team", a.team, "owning team (UNIT/TEAM)")->required();
-  account_add->add_option("--kind", a.kind, "politie-alleen, politie-samen, corporate, hybrid, organisatie")
+  account_add->add_option("--kind", a.kind,
+                          "politie-alleen (one officer), politie-samen (a team), organisatie, corporate (a "
+                          "ministry's minister account), hybrid (the minister's own, shared by agreement). "
+                          "Private accounts (prive) are refused: the organisation does not facilitate them (R7)")
       ->required();
   account_add->add_option("--email", a.email, "linked e-mail address (kept sealed)");
   account_add->add_flag("--mandatory", a.mandatory, "a mandatory geographic account: never stopped, only handed over (R8)");
@@ -1231,7 +1254,12 @@ int RunKluis(int argc, char** argv) {
   recovery->add_flag("--emergency", a.emergency, "break-glass (needs --reason)");
 
   CLI::App* get = command(&app, "get", "release the login of an account", "get");
-  get->add_option("ACCOUNT", a.account)->required();
+  get->add_option("ACCOUNT", a.account, "PLATFORM/HANDLE, or the bare handle when only one platform has it")->required();
+  get->footer(
+      "The beheerder gets the login at any time. --reason is needed where the rules ask for one: a replaced\n"
+      "version (--previous), a stopped account (to delete it), a regisseur's request. A regisseur or\n"
+      "minister first asks (kluis request), and once it is approved uses --request ID; the grant works once.\n"
+      "A teamchef (or the communicatieadviseur in a crisis) takes it as break-glass: kluis emergency.");
   get->add_option("--reason", a.reason, "why (recorded in the audit log)");
   get->add_option("--field", a.field, "print only this field")->check(CLI::IsMember({"password", "email"}));
   get->add_option("--request", a.request_id, "use the grant of this approved request");
@@ -1250,7 +1278,7 @@ int RunKluis(int argc, char** argv) {
   listing(command(&app, "requests", "my requests and those I can decide", "requests"));
   CLI::App* approve = command(&app, "approve", "approve a request", "approve");
   approve->add_option("ID", a.request_id)->required();
-  approve->add_option("--ttl", a.ttl, "a shorter grant than the policy's, e.g. 4h");
+  approve->add_option("--ttl", a.ttl, "a shorter grant than the policy's: 2d, 4h or 90m");
   approve->add_option("--reason", a.reason, "note (recorded)");
   CLI::App* deny = command(&app, "deny", "deny a request", "deny");
   deny->add_option("ID", a.request_id)->required();
@@ -1332,7 +1360,34 @@ int RunKluis(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "kluis: " << e.what() << " (see kluis --help)" << std::endl;
+    // Point to the help of the command that was being parsed, if one was.
+    std::string where;
+    for (const auto& [sub, name] : commands) {
+      if (sub->parsed()) where = name;
+    }
+    // A first word that is no command is named as such (CLI11 would only say one is required).
+    std::string unknown;
+    for (int i = 1; where.empty() && i < argc; ++i) {
+      const std::string word = argv[i];
+      if (word == "--profile") {
+        ++i;
+        continue;
+      }
+      if (absl::StartsWith(word, "-")) continue;
+      const auto known = app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == word; });
+      if (known.empty()) {
+        unknown = word;
+      } else {
+        where = word;  // a group such as "role": its help lists its commands
+      }
+      break;
+    }
+    if (!unknown.empty()) {
+      std::cerr << "kluis: unknown command \"" << unknown << "\" (see kluis --help)" << std::endl;
+    } else {
+      std::cerr << "kluis: " << e.what() << " (see kluis " << (where.empty() ? "" : where + " ") << "--help)"
+                << std::endl;
+    }
     return kExitUsage;
   }
 

@@ -277,5 +277,29 @@ TEST_F(CliTest, SecretsAreNotAcceptedOnTheCommandLine) {
   EXPECT_TRUE(absl::StrContains(set.err, "--password")) << set.err;
 }
 
+// Issue 16 (12): help a newcomer can use.
+TEST(CliHelpTest, HelpListsTheExitCodesAndHowAccountsAreNamed) {
+  Result help = RunBinary("kluis", {"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(help.out, "PLATFORM/HANDLE")) << help.out;
+  EXPECT_TRUE(absl::StrContains(help.out, "4 needs approval")) << help.out;
+  Result get = RunBinary("kluis", {"get", "--help"});
+  EXPECT_TRUE(absl::StrContains(get.out, "kluis emergency")) << get.out;
+  EXPECT_TRUE(absl::StrContains(get.out, "--request ID")) << get.out;
+  EXPECT_TRUE(absl::StrContains(RunBinary("kluis", {"role", "grant", "--help"}).out, "operator (--global)"));
+  EXPECT_TRUE(absl::StrContains(RunBinary("kluis", {"account", "add", "--help"}).out, "(R7)"));
+}
+
+TEST(CliHelpTest, UsageErrorsNameTheUnknownCommandOrPointToTheCommandsHelp) {
+  Result unknown = RunBinary("kluis", {"haal", "WA_Lombardijen1"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.err, "kluis: unknown command \"haal\" (see kluis --help)\n");
+  Result missing = RunBinary("kluis", {"get"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(missing.err, "(see kluis get --help)")) << missing.err;
+  Result group = RunBinary("kluis", {"role"});
+  EXPECT_TRUE(absl::StrContains(group.err, "(see kluis role --help)")) << group.err;
+}
+
 }  // namespace
 }  // namespace kluis::testing
