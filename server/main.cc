@@ -108,9 +108,13 @@ int RunCheckPolicy(const std::string& path) {
             << absl::FormatDuration(policy->waiting_period) << ", reasons of at least "
             << policy->min_reason_length << " characters\n";
   for (const kluis::policies::Rule& rule : policy->rules) {
-    std::vector<std::string> actions, kinds, extras;
+    std::vector<std::string> actions, kinds, states, extras;
     for (auto a : rule.actions) actions.emplace_back(kluis::policies::ActionName(a));
     for (auto k : rule.account_kinds) kinds.emplace_back(kluis::policies::AccountKindName(k));
+    for (auto s : rule.account_states) states.emplace_back(kluis::policies::AccountStateName(s));
+    if (rule.reason_required) {
+      extras.push_back(absl::StrCat("reason of at least ", policy->min_reason_length, " characters"));
+    }
     for (auto r : rule.approvers) extras.push_back(absl::StrCat("approver ", kluis::policies::RoleName(r)));
     if (rule.escalate_to) extras.push_back(absl::StrCat("escalates to ", kluis::policies::RoleName(*rule.escalate_to)));
     for (auto n : rule.notify) extras.push_back(absl::StrCat("notify ", kluis::policies::NotifyName(n)));
@@ -119,6 +123,7 @@ int RunCheckPolicy(const std::string& path) {
     std::cout << "  " << rule.id << ": " << kluis::policies::RoleName(rule.role) << " "
               << kluis::policies::ModeName(rule.mode) << " " << absl::StrJoin(actions, ",")
               << (kinds.empty() ? "" : absl::StrCat(" on ", absl::StrJoin(kinds, ",")))
+              << " (" << absl::StrJoin(states, ",") << " accounts)"
               << (extras.empty() ? "" : absl::StrCat(" (", absl::StrJoin(extras, "; "), ")")) << "\n";
   }
   return 0;
@@ -246,6 +251,11 @@ int main(int argc, char** argv) {
   check_vault->add_option("--data-dir", data_dir, "the vault's directory")->required();
   check_vault->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
 
+  CLI::App* policy_cmd = app.add_subcommand("policy", "the release rules");
+  policy_cmd->require_subcommand(1);
+  CLI::App* policy_show = policy_cmd->add_subcommand(
+      "show", "print the built-in policy (policies/default.textproto), to start a policy file from");
+
   std::string check_file;
   CLI::App* check = app.add_subcommand("check-policy", "validate a policy file and summarise it");
   check->add_option("FILE", check_file, "policy file")->required();
@@ -257,6 +267,10 @@ int main(int argc, char** argv) {
   }
   if (*init) return RunInit(data_dir, passphrase_file, admin, listen, server_names, argon2);
   if (*check) return RunCheckPolicy(check_file);
+  if (*policy_show) {
+    std::cout << kluis::policies::DefaultPolicyText();
+    return 0;
+  }
   if (*check_vault) {
     absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
     if (!passphrase.ok()) return Fail(passphrase.status());

@@ -301,5 +301,21 @@ TEST(CliHelpTest, UsageErrorsNameTheUnknownCommandOrPointToTheCommandsHelp) {
   EXPECT_TRUE(absl::StrContains(group.err, "(see kluis role --help)")) << group.err;
 }
 
+TEST(CliHelpTest, PolicyShowPrintsTheBuiltInPolicyAndCheckPolicyShowsEachRulesConditions) {
+  Result shown = RunBinary("kluisd", {"policy", "show"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const std::string dir = MakeTempDir("kluis-policy");
+  std::ofstream(dir + "/policy.textproto") << shown.out;
+  Result checked = RunBinary("kluisd", {"check-policy", dir + "/policy.textproto"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.err;
+  EXPECT_TRUE(absl::StrContains(checked.out, "R8.beheerder-deletes-stopped: beheerder allow "
+                                             "release-login,release-totp,release-recovery-code (stopped accounts) "
+                                             "(reason of at least 10 characters"))
+      << checked.out;
+  std::ofstream(dir + "/broken.textproto") << shown.out << "\nrule { id: \n";
+  EXPECT_EQ(RunBinary("kluisd", {"check-policy", dir + "/broken.textproto"}).exit_code, 1);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kluis::testing
