@@ -306,6 +306,10 @@ void PrintRequest(const pb::AccessRequest& r) {
   std::cout << "request " << r.id() << " for " << r.account() << " by " << r.requester() << ": " << r.state();
   if (r.grant_expires_unix() != 0) std::cout << ", usable once until " << FormatTime(r.grant_expires_unix());
   std::cout << "\n";
+  if (!r.deciders().empty()) {
+    std::cout << "who can decide: " << absl::StrJoin(r.deciders(), ", ") << " (kluis approve " << r.id()
+              << " or kluis deny " << r.id() << ")\n";
+  }
 }
 
 absl::StatusOr<int64_t> ParseDurationArg(const std::string& text) {

@@ -184,6 +184,7 @@ void RequestToProto(const RequestView& view, pb::AccessRequest* out) {
   if (r.escalation_decision) out->set_escalation_decided_by(r.escalation_decision->by);
   if (view.status.grant_expires) out->set_grant_expires_unix(absl::ToUnixSeconds(*view.status.grant_expires));
   out->set_rule(r.rule_id);
+  for (const std::string& decider : view.deciders) out->add_deciders(decider);
 }
 
 void TotpToProto(const TotpCode& code, pb::TotpCode* out) {

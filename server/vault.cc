@@ -2685,6 +2685,14 @@ absl::StatusOr<RequestView> Vault::RequestAccess(const Caller& caller, absl::str
     // The approvers hear of it in their inbox.
     const policies::Rule* rule = policy->FindRule(decision.rule);
     std::vector<policies::Role> approvers = rule != nullptr ? rule->approvers : std::vector<policies::Role>{};
+    // The requester is told who can decide (they hear of it in their inbox, below).
+    for (policies::Role role : approvers) {
+      absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders = UsersHolding(tx, role, *found, now);
+      if (!holders.ok()) return holders.status();
+      for (const auto& [user_id, name] : *holders) {
+        if (user_id != caller.user_id) view.deciders.push_back(absl::StrCat(name, " (", policies::RoleName(role), ")"));
+      }
+    }
     return NotifyHolders(tx, *found, approvers, "request", *id,
                          absl::StrCat(caller.user, " requests the login of ", found->name(), " (",
                                       purpose, "): ", reason, "; kluis approve ", *id, " or kluis deny ", *id),

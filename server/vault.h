@@ -162,6 +162,7 @@ struct RequestView {
   policies::AccessRequest request;
   std::string account;
   policies::RequestStatus status;
+  std::vector<std::string> deciders;  // when just made: who can decide it, "user (role)"
 };
 
 struct RequestLists {

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "policies/policy.h"
 #include "tests/integration/organisation_fixture.h"
 
@@ -257,6 +258,24 @@ TEST_F(RequestTest, MalformedPolicyIsRefusedWithLineAndColumnAndTheOldPolicyStay
   int reloads = 0;
   for (const pb::AuditRecord& r : Audit("kluisd")) reloads += r.action() == "policy-reload";
   EXPECT_EQ(reloads, 2);
+}
+
+// Issue 16 (12): after a request, the requester is told who can decide it for that account.
+TEST_F(RequestTest, R3ARequestNamesWhoCanDecideIt) {
+  auto asked = Ask("regisseur.rotterdam");
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  const std::string deciders = absl::StrJoin(asked->deciders(), ", ");
+  EXPECT_TRUE(absl::StrContains(deciders, "robin.peters (beheerder)")) << deciders;
+  EXPECT_TRUE(absl::StrContains(deciders, "teamchef.ijsselmonde (teamchef)")) << deciders;
+}
+
+TEST_F(RequestTest, R3OnlyThoseWhoCanDecideAreNamed) {
+  auto asked = Ask("landelijk.regisseur");
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_FALSE(asked->deciders().empty());
+  for (const std::string& d : asked->deciders()) {
+    EXPECT_TRUE(absl::StartsWith(d, "robin.peters") || absl::StartsWith(d, "teamchef.ijsselmonde")) << d;
+  }
 }
 
 }  // namespace
