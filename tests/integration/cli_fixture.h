@@ -151,6 +151,23 @@ class CliTest : public ::testing::Test {
     ASSERT_EQ(enrolled.exit_code, 0) << enrolled.err;
   }
 
+  // Serves the vault with the seed's smallest organisation: the operator enrolled, unit rotterdam,
+  // team ijsselmonde, account x/WA_Lombardijen1 (linked e-mail `email`) and its beheerder robin.peters.
+  void ServeWijkagentAccount(const std::string& email = "") {
+    StartServer();
+    ASSERT_EQ(Enroll("operator", admin_code_).exit_code, 0);
+    ASSERT_EQ(Kluis("operator", {"unit", "add", "rotterdam"}).exit_code, 0);
+    ASSERT_EQ(Kluis("operator", {"team", "add", "rotterdam", "ijsselmonde"}).exit_code, 0);
+    std::vector<std::string> add = {"account", "add", "x/WA_Lombardijen1", "--team", "ijsselmonde", "--kind",
+                                     "politie-alleen"};
+    if (!email.empty()) add.insert(add.end(), {"--email", email});
+    ASSERT_EQ(Kluis("operator", add).exit_code, 0);
+    AddUser("robin.peters");
+    ASSERT_EQ(Kluis("operator", {"role", "grant", "robin.peters", "beheerder", "--account", "WA_Lombardijen1"})
+                  .exit_code,
+              0);
+  }
+
   std::string root_, data_, pass_, admin_code_, address_;
   pid_t server_ = 0;
 };

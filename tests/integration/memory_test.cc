@@ -33,14 +33,7 @@ class MemoryTest : public CliTest {
     GTEST_SKIP() << "the core image is taken of the build without AddressSanitizer";
 #endif
     CliTest::SetUp();
-    StartServer();
-    ASSERT_EQ(Enroll("operator", admin_code_).exit_code, 0);
-    ASSERT_EQ(Kluis("operator", {"unit", "add", "rotterdam"}).exit_code, 0);
-    ASSERT_EQ(Kluis("operator", {"team", "add", "rotterdam", "ijsselmonde"}).exit_code, 0);
-    ASSERT_EQ(Kluis("operator", {"account", "add", "x/WA_Lombardijen1", "--team", "ijsselmonde", "--kind",
-                                 "politie-alleen", "--email", kEmail}).exit_code, 0);
-    AddUser("robin.peters");
-    ASSERT_EQ(Kluis("operator", {"role", "grant", "robin.peters", "beheerder", "--account", "WA_Lombardijen1"}).exit_code, 0);
+    ServeWijkagentAccount(kEmail);
     ASSERT_EQ(Kluis("robin.peters", {"secret", "set", "WA_Lombardijen1"}, std::string(kPassword) + "\n").exit_code, 0);
     for (int i = 0; i < 3; ++i) {
       Result got = Kluis("robin.peters", {"get", "WA_Lombardijen1"});
