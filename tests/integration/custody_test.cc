@@ -116,12 +116,16 @@ TEST_F(CustodyTest, R4EveryAccountOfTheUnitWithItsVerdict) {
 
 // Issue 16 (10): an unconfirmed rotation leaves two candidate passwords; the vault does not know
 // which is live, so custody is not in order until it is confirmed or aborted.
-TEST_F(CustodyTest, R4AnUnconfirmedRotationIsNotInOrder) {
-  Client& robin = *clients_["robin.peters"];
+// Robin's rotation step on the wijkagent's account.
+absl::Status RotateStep(Client& robin, pb::RotateRequest::Step step) {
   pb::RotateRequest rotate;
   rotate.set_account("WA_Lombardijen1");
-  rotate.set_step(pb::RotateRequest::START);
-  ASSERT_TRUE(robin.Call(robin.vault(), &pb::Vault::Stub::Rotate, rotate).ok());
+  rotate.set_step(step);
+  return robin.Call(robin.vault(), &pb::Vault::Stub::Rotate, rotate).status();
+}
+
+TEST_F(CustodyTest, R4AnUnconfirmedRotationIsNotInOrder) {
+  ASSERT_TRUE(RotateStep(*clients_["robin.peters"], pb::RotateRequest::START).ok());
   auto report = Report("regisseur.rotterdam", "rotterdam");
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_EQ(report->accounts_size(), 1);
@@ -131,13 +135,8 @@ TEST_F(CustodyTest, R4AnUnconfirmedRotationIsNotInOrder) {
 }
 
 TEST_F(CustodyTest, R4AConfirmedRotationIsInOrderAgain) {
-  Client& robin = *clients_["robin.peters"];
-  pb::RotateRequest rotate;
-  rotate.set_account("WA_Lombardijen1");
-  rotate.set_step(pb::RotateRequest::START);
-  ASSERT_TRUE(robin.Call(robin.vault(), &pb::Vault::Stub::Rotate, rotate).ok());
-  rotate.set_step(pb::RotateRequest::CONFIRM);
-  ASSERT_TRUE(robin.Call(robin.vault(), &pb::Vault::Stub::Rotate, rotate).ok());
+  ASSERT_TRUE(RotateStep(*clients_["robin.peters"], pb::RotateRequest::START).ok());
+  ASSERT_TRUE(RotateStep(*clients_["robin.peters"], pb::RotateRequest::CONFIRM).ok());
   auto report = Report("regisseur.rotterdam", "rotterdam");
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_EQ(report->accounts_size(), 1);

@@ -41,6 +41,15 @@ const std::vector<std::pair<std::string, std::string>>& HostileTexts() {
 
 class HostileTest : public ReleaseTest {
  protected:
+  // A new account in team ijsselmonde, as the operator would add it.
+  static pb::AddAccountRequest NewAccount(const std::string& platform, const std::string& handle) {
+    pb::AddAccountRequest account;
+    account.set_platform(platform);
+    account.set_handle(handle);
+    account.set_team("ijsselmonde");
+    account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+    return account;
+  }
   // Every table's rows, as text: what must not change.
   std::string Snapshot() {
     std::string all;
@@ -190,11 +199,7 @@ TEST_F(HostileTest, DotAndDotDotAreNotNames) {
     auto refused = op.Call(op.organisation(), &pb::Organisation::Stub::AddUser, user);
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << name;
     EXPECT_TRUE(absl::StrContains(refused.status().message(), "may not be \".\" or \"..\"")) << refused.status();
-    pb::AddAccountRequest account;
-    account.set_platform("x");
-    account.set_handle(name);
-    account.set_team("ijsselmonde");
-    account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+    const pb::AddAccountRequest account = NewAccount("x", name);
     EXPECT_EQ(op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account).status().code(),
               absl::StatusCode::kInvalidArgument) << name;
   }
@@ -214,11 +219,7 @@ TEST_F(HostileTest, NamesWithDotsInsideAreAccepted) {
 // Issue 16 (6): an error quotes at most 64 characters of what was sent.
 TEST_F(HostileTest, ErrorsQuoteAtMostSixtyFourCharactersOfTheInput) {
   Client& op = vault_.operator_client();
-  pb::AddAccountRequest account;
-  account.set_platform(std::string(100 * 1024, 'p'));
-  account.set_handle("Nieuw");
-  account.set_team("ijsselmonde");
-  account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+  const pb::AddAccountRequest account = NewAccount(std::string(100 * 1024, 'p'), "Nieuw");
   auto refused = op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_LT(refused.status().message().size(), 250u) << refused.status().message().substr(0, 300);
@@ -228,11 +229,7 @@ TEST_F(HostileTest, ErrorsQuoteAtMostSixtyFourCharactersOfTheInput) {
 
 TEST_F(HostileTest, ErrorsQuoteShortInputWhole) {
   Client& op = vault_.operator_client();
-  pb::AddAccountRequest account;
-  account.set_platform("myspace");
-  account.set_handle("Nieuw");
-  account.set_team("ijsselmonde");
-  account.set_kind(pb::ACCOUNT_KIND_POLITIE_ALLEEN);
+  const pb::AddAccountRequest account = NewAccount("myspace", "Nieuw");
   auto refused = op.Call(op.organisation(), &pb::Organisation::Stub::AddAccount, account);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "unknown platform \"myspace\":")) << refused.status();
