@@ -13,6 +13,7 @@
 
 #include <tuple>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -56,6 +57,16 @@ std::string AuditJsonLine(const pb::AuditExportItem& item) {
 }
 
 int ExitCodeFor(const absl::Status& status) {
+  // The server's reason, where it gave one, decides the class (common.proto lists them).
+  if (std::optional<std::string> reason = RefusalOf(status)) {
+    static const auto* const kUsage = new absl::flat_hash_set<std::string>{"REASON_REQUIRED", "INPUT_INVALID"};
+    // Needs approval, or another step first.
+    static const auto* const kNeedsStep = new absl::flat_hash_set<std::string>{
+        "NEEDS_APPROVAL", "GRANT_NOT_USABLE", "REQUEST_STATE",   "ACCOUNT_STATE",
+        "ROTATION_STATE", "ARCHIVE_MISSING",  "USER_DISABLED", "CERTIFICATE_STATE"};
+    if (kUsage->contains(*reason)) return kExitUsage;
+    if (kNeedsStep->contains(*reason)) return kExitNeedsApproval;
+  }
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kExitOk;
@@ -1110,8 +1121,8 @@ int RunKluis(int argc, char** argv) {
       "Accounts are named PLATFORM/HANDLE (x/WA_Lombardijen1, instagram/minpres); the bare handle is enough\n"
       "when only one platform has it. Secrets are read from standard input or a no-echo prompt, never argv.\n"
       "Exit codes: 0 ok; 1 usage or bad input (also a missing or too-short reason); 2 denied; 3 not found\n"
-      "(or not yours to see); 4 needs approval (no grant yet, or one used, denied or expired; a request in\n"
-      "the wrong state); 5 server unavailable or failing, or not authenticated (disabled user, revoked\n"
+      "(or not yours to see); 4 needs approval or another step first (no grant yet, or one used, denied or\n"
+      "expired; a request, account or rotation in the wrong state); 5 server unavailable or failing, or not authenticated (disabled user, revoked\n"
       "certificate); 6 verification failed (damaged data, an audit export that does not verify).\n"
       "kluis COMMAND --help describes each command.");
   app.fallthrough();  // --profile may stand after the subcommand too

@@ -2,8 +2,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "crypto/certificates.h"
+#include "kluis/wire/error_details.h"
 
 namespace kluis::client {
+namespace {
+
+// Where the server's reason (the error details' ErrorInfo.reason) rides on the absl::Status.
+constexpr absl::string_view kRefusalPayload = "kluis/refusal";
+
+}  // namespace
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -14,7 +21,17 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
     return absl::UnavailableError("server did not answer in time");
   }
   // absl::StatusCode and grpc::StatusCode share their numbering (both follow google.rpc.Code).
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  absl::Status converted(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  if (std::optional<std::string> reason = wire::ErrorReason(status)) {
+    converted.SetPayload(kRefusalPayload, absl::Cord(*reason));
+  }
+  return converted;
+}
+
+std::optional<std::string> RefusalOf(const absl::Status& status) {
+  auto reason = status.GetPayload(kRefusalPayload);
+  if (!reason) return std::nullopt;
+  return std::string(*reason);
 }
 
 namespace {

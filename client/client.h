@@ -2,6 +2,7 @@
 #define KLUIS_CLIENT_CLIENT_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -18,7 +19,11 @@ namespace kluis::client {
 
 // The one conversion from gRPC's status to the client's error vocabulary. A transport failure
 // (server down, TLS refused) becomes kUnavailable with a message that says so.
+// The server's reason travels along (common.proto's ErrorInfo): RefusalOf reads it back.
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// The reason the server gave for refusing ("NEEDS_APPROVAL", ...), if it gave one.
+std::optional<std::string> RefusalOf(const absl::Status& status);
 
 // A connection to kluisd over mutual TLS with the profile's key and certificate. Thread-safe.
 class Client {

@@ -17,6 +17,13 @@ Decision Make(Verdict verdict, const std::string& rule, std::optional<Role> role
   return decision;
 }
 
+// Needs a new approval: the request named for this release can no longer be used.
+Decision Unusable(const Rule& rule, std::string explanation) {
+  Decision decision = Make(Verdict::kNeedsApproval, rule.id, rule.role, std::move(explanation));
+  decision.grant_not_usable = true;
+  return decision;
+}
+
 // The role a caller holds on the resource, so that a refusal names who was refused.
 std::optional<Role> AnyCoveringRole(const std::vector<Binding>& bindings, const Resource& resource,
                                     absl::Time now) {
@@ -76,16 +83,14 @@ Decision OnRequest(const Policy& policy, const Rule& rule, const Resource& accou
     // A grant that cannot be used (any more) needs a new approval: the remedy is a new request,
     // and the CLI says so with the exit code of "needs approval" (4).
     case RequestState::kDenied:
-      return Make(Verdict::kNeedsApproval, rule.id, rule.role,
-                  absl::StrCat(id, " was denied", rule.escalate_to ? "; kluis escalate can take it further" : ""));
+      return Unusable(rule, absl::StrCat(id, " was denied",
+                                         rule.escalate_to ? "; kluis escalate can take it further" : ""));
     case RequestState::kEscalationDenied:
-      return Make(Verdict::kNeedsApproval, rule.id, rule.role,
-                  absl::StrCat(id, " was denied by the landelijk regisseur; that decision stands"));
+      return Unusable(rule, absl::StrCat(id, " was denied by the landelijk regisseur; that decision stands"));
     case RequestState::kUsed:
-      return Make(Verdict::kNeedsApproval, rule.id, rule.role,
-                  absl::StrCat(id, " has been used; a grant works once: make a new request"));
+      return Unusable(rule, absl::StrCat(id, " has been used; a grant works once: make a new request"));
     case RequestState::kExpired:
-      return Make(Verdict::kNeedsApproval, rule.id, rule.role, absl::StrCat(id, " expired unused: make a new request"));
+      return Unusable(rule, absl::StrCat(id, " expired unused: make a new request"));
   }
   return Make(Verdict::kDeny, rule.id, rule.role, "unknown request state");
 }

@@ -33,6 +33,8 @@ struct Decision {
   std::string explanation;
   // Refused only because the rule's reason is missing or too short: bad input, not a denial.
   bool reason_too_short = false;
+  // Needs approval because the named request's grant was used, denied or has expired.
+  bool grant_not_usable = false;
 
   bool allows() const { return verdict == Verdict::kAllow; }
 };

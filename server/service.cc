@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "crypto/signing.h"
+#include "kluis/wire/error_details.h"
+#include "server/refusal.h"
 #include "kluis/v1/audit.grpc.pb.h"
 #include "kluis/v1/enrollment.grpc.pb.h"
 #include "kluis/v1/organisation.grpc.pb.h"
@@ -877,7 +879,12 @@ class AuditService final : public pb::Audit::Service {
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // absl::StatusCode and grpc::StatusCode share their numbering (both follow google.rpc.Code).
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  std::string message(status.message());
+  const std::optional<std::string> refusal = RefusalOf(status);
+  if (!refusal) return grpc::Status(code, message);
+  std::string details = wire::ErrorDetails(code, message, *refusal, {});
+  return grpc::Status(code, std::move(message), std::move(details));
 }
 
 std::vector<std::unique_ptr<grpc::Service>> MakeServices(Vault& vault) {

@@ -30,6 +30,7 @@
 #include "crypto/totp.h"
 #include "server/audit/audit_log.h"
 #include "server/files.h"
+#include "server/refusal.h"
 
 namespace kluis::server {
 
@@ -149,8 +150,9 @@ absl::Status CheckText(absl::string_view what, absl::string_view text, size_t ma
 absl::Status CheckMeaningfulReason(absl::string_view reason, const policies::Policy& policy,
                                    absl::string_view what) {
   if (static_cast<int>(absl::StripAsciiWhitespace(reason).size()) < policy.min_reason_length) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " needs a reason of at least ",
-                                                   policy.min_reason_length, " characters"));
+    return Refused(Refusal::kReasonRequired,
+                   absl::InvalidArgumentError(absl::StrCat(what, " needs a reason of at least ",
+                                                           policy.min_reason_length, " characters")));
   }
   return absl::OkStatus();
 }
@@ -283,11 +285,14 @@ absl::StatusOr<std::unique_ptr<audit::Checkpointer>> MakeCheckpointer(const cryp
 
 absl::Status DeniedError(const Decision& decision, absl::string_view what) {
   // Exit codes by class (DESIGN.md §9): a missing reason is bad input (1), not a denial (2).
-  if (decision.reason_too_short) return absl::InvalidArgumentError(decision.explanation);
+  if (decision.reason_too_short) {
+    return Refused(Refusal::kReasonRequired, absl::InvalidArgumentError(decision.explanation));
+  }
   if (!decision.explanation.empty()) {
     const std::string& text = decision.explanation;
     if (decision.verdict == policies::Verdict::kNeedsApproval) {
-      return absl::FailedPreconditionError(absl::StrCat("needs approval: ", text));
+      return Refused(decision.grant_not_usable ? Refusal::kGrantNotUsable : Refusal::kNeedsApproval,
+                     absl::FailedPreconditionError(absl::StrCat("needs approval: ", text)));
     }
     return absl::PermissionDeniedError(absl::StrCat("you may not ", what, ": ", text));
   }
@@ -297,7 +302,11 @@ absl::Status DeniedError(const Decision& decision, absl::string_view what) {
                    " may not ", what, " (rule ", decision.rule, ")"));
 }
 
-Decision Refusal(std::string rule) { return Decision{policies::Verdict::kDeny, std::move(rule), {}}; }
+Decision DeniedBy(std::string rule) { return Decision{policies::Verdict::kDeny, std::move(rule), {}}; }
+
+absl::Status UserDisabled(absl::string_view user) {
+  return Refused(Refusal::kUserDisabled, absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled")));
+}
 
 // Finds the account named `name` ("platform/handle" or a bare handle) among the accounts the
 // caller may see. A missing account and one outside the caller's scope get the same answer.
@@ -553,7 +562,7 @@ absl::StatusOr<storage::UserRow> FindActiveUser(Tx& tx, absl::string_view name) 
   absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(name);
   if (!user.ok()) return user.status();
   if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(name)));
-  if (!(*user)->active) return absl::FailedPreconditionError(absl::StrCat("user ", name, " is disabled"));
+  if (!(*user)->active) return UserDisabled(name);
   return **user;
 }
 
@@ -1190,7 +1199,7 @@ absl::StatusOr<EnrollmentCode> Vault::IssueEnrollmentCode(const Caller& caller,
       if (!found.ok()) return found.status();
       if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
       if (!(*found)->active) {
-        return absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled"));
+        return UserDisabled(user);
       }
       user_id = (*found)->id;
     }
@@ -1275,7 +1284,7 @@ absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl:
     if (!target.ok()) return target.status();
     if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
     if (!(*target)->active) {
-      return absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled"));
+      return UserDisabled(user);
     }
     absl::StatusOr<ScopeTarget> resolved = ResolveScope(tx, caller, scope, scope_name, now);
     if (!resolved.ok()) return resolved.status();
@@ -1420,8 +1429,9 @@ absl::StatusOr<storage::CertificateRow> Vault::RevokeCertificate(const Caller& c
     if (!found.ok()) return found.status();
     if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no certificate SHA256:", wanted));
     if ((*found)->revoked_us.has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat("certificate SHA256:", wanted, " was revoked already (",
-                                                        (*found)->revoke_reason, ")"));
+      return Refused(Refusal::kCertificateState,
+                     absl::FailedPreconditionError(absl::StrCat("certificate SHA256:", wanted,
+                                                                " was revoked already (", (*found)->revoke_reason, ")")));
     }
     absl::StatusOr<bool> changed = tx.RevokeCertificate(wanted, Micros(now), reason);
     if (!changed.ok()) return changed.status();
@@ -1574,9 +1584,10 @@ absl::StatusOr<int64_t> Vault::StoreCurrent(const Caller& caller, absl::string_v
       absl::StatusOr<std::optional<storage::SecretRow>> waiting = tx.SecretInState(found.id, kind, "pending");
       if (!waiting.ok()) return waiting.status();
       if (waiting->has_value()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "a new ", kind, " of ", found.name(), " is already pending: kluis rotate ", found.name(),
-            " --confirm or --abort first"));
+        return Refused(Refusal::kRotationState,
+                       absl::FailedPreconditionError(absl::StrCat(
+                           "a new ", kind, " of ", found.name(), " is already pending: kluis rotate ",
+                           found.name(), " --confirm or --abort first")));
       }
     }
     return InsertVersion(tx, found, kind, plaintext, pending, caller.user);
@@ -1643,8 +1654,9 @@ absl::StatusOr<RotationOutcome> Vault::FinishRotation(const Caller& caller, absl
           (kind == kPassword ? outcome.password : outcome.totp) = *changed;
         }
         if (!outcome.password && !outcome.totp) {
-          return absl::FailedPreconditionError(absl::StrCat("nothing is pending for ", found.name(),
-                                                            ": start with kluis rotate ", found.name()));
+          return Refused(Refusal::kRotationState,
+                         absl::FailedPreconditionError(absl::StrCat("nothing is pending for ", found.name(),
+                                                                    ": start with kluis rotate ", found.name())));
         }
         if (confirm) {
           // A confirmed rotation is what a rotation flag asks for.
@@ -1754,7 +1766,7 @@ absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl:
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   Released released;
-  released.decision = Refusal("account-not-visible");
+  released.decision = DeniedBy("account-not-visible");
   absl::Status unauthenticated;
   absl::Status refusal;
 
@@ -2095,7 +2107,8 @@ absl::StatusOr<AccountView> Vault::StopAccount(const Caller& caller, absl::strin
           found->name(), " --to USER --reason R; rule R8)"));
     }
     if (found->status != "active") {
-      return absl::FailedPreconditionError(absl::StrCat(found->name(), " is already ", found->status));
+      return Refused(Refusal::kAccountState,
+                     absl::FailedPreconditionError(absl::StrCat(found->name(), " is already ", found->status)));
     }
     if (absl::Status s = tx.StopAccount(found->id, reason, Micros(now)); !s.ok()) return s;
     // Pending rotations end with the account: nothing new is set on a platform account that goes.
@@ -2136,8 +2149,10 @@ absl::StatusOr<AccountView> Vault::RecordAccountDeleted(const Caller& caller, ab
     const AccountRow& found = decided->account;
     if (found.status != "stopped") {
       event.decision = "deny";
-      return absl::FailedPreconditionError(absl::StrCat(
-          found.name(), " is ", found.status, ": only a stopped account is deleted (kluis account stop first; R8)"));
+      return Refused(Refusal::kAccountState,
+                     absl::FailedPreconditionError(absl::StrCat(found.name(), " is ", found.status,
+                                                                ": only a stopped account is deleted "
+                                                                "(kluis account stop first; R8)")));
     }
     // Gone from the platform: nothing of it is kept, and it releases nothing from now on.
     absl::StatusOr<int> destroyed = tx.DestroyAllSecrets(found.id);
@@ -2522,9 +2537,10 @@ absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const Ka
   if (step == "archive") {
     const std::string reference = !entry.archive_ref.empty() ? entry.archive_ref : account.archive_ref;
     if (reference.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no archive reference for ", name, ": record one (kluis kabinetswissel archive ", name,
-          " --ref REF) and apply again; nothing is wiped before it is archived (R13)"));
+      return Refused(Refusal::kArchiveMissing,
+                     absl::FailedPreconditionError(absl::StrCat(
+                         "no archive reference for ", name, ": record one (kluis kabinetswissel archive ",
+                         name, " --ref REF) and apply again; nothing is wiped before it is archived (R13)")));
     }
     detail = absl::StrCat("archived at ", reference);
     return tx.SetArchiveReference(account.id, reference);
@@ -2532,7 +2548,8 @@ absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const Ka
   if (step == "wipe") {
     // Checked again here, not only trusted from the step before: no wipe without an archive.
     if (account.archive_ref.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat("refusing to wipe ", name, ": no archive reference (R13)"));
+      return Refused(Refusal::kArchiveMissing, absl::FailedPreconditionError(absl::StrCat(
+                                                  "refusing to wipe ", name, ": no archive reference (R13)")));
     }
     detail = absl::StrCat("the predecessor's posts may be removed; archive ", account.archive_ref);
     return tell_beheerders(absl::StrCat("kabinetswissel: ", name, " is archived at ", account.archive_ref,
@@ -2729,7 +2746,7 @@ absl::StatusOr<RequestLists> Vault::ListRequests(const Caller& caller) {
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   RequestLists lists;
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
-    absl::StatusOr<std::vector<storage::RequestRow>> mine = tx.ListRequests(caller.user_id, 100);
+    absl::StatusOr<std::vector<storage::RequestRow>> mine = tx.ListRequests(caller.user_id, 100, /*with_used=*/true);
     if (!mine.ok()) return mine.status();
     for (const storage::RequestRow& row : *mine) {
       absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById(row.account_id);
@@ -2785,9 +2802,10 @@ absl::StatusOr<RequestView> Vault::DecideRequest(const Caller& caller, int64_t r
     NoteDecision(event, decision);
     if (!decision.allows()) return DeniedError(decision, absl::StrCat("decide request ", request_id));
     if (status.state != policies::RequestState::kPending && !escalation) {
-      return absl::FailedPreconditionError(absl::StrCat("request ", request_id, " is ",
-                                                        policies::RequestStateName(status.state),
-                                                        ": there is nothing to decide"));
+      return Refused(Refusal::kRequestState,
+                     absl::FailedPreconditionError(absl::StrCat("request ", request_id, " is ",
+                                                                policies::RequestStateName(status.state),
+                                                                ": there is nothing to decide")));
     }
     std::optional<int64_t> ttl_us;
     if (ttl.has_value()) ttl_us = absl::ToInt64Microseconds(*ttl);
@@ -2838,14 +2856,16 @@ absl::StatusOr<RequestView> Vault::EscalateRequest(const Caller& caller, int64_t
     event.outcome = "ok";
     if (rule == nullptr || !rule->escalate_to.has_value()) {
       event.decision = "deny";
-      return absl::FailedPreconditionError(
-          absl::StrCat("request ", request_id, " cannot be escalated: its rule names nobody above"));
+      return Refused(Refusal::kRequestState,
+                     absl::FailedPreconditionError(absl::StrCat(
+                         "request ", request_id, " cannot be escalated: its rule names nobody above")));
     }
     if (status.state != policies::RequestState::kDenied) {
       event.decision = "deny";
-      return absl::FailedPreconditionError(absl::StrCat("request ", request_id, " is ",
-                                                        policies::RequestStateName(status.state),
-                                                        "; only a denied request is escalated"));
+      return Refused(Refusal::kRequestState,
+                     absl::FailedPreconditionError(absl::StrCat("request ", request_id, " is ",
+                                                                policies::RequestStateName(status.state),
+                                                                "; only a denied request is escalated")));
     }
     if (absl::Status s = tx.RecordEscalation(request_id, Micros(now)); !s.ok()) return s;
     absl::StatusOr<std::optional<storage::RequestRow>> updated = tx.FindRequest(request_id);
@@ -2942,7 +2962,7 @@ absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& ca
   absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     const Decision decision =
         scope.any() ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
-                    : Refusal("deny-by-default");
+                    : DeniedBy("deny-by-default");
     NoteDecision(event, decision);
     if (!decision.allows()) return DeniedError(decision, "read the audit log (auditors only)");
     absl::StatusOr<std::vector<storage::AuditRow>> found = tx.ListAuditRecords(filter);
@@ -2970,7 +2990,6 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   }
   if (query.account) filters.push_back(absl::StrCat("account=", *query.account));
   if (query.actor) filters.push_back(absl::StrCat("actor=", *query.actor));
-  if (!scope.everything) filters.push_back(absl::StrCat("units=", absl::StrJoin(scope.units, ",")));
   filter.account = query.account;
   filter.actor = query.actor;
   if (!scope.everything) filter.units = scope.units;
@@ -2979,8 +2998,6 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   AuditExport head;
   head.public_key = checkpointer_->public_key();
   head.exported = now;
-  head.filtered = !filters.empty();
-  head.filter = head.filtered ? absl::StrJoin(filters, " ") : "none";
 
   // The export is itself an audit record, and a checkpoint is signed on it. Every export, full or
   // filtered, ends with that record and its checkpoint: the record names the head (its own seq)
@@ -2989,13 +3006,26 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   audit::AuditEvent event = ManagementEvent(caller, auditfile::kExportAction, "");
   const Decision decision = scope.any()
                                 ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
-                                : Refusal("deny-by-default");
+                                : DeniedBy("deny-by-default");
   NoteDecision(event, decision);
   absl::Status current;
   absl::Status opened = db_->Write([&](Tx& tx) -> absl::Status {
     current = StillCurrent(tx, caller, now);
     if (!current.ok()) NoteChangedDuringCall(event, current);
     const bool allowed = current.ok() && decision.allows();
+    // An auditor of some units reads only theirs: the filter names them as people know them.
+    std::vector<std::string> named = filters;
+    if (!scope.everything) {
+      std::vector<std::string> names;
+      for (int64_t id : scope.units) {
+        absl::StatusOr<std::optional<storage::UnitRow>> unit = tx.FindUnitById(id);
+        if (!unit.ok()) return unit.status();
+        names.push_back(unit->has_value() ? (*unit)->name : absl::StrCat("#", id));
+      }
+      named.push_back(absl::StrCat("units=", absl::StrJoin(names, ",")));
+    }
+    head.filtered = !named.empty();
+    head.filter = head.filtered ? absl::StrJoin(named, " ") : "none";
     absl::StatusOr<std::optional<storage::AuditRow>> last = tx.LastAuditRecord();
     if (!last.ok()) return last.status();
     event.reason = auditfile::ExportRecordReason(last->has_value() ? (*last)->seq + 1 : 1, head.filter);

@@ -187,6 +187,14 @@ absl::StatusOr<std::optional<UnitRow>> Tx::FindUnit(absl::string_view name) {
   });
 }
 
+absl::StatusOr<std::optional<UnitRow>> Tx::FindUnitById(int64_t id) {
+  KLUIS_PREPARE(s, "SELECT id, name, display_name FROM units WHERE id = ?");
+  s.Bind(1, id);
+  return First<UnitRow>(s, [](const Statement& s) {
+    return UnitRow{s.Int(0), s.Text(1), s.Text(2)};
+  });
+}
+
 absl::StatusOr<int64_t> Tx::InsertTeam(int64_t unit_id, absl::string_view name,
                                        absl::string_view display_name, int64_t now_us) {
   KLUIS_PREPARE(s,
@@ -682,11 +690,11 @@ absl::StatusOr<std::optional<RequestRow>> Tx::FindRequest(int64_t id) {
 }
 
 absl::StatusOr<std::vector<RequestRow>> Tx::ListRequests(std::optional<int64_t> requester_id,
-                                                         int64_t limit) {
+                                                         int64_t limit, bool with_used) {
   KLUIS_PREPARE(s, absl::StrCat(kRequestColumns,
-                                "WHERE r.used_us IS NULL AND (?1 IS NULL OR r.requester_id = ?1) "
+                                "WHERE (?3 OR r.used_us IS NULL) AND (?1 IS NULL OR r.requester_id = ?1) "
                                 "ORDER BY r.id DESC LIMIT ?2"));
-  s.Bind(1, requester_id).Bind(2, limit);
+  s.Bind(1, requester_id).Bind(2, limit).Bind(3, int64_t{with_used});
   return Collect<RequestRow>(s, ReadRequest);
 }
 

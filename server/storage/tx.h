@@ -207,6 +207,7 @@ class Tx {
   absl::StatusOr<int64_t> InsertUnit(absl::string_view name, absl::string_view display_name,
                                      int64_t now_us);
   absl::StatusOr<std::optional<UnitRow>> FindUnit(absl::string_view name);
+  absl::StatusOr<std::optional<UnitRow>> FindUnitById(int64_t id);
   absl::StatusOr<int64_t> InsertTeam(int64_t unit_id, absl::string_view name,
                                      absl::string_view display_name, int64_t now_us);
   // Teams named `name`, in any unit.
@@ -314,9 +315,10 @@ class Tx {
   // access requests
   absl::StatusOr<int64_t> InsertRequest(const RequestRow& request);
   absl::StatusOr<std::optional<RequestRow>> FindRequest(int64_t id);
-  // Requests not yet used, of one requester when given, newest first.
+  // Requests of one requester when given, newest first: those not yet used, or with `with_used`
+  // the used ones too (a requester's own list shows what their grants were spent on).
   absl::StatusOr<std::vector<RequestRow>> ListRequests(std::optional<int64_t> requester_id,
-                                                       int64_t limit);
+                                                       int64_t limit, bool with_used = false);
   absl::Status RecordRequestDecision(int64_t id, bool escalation, bool approve,
                                      absl::string_view by, int64_t at_us, absl::string_view reason,
                                      std::optional<int64_t> ttl_us);

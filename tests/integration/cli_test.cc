@@ -65,6 +65,14 @@ TEST_F(CliTest, BeheerderGetsTheLoginOthersAreRefusedWithExitCodes) {
   Result json = Kluis("auditor", {"audit", "list", "--format", "json"});
   EXPECT_TRUE(absl::StrContains(json.out, "\"rule\": \"R1.beheerder\"")) << json.out;
   EXPECT_EQ(Kluis("robin.peters", {"audit", "list"}).exit_code, 2);
+  // An auditor of one unit exports that unit's records; the header names it as people know it.
+  const std::string export_file = root_ + "/unit-export.jsonl";
+  Result exported = Kluis("auditor", {"audit", "export", "--format", "jsonl", "--out", export_file});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  std::ifstream export_in(export_file);
+  std::string header;
+  std::getline(export_in, header);
+  EXPECT_TRUE(absl::StrContains(header, "\"filter\":\"units=rotterdam\"")) << header;
 
   Result accounts = Kluis("teamchef.ijsselmonde", {"account", "list", "--format", "csv"});
   EXPECT_TRUE(absl::StrContains(accounts.out, "x/WA_Lombardijen1,politie-alleen")) << accounts.out;
@@ -136,6 +144,7 @@ TEST_F(CliTest, TeamchefEmergencyAndRegisseurRequestThroughTheRealBinaries) {
       << "a used grant needs a new approval (issue 16: exit codes by class)";
   Result listed = Kluis("regisseur.rotterdam", {"requests", "--format", "csv"});
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_TRUE(absl::StrContains(listed.out, ",used,")) << "a used grant stays listed as used:\n" << listed.out;
 
   // SIGHUP with a broken policy: one line in the log, the old rules stay.
   std::ofstream(policy, std::ios::trunc) << "name: \"kapot\"\nrule {\n  id: 1\n";

@@ -138,6 +138,37 @@ TEST_F(RequestTest, R3RequestApprovedByTheBeheerderReleasesExactlyOnce) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// Issue 16 (11): the code alone (FAILED_PRECONDITION) does not say why; the error's details do,
+// as common.proto's ErrorInfo, and the CLI picks its exit code from them.
+TEST_F(RequestTest, RefusalsCarryTheirReasonInTheErrorDetails) {
+  auto asked = Ask("regisseur.rotterdam", "koppelen", "koppelen aan de landelijke webcare-tool");
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_EQ(client::RefusalOf(GetWith("regisseur.rotterdam", asked->id()).status()), "NEEDS_APPROVAL");
+  ASSERT_TRUE(Decide("robin.peters", asked->id(), true).ok());
+  ASSERT_TRUE(GetWith("regisseur.rotterdam", asked->id()).ok());
+  auto used = GetWith("regisseur.rotterdam", asked->id());
+  EXPECT_EQ(used.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client::RefusalOf(used.status()), "GRANT_NOT_USABLE");
+  EXPECT_EQ(client::RefusalOf(Decide("teamchef.ijsselmonde", asked->id(), false, "te laat maar toch nee").status()),
+            "REQUEST_STATE");
+  auto short_reason = Emergency("teamchef.ijsselmonde", "nood");
+  EXPECT_EQ(short_reason.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client::RefusalOf(short_reason.status()), "REASON_REQUIRED");
+  auto asked_again = Ask("regisseur.rotterdam", "koppelen", "koppelen aan de landelijke webcare-tool");
+  ASSERT_TRUE(asked_again.ok()) << asked_again.status();
+  auto terse_denial = Decide("robin.peters", asked_again->id(), false, "nee");
+  EXPECT_EQ(terse_denial.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client::RefusalOf(terse_denial.status()), "REASON_REQUIRED");
+}
+
+TEST_F(RequestTest, APlainDenialCarriesNoReasonBeyondItsCode) {
+  auto refused = Emergency("regisseur.rotterdam", "ik wil het nu meteen hebben");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(client::RefusalOf(refused.status()), std::nullopt);
+  EXPECT_TRUE(Emergency("teamchef.ijsselmonde", "beheerder onbereikbaar, dreiging").ok());
+  EXPECT_EQ(client::RefusalOf(absl::OkStatus()), std::nullopt);
+}
+
 TEST_F(RequestTest, R3GrantExpiresAfterItsTimeToLive) {
   auto asked = Ask("regisseur.rotterdam");
   ASSERT_TRUE(Decide("robin.peters", asked->id(), true).ok());
