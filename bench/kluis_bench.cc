@@ -40,11 +40,11 @@
 #include "crypto/signing.h"
 #include "echo.grpc.pb.h"
 #include "server/audit/audit_log.h"
-#include "server/clock.h"
+#include "server/vault/clock.h"
 #include "server/server.h"
 #include "server/storage/database.h"
 #include "server/storage/tx.h"
-#include "server/vault.h"
+#include "server/vault/vault.h"
 
 namespace kluis::bench {
 namespace {

@@ -12,9 +12,10 @@
 #include "crypto/hash.h"
 #include "crypto/kdf.h"
 #include "server/audit/audit_log.h"
-#include "server/files.h"
 #include "server/storage/database.h"
-#include "server/vault.h"
+#include "server/storage/tx.h"
+#include "server/vault/files.h"
+#include "server/vault/vault.h"
 
 namespace kluis::server {
 namespace {

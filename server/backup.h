@@ -7,7 +7,7 @@
 #include "absl/status/statusor.h"
 #include "crypto/root_key.h"
 #include "crypto/secret_bytes.h"
-#include "server/clock.h"
+#include "server/vault/clock.h"
 
 namespace kluis::server {
 

@@ -18,7 +18,9 @@
 #include "crypto/random.h"
 #include "server/backup.h"
 #include "server/server.h"
-#include "server/vault.h"
+#include "server/storage/database.h"
+#include "server/storage/tx.h"
+#include "server/vault/vault.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <grpcpp/impl/codegen/service_type.h>
 
 #include "absl/status/statusor.h"
-#include "server/vault.h"
+#include "server/vault/vault.h"
 
 namespace kluis::server {
 

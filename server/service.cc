@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "crypto/signing.h"
 #include "kluis/wire/error_details.h"
-#include "server/refusal.h"
+#include "server/vault/refusal.h"
 #include "kluis/v1/audit.grpc.pb.h"
 #include "kluis/v1/enrollment.grpc.pb.h"
 #include "kluis/v1/organisation.grpc.pb.h"

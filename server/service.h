@@ -8,7 +8,7 @@
 #include <grpcpp/impl/codegen/service_type.h>
 
 #include "absl/status/status.h"
-#include "server/vault.h"
+#include "server/vault/vault.h"
 
 namespace kluis::server {
 

@@ -1,5 +1,7 @@
 #include "server/audit/audit_log.h"
 
+#include "server/storage/tx.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace kluis::audit {

@@ -9,7 +9,11 @@
 #include "absl/time/time.h"
 #include "auditfile/format.h"
 #include "crypto/signing.h"
-#include "server/storage/tx.h"
+#include "server/storage/rows.h"
+
+namespace kluis::storage {
+class Tx;
+}  // namespace kluis::storage
 
 namespace kluis::audit {
 

@@ -8,6 +8,8 @@
 #include "crypto/hash.h"
 #include "crypto/random.h"
 #include "crypto/signing.h"
+#include "server/storage/database.h"
+#include "server/storage/tx.h"
 
 namespace kluis::audit {
 namespace {

@@ -8,9 +8,11 @@
 
 #include "client/client.h"
 #include "client/profile.h"
-#include "server/clock.h"
+#include "server/storage/database.h"
+#include "server/storage/tx.h"
+#include "server/vault/clock.h"
 #include "server/server.h"
-#include "server/vault.h"
+#include "server/vault/vault.h"
 #include "server/storage/database.h"
 
 namespace kluis::testing {

@@ -1,4 +1,4 @@
-#include "server/refusal.h"
+#include "server/vault/refusal.h"
 
 namespace kluis::server {
 namespace {

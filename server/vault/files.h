@@ -1,5 +1,5 @@
-#ifndef KLUIS_SERVER_FILES_H_
-#define KLUIS_SERVER_FILES_H_
+#ifndef KLUIS_SERVER_VAULT_FILES_H_
+#define KLUIS_SERVER_VAULT_FILES_H_
 
 #include <sys/types.h>
 
@@ -41,4 +41,4 @@ class DataDirLock {
 
 }  // namespace kluis::server
 
-#endif  // KLUIS_SERVER_FILES_H_
+#endif  // KLUIS_SERVER_VAULT_FILES_H_

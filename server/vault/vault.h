@@ -1,5 +1,5 @@
-#ifndef KLUIS_SERVER_VAULT_H_
-#define KLUIS_SERVER_VAULT_H_
+#ifndef KLUIS_SERVER_VAULT_VAULT_H_
+#define KLUIS_SERVER_VAULT_VAULT_H_
 
 #include <cstdint>
 #include <memory>
@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crypto/certificates.h"
 #include "crypto/root_key.h"
@@ -19,11 +19,15 @@
 #include "policies/policy.h"
 #include "policies/requests.h"
 #include "server/audit/audit_log.h"
-#include "server/clock.h"
-#include "server/files.h"
-#include "server/secret_sealer.h"
-#include "server/storage/database.h"
-#include "server/storage/tx.h"
+#include "server/storage/rows.h"
+#include "server/vault/clock.h"
+#include "server/vault/files.h"
+#include "server/vault/secret_sealer.h"
+
+namespace kluis::storage {
+class Database;
+class Tx;
+}  // namespace kluis::storage
 
 namespace kluis::server {
 
@@ -464,17 +468,13 @@ class Vault {
   // R4: the regisseur's custody report of a unit (all units in scope when empty).
   absl::StatusOr<CustodyReport> Custody(const Caller& caller, absl::string_view unit);
 
+ public:
+  ~Vault();
+
  private:
   Vault(DataDirLock lock, std::unique_ptr<storage::Database> db, crypto::SecretBytes root,
         SecretSealer sealer, std::unique_ptr<audit::Checkpointer> checkpointer, Clock& clock,
-        policies::Policy policy)
-      : lock_(std::move(lock)),
-        db_(std::move(db)),
-        root_(std::move(root)),
-        sealer_(std::move(sealer)),
-        checkpointer_(std::move(checkpointer)),
-        clock_(clock),
-        policy_(std::make_shared<const policies::Policy>(std::move(policy))) {}
+        policies::Policy policy);
 
   // Appends the audit record of `event` (and its checkpoint, when one is due) in `tx`.
   absl::Status Record(storage::Tx& tx, const audit::AuditEvent& event, absl::Time now);
@@ -577,4 +577,4 @@ std::string CaCertificatePath(const std::string& data_dir);
 
 }  // namespace kluis::server
 
-#endif  // KLUIS_SERVER_VAULT_H_
+#endif  // KLUIS_SERVER_VAULT_VAULT_H_

@@ -1,5 +1,5 @@
-#ifndef KLUIS_SERVER_CLOCK_H_
-#define KLUIS_SERVER_CLOCK_H_
+#ifndef KLUIS_SERVER_VAULT_CLOCK_H_
+#define KLUIS_SERVER_VAULT_CLOCK_H_
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -41,4 +41,4 @@ class ManualClock final : public Clock {
 
 }  // namespace kluis::server
 
-#endif  // KLUIS_SERVER_CLOCK_H_
+#endif  // KLUIS_SERVER_VAULT_CLOCK_H_

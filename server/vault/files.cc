@@ -1,4 +1,4 @@
-#include "server/files.h"
+#include "server/vault/files.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

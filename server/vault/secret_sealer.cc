@@ -1,4 +1,4 @@
-#include "server/secret_sealer.h"
+#include "server/vault/secret_sealer.h"
 
 #include "absl/strings/str_cat.h"
 #include "crypto/kdf.h"

@@ -1,5 +1,5 @@
-#ifndef KLUIS_SERVER_SECRET_SEALER_H_
-#define KLUIS_SERVER_SECRET_SEALER_H_
+#ifndef KLUIS_SERVER_VAULT_SECRET_SEALER_H_
+#define KLUIS_SERVER_VAULT_SECRET_SEALER_H_
 
 #include "absl/strings/string_view.h"
 #include <cstdint>
@@ -36,4 +36,4 @@ class SecretSealer {
 
 }  // namespace kluis::server
 
-#endif  // KLUIS_SERVER_SECRET_SEALER_H_
+#endif  // KLUIS_SERVER_VAULT_SECRET_SEALER_H_

@@ -1,8 +1,8 @@
 // Why a call was refused, where the status code alone does not say (FAILED_PRECONDITION above
 // all). The reason rides on the absl::Status as a payload; the gRPC adapter (service.cc) puts it in
 // the error's details as ErrorInfo.reason, the names listed in proto/kluis/v1/common.proto.
-#ifndef KLUIS_SERVER_REFUSAL_H_
-#define KLUIS_SERVER_REFUSAL_H_
+#ifndef KLUIS_SERVER_VAULT_REFUSAL_H_
+#define KLUIS_SERVER_VAULT_REFUSAL_H_
 
 #include <optional>
 #include <string>
@@ -35,4 +35,4 @@ std::optional<std::string> RefusalOf(const absl::Status& status);
 
 }  // namespace kluis::server
 
-#endif  // KLUIS_SERVER_REFUSAL_H_
+#endif  // KLUIS_SERVER_VAULT_REFUSAL_H_

@@ -1,0 +1,182 @@
+// The rows of the vault's tables, as the typed queries of a transaction (tx.h) return them. Plain
+// values: no SQLite here, so layers above can name rows without compiling against the database.
+#ifndef KLUIS_SERVER_STORAGE_ROWS_H_
+#define KLUIS_SERVER_STORAGE_ROWS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kluis::storage {
+
+struct UnitRow {
+  int64_t id = 0;
+  std::string name;
+  std::string display_name;
+};
+
+struct TeamRow {
+  int64_t id = 0;
+  int64_t unit_id = 0;
+  std::string unit_name;
+  std::string name;
+  std::string display_name;
+};
+
+struct UserRow {
+  int64_t id = 0;
+  std::string name;
+  std::string display_name;
+  bool active = false;
+};
+
+// A role binding as stored. `role` and `scope_kind` are the words of DESIGN.md §5 ("beheerder",
+// "account"); scope_id is 0 for the global scope. scope_name is resolved for display.
+struct BindingRow {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string user_name;
+  std::string role;
+  std::string scope_kind;
+  int64_t scope_id = 0;
+  std::string scope_name;
+  int64_t valid_from_us = 0;
+  std::optional<int64_t> valid_until_us;
+  std::string granted_by;
+  std::optional<int64_t> ended_us;
+};
+
+struct AccountRow {
+  int64_t id = 0;
+  int64_t team_id = 0;
+  int64_t unit_id = 0;
+  std::string team_name;
+  std::string unit_name;
+  std::string platform;
+  std::string handle;
+  std::string kind;
+  std::string status;  // active, stopped, archived
+  bool mandatory = false;  // a mandatory geographic account: never stopped, only handed over (R8)
+  std::optional<int64_t> stopped_us;
+  std::string stop_reason;
+  std::string archive_ref;  // where the posts are archived (R13), before anything is wiped
+  std::string name() const { return platform + "/" + handle; }
+};
+
+// A kabinetswissel plan as stored: the vault's own encoding of its inputs (server/vault.cc).
+struct PlanRow {
+  std::string id;
+  int64_t unit_id = 0;
+  std::string body;
+  int64_t created_us = 0;
+  std::string created_by;
+};
+
+struct SecretRow {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  std::string kind;  // "password", "email", later "totp", "recovery-code"
+  int64_t version = 0;
+  std::string state;
+  std::string sealed;
+  int64_t key_version = 0;
+  std::string created_by;
+  int64_t created_us = 0;
+  std::optional<int64_t> retired_us;
+};
+
+struct EnrollmentCodeRow {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string code_hash;
+  int64_t created_us = 0;
+  int64_t expires_us = 0;
+  std::optional<int64_t> used_us;
+  std::optional<int64_t> revoked_us;
+  int64_t attempts = 0;
+};
+
+struct CertificateRow {
+  std::string fingerprint;
+  int64_t user_id = 0;
+  int64_t issued_us = 0;
+  int64_t not_after_us = 0;
+  std::optional<int64_t> revoked_us;
+  std::string revoke_reason;
+};
+
+struct PkiRow {
+  std::string certificate_pem;
+  std::string sealed_key;
+};
+
+// An access request as stored: facts with their times; the state is derived by the policy.
+struct RequestRow {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  int64_t requester_id = 0;
+  std::string requester;
+  std::string rule_id, purpose, reason;
+  int64_t created_us = 0;
+  std::optional<std::string> decision;  // "approve" or "deny"
+  std::string decided_by, decision_reason;
+  std::optional<int64_t> decided_us, grant_ttl_us;
+  std::optional<int64_t> escalated_us;
+  std::optional<std::string> escalation_decision;
+  std::string escalation_decided_by, escalation_reason;
+  std::optional<int64_t> escalation_decided_us, escalation_ttl_us;
+  std::optional<int64_t> used_us;
+};
+
+struct NotificationRow {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string kind;  // "break-glass", "request", "escalation", "decision"
+  std::string account;
+  std::optional<int64_t> request_id;
+  std::string text;
+  int64_t created_us = 0;
+};
+
+struct RotationFlagRow {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  std::string cause;
+  std::string raised_by;
+  int64_t raised_us = 0;
+};
+
+// One audit record as stored: the fields, the canonical bytes that were hashed, and the chain hash.
+struct AuditRow {
+  int64_t seq = 0;
+  int64_t time_us = 0;
+  std::optional<int64_t> unit_id;
+  std::string actor, role, action, account, decision, rule, reason, request_id, peer, outcome;
+  std::string certificate;  // record version 2 on; "" before
+  std::string canonical;
+  std::string chain_hash;
+};
+
+// A signed audit checkpoint: the chain hash of record `seq` at `time_us`, Ed25519-signed.
+struct CheckpointRow {
+  int64_t seq = 0;
+  int64_t time_us = 0;
+  std::string chain_hash;
+  std::string signature;
+};
+
+struct AuditFilter {
+  std::optional<int64_t> since_us, until_us;
+  std::optional<std::string> account, actor;
+  std::optional<int64_t> after_seq;  // for paging by sequence
+  std::optional<int64_t> up_to_seq;  // an export stops at the record that opened it
+  bool releases_only = false;        // only secrets that actually left: allowed and ok releases
+  // Empty: every unit. Otherwise only records about these units.
+  std::vector<int64_t> units;
+  int64_t limit = 1000;
+};
+
+}  // namespace kluis::storage
+
+#endif  // KLUIS_SERVER_STORAGE_ROWS_H_

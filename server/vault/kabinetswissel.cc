@@ -1,0 +1,503 @@
+// The kabinetswissel (R13): the plan for a change of cabinet, and applying it step by step.
+#include "server/vault/vault.h"
+
+#include <algorithm>
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "crypto/random.h"
+#include "server/audit/audit_log.h"
+#include "server/storage/database.h"
+#include "server/storage/tx.h"
+#include "server/vault/attempt.h"
+#include "server/vault/checks.h"
+#include "server/vault/internal.h"
+#include "server/vault/obligations.h"
+#include "server/vault/refusal.h"
+#include "server/vault/resolve.h"
+
+namespace kluis::server {
+
+namespace {
+
+constexpr char kHandback[] = "handback";
+constexpr char kKeepRemoved[] = "keep-2fa-removed";
+
+// The steps of one minister account, in the order they run. Corporate (R13): archive before the
+// wipe, end the predecessor's access, change the password and the authenticator, bind the
+// successor. Hybrid (R14): the authenticator goes with the minister or is marked for removal,
+// the ministry's access ends, the vault lets go of the account.
+std::vector<KabinetswisselStep> StepsFor(const KabinetswisselAccount& a) {
+  const std::string who = a.predecessors.empty() ? "nobody is bound" : absl::StrJoin(a.predecessors, ", ");
+  if (a.kind == "corporate") {
+    return {
+        {"archive", absl::StrCat("record where the predecessor's posts are archived: ",
+                                 a.archive_ref.empty() ? "(none given: record one before apply)" : a.archive_ref),
+         "todo", ""},
+        {"wipe", "the predecessor's posts may be removed on the platform (only once archived)", "todo", ""},
+        {"end-predecessor", absl::StrCat("end the bewindspersoon and politiek-assistent access (and grants) of: ", who),
+         "todo", ""},
+        {"rotate-password", absl::StrCat("a new password, pending: set it on the platform, then kluis rotate ",
+                                         a.account, " --confirm"),
+         "todo", ""},
+        {"renew-2fa", absl::StrCat("set up the authenticator anew: kluis secret set-totp ", a.account,
+                                   " --pending, then kluis rotate ", a.account, " --confirm"),
+         "todo", ""},
+        {"bind-successor", absl::StrCat(a.successor, " becomes bewindspersoon of the account"), "todo", ""},
+    };
+  }
+  return {
+      a.hybrid == kHandback
+          ? KabinetswisselStep{"handback-2fa",
+                               absl::StrCat("hand the authenticator (otpauth URI and QR) to the departing minister: ",
+                                            a.departing.empty() ? "(no bewindspersoon bound)" : absl::StrJoin(a.departing, ", ")),
+                               "todo", ""}
+          : KabinetswisselStep{"remove-2fa", "the minister removes the ministry's authenticator from the account",
+                               "todo", ""},
+      {"end-ministry-bindings", absl::StrCat("end the ministry's access: ", who), "todo", ""},
+      {"release-custody", "destroy the vault's copy of the secrets; the account stays read-only for the audit trail",
+       "todo", ""},
+  };
+}
+
+// The stored form of a plan: the unit, then one line per account, tab-separated, in plan order.
+// Every field was checked by CheckName or CheckText, so none holds a tab or a newline.
+std::string EncodePlan(const KabinetswisselPlan& plan) {
+  std::string body = absl::StrCat("unit\t", plan.unit, "\n");
+  for (const KabinetswisselAccount& a : plan.accounts) {
+    absl::StrAppend(&body, a.account, "\t", a.kind, "\t", a.successor, "\t", a.hybrid, "\t", a.archive_ref,
+                    "\t", absl::StrJoin(a.predecessors, ","), "\t", absl::StrJoin(a.departing, ","), "\n");
+  }
+  return body;
+}
+
+std::vector<KabinetswisselAccount> DecodePlan(absl::string_view body, std::string* unit) {
+  std::vector<KabinetswisselAccount> accounts;
+  for (absl::string_view line : absl::StrSplit(body, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, '\t');
+    if (f.size() == 2 && f[0] == "unit") {
+      *unit = f[1];
+      continue;
+    }
+    f.resize(7);
+    KabinetswisselAccount a{f[0], f[1], f[2], f[3], f[4],
+                            absl::StrSplit(f[5], ',', absl::SkipEmpty()),
+                            absl::StrSplit(f[6], ',', absl::SkipEmpty()), {}};
+    a.steps = StepsFor(a);
+    accounts.push_back(std::move(a));
+  }
+  return accounts;
+}
+
+// Ends the account-scoped bindings of `roles` on the account, except those of `keep`; returns
+// "user (role)" for each.
+absl::StatusOr<std::vector<std::string>> EndAccountBindings(Tx& tx, const AccountRow& account,
+                                                            const std::vector<const char*>& roles,
+                                                            absl::string_view keep, absl::Time now,
+                                                            absl::string_view by) {
+  std::vector<std::string> ended;
+  for (const char* role : roles) {
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+        tx.UsersWithRole("account", account.id, role, Micros(now));
+    if (!holders.ok()) return holders.status();
+    for (const auto& [id, name] : *holders) {
+      if (name == keep) continue;
+      absl::StatusOr<int> count = tx.EndBindings(id, role, "account", account.id, Micros(now), by);
+      if (!count.ok()) return count.status();
+      ended.push_back(absl::StrCat(name, " (", role, ")"));
+    }
+  }
+  return ended;
+}
+
+// The one entry of `pairs` that names `account` (PLATFORM/HANDLE, or the bare handle).
+const std::string* ValueFor(const std::vector<std::pair<std::string, std::string>>& pairs,
+                            const AccountRow& account) {
+  for (const auto& [name, value] : pairs) {
+    if (name == account.name()) return &value;
+  }
+  for (const auto& [name, value] : pairs) {
+    if (name.find('/') == std::string::npos && absl::EqualsIgnoreCase(name, account.handle)) return &value;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& caller,
+                                                             const KabinetswisselInput& input) {
+  if (absl::Status s = CheckName("unit", input.unit); !s.ok()) return RefuseInput(caller, "kabinetswissel-plan", s);
+  for (const auto* pairs : {&input.successors, &input.hybrid, &input.archives}) {
+    for (const auto& [account, value] : *pairs) {
+      if (absl::Status s = CheckText("account", account, 200, true); !s.ok()) return RefuseInput(caller, "kabinetswissel-plan", s);
+      if (absl::Status s = CheckText(absl::StrCat("the value for ", account), value, 200, true); !s.ok()) return RefuseInput(caller, "kabinetswissel-plan", s);
+    }
+  }
+  for (const auto& [account, choice] : input.hybrid) {
+    if (choice != kHandback && choice != kKeepRemoved) {
+      return absl::InvalidArgumentError(absl::StrCat("--hybrid ", Quoted(account), "=", Quoted(choice),
+                                                     ": the choice is handback or keep-2fa-removed"));
+    }
+  }
+  for (const auto& [account, user] : input.successors) {
+    if (absl::Status s = CheckName("successor", user); !s.ok()) return RefuseInput(caller, "kabinetswissel-plan", s);
+  }
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  KabinetswisselPlan plan;
+  plan.id = absl::StrCat("kw-", absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone()), "-",
+                         absl::BytesToHexString(crypto::RandomBytes(4)));
+  plan.unit = input.unit;
+  plan.created = now;
+  plan.created_by = caller.user;
+  audit::AuditEvent event = ManagementEvent(caller, "kabinetswissel-plan", plan.id);
+  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::UnitRow>> unit = tx.FindUnit(input.unit);
+    if (!unit.ok()) return unit.status();
+    const absl::Status no_unit = absl::NotFoundError(
+        absl::StrCat("no minister accounts in unit \"", input.unit, "\" that you have a role on"));
+    if (!unit->has_value()) return no_unit;
+    event.unit_id = (*unit)->id;
+    absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
+    if (!accounts.ok()) return accounts.status();
+    std::vector<std::string> used;  // every name given must be one of the unit's minister accounts
+    for (const AccountRow& account : *accounts) {
+      if (account.unit_id != (*unit)->id || account.status != "active" ||
+          (account.kind != "corporate" && account.kind != "hybrid")) {
+        continue;
+      }
+      if (!policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kViewAccount, now).allows()) {
+        continue;
+      }
+      const Decision decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(account),
+                                                 Action::kKabinetswissel, {caller.user_id}, now);
+      NoteDecision(event, decision);
+      if (!decision.allows()) return DeniedError(decision, absl::StrCat("plan the kabinetswissel of ", account.name()));
+      KabinetswisselAccount entry;
+      entry.account = account.name();
+      entry.kind = account.kind;
+      const std::string* successor = ValueFor(input.successors, account);
+      const std::string* choice = ValueFor(input.hybrid, account);
+      const std::string* archive = ValueFor(input.archives, account);
+      for (const std::string* given : {successor, choice, archive}) {
+        if (given != nullptr) used.push_back(account.name());
+      }
+      if (account.kind == "corporate") {
+        if (successor == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate and passes to the successor: "
+                                                         "give --successor ", account.name(), "=USER (R13)"));
+        }
+        if (choice != nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate: --hybrid is for hybrid accounts"));
+        }
+        if (absl::StatusOr<storage::UserRow> user = FindActiveUser(tx, *successor); !user.ok()) return user.status();
+        entry.successor = *successor;
+        entry.archive_ref = archive != nullptr ? *archive : account.archive_ref;
+        for (const char* role : {"bewindspersoon", "politiek-assistent"}) {
+          absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+              tx.UsersWithRole("account", account.id, role, Micros(now));
+          if (!holders.ok()) return holders.status();
+          for (const auto& [id, name] : *holders) {
+            if (name == entry.successor) continue;
+            entry.predecessors.push_back(name);
+            if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
+          }
+        }
+      } else {
+        if (choice == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              account.name(), " is hybrid and leaves with the minister: give --hybrid ", account.name(),
+              "=handback (the authenticator goes to the minister) or =keep-2fa-removed (R14)"));
+        }
+        if (successor != nullptr || archive != nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              account.name(), " is hybrid: it has no successor and no archive in the ministry's care (R14)"));
+        }
+        entry.hybrid = *choice;
+        for (const char* role : {"beheerder", "bewindspersoon", "politiek-assistent"}) {
+          absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+              tx.UsersWithRole("account", account.id, role, Micros(now));
+          if (!holders.ok()) return holders.status();
+          for (const auto& [id, name] : *holders) {
+            if (std::find(entry.predecessors.begin(), entry.predecessors.end(), name) == entry.predecessors.end()) {
+              entry.predecessors.push_back(name);
+            }
+            if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
+          }
+        }
+      }
+      entry.steps = StepsFor(entry);
+      plan.accounts.push_back(std::move(entry));
+    }
+    if (plan.accounts.empty()) return no_unit;
+    for (const auto* pairs : {&input.successors, &input.hybrid, &input.archives}) {
+      for (const auto& pair : *pairs) {
+        const std::string& name = pair.first;  // not a structured binding: a lambda captures it
+        const auto matches = std::count_if(plan.accounts.begin(), plan.accounts.end(), [&](const KabinetswisselAccount& a) {
+          return a.account == name || absl::EqualsIgnoreCase(a.account.substr(a.account.find('/') + 1), name);
+        });
+        if (matches == 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              Quoted(name), " is not a corporate or hybrid account of unit ", input.unit));
+        }
+        if (matches > 1) {
+          return absl::InvalidArgumentError(absl::StrCat("handle \"", name,
+                                                         "\" is on several platforms: name it as PLATFORM/", name));
+        }
+      }
+    }
+    event.reason = absl::StrCat(plan.id, ": ", plan.accounts.size(), " minister accounts");
+    return tx.InsertPlan({plan.id, (*unit)->id, EncodePlan(plan), Micros(now), caller.user});
+  });
+  if (!done.ok()) return done;
+  return plan;
+}
+
+absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& caller,
+                                                                 absl::string_view plan_id) {
+  if (absl::Status s = CheckName("plan id", plan_id); !s.ok()) return RefuseInput(caller, "kabinetswissel:apply", s);
+  KabinetswisselOutcome outcome;
+  // The vault's own copy of the plan is what runs.
+  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+    absl::StatusOr<std::optional<storage::PlanRow>> row = tx.FindPlan(plan_id);
+    if (!row.ok()) return row.status();
+    if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no kabinetswissel plan ", Quoted(plan_id)));
+    outcome.plan.id = (*row)->id;
+    outcome.plan.created = absl::FromUnixMicros((*row)->created_us);
+    outcome.plan.created_by = (*row)->created_by;
+    outcome.plan.accounts = DecodePlan((*row)->body, &outcome.plan.unit);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+
+  outcome.complete = true;
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  for (KabinetswisselAccount& entry : outcome.plan.accounts) {
+    // One transaction per account. Each step runs in a savepoint with its own audit record and
+    // done-mark, so a failing step undoes only itself (and is recorded), the steps before it stay,
+    // the account's later steps are skipped, and a second apply does nothing twice.
+    const absl::Time now = clock_.Now();
+    std::vector<KabinetswisselStep> steps = entry.steps;
+    std::optional<AccountRow> account;
+    std::optional<storage::SecretRow> handback;
+    // When nothing of the account could run: its first step failed with `why`, the rest skipped.
+    auto none_ran = [&](const absl::Status& why) {
+      steps = entry.steps;
+      for (KabinetswisselStep& step : steps) step.state = "skipped";
+      if (!steps.empty()) {
+        steps.front().state = "failed";
+        steps.front().detail = std::string(why.message());
+      }
+      handback.reset();
+    };
+    absl::Status current;
+    absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+      current = StillCurrent(tx, caller, now);
+      if (!current.ok()) return current;
+      absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
+      if (!found.ok()) {
+        none_ran(found.status());
+        return absl::OkStatus();
+      }
+      account = *found;
+      bool failed = false;
+      for (KabinetswisselStep& step : steps) {
+        if (failed) {
+          step.state = "skipped";
+          continue;
+        }
+        absl::StatusOr<bool> done = tx.StepDone(outcome.plan.id, account->id, step.name);
+        if (!done.ok()) return done.status();
+        if (*done) {
+          step.state = "done-earlier";
+          continue;
+        }
+        audit::AuditEvent event = ManagementEvent(caller, absl::StrCat("kabinetswissel:", step.name), "");
+        event.account = entry.account;
+        event.unit_id = account->unit_id;
+        const absl::Status ran = tx.Savepoint([&]() -> absl::Status {
+          absl::StatusOr<std::optional<AccountRow>> fresh = tx.FindAccountById(account->id);
+          if (!fresh.ok()) return fresh.status();
+          // Decide each step afresh, on the account as the steps before left it.
+          const Decision decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(**fresh),
+                                                     Action::kKabinetswissel, {caller.user_id}, now);
+          NoteDecision(event, decision);
+          if (!decision.allows()) return DeniedError(decision, absl::StrCat("change ", entry.account, " at a kabinetswissel"));
+          if (absl::Status s = RunKabinetswisselStep(tx, caller, entry, **fresh, step.name, now, step.detail, handback);
+              !s.ok()) {
+            return s;
+          }
+          event.reason = absl::StrCat(outcome.plan.id, ": ", step.detail);
+          return tx.MarkStepDone(outcome.plan.id, account->id, step.name, Micros(now), caller.user);
+        });
+        if (ran.ok()) {
+          step.state = "done";
+        } else {
+          NoteFailure(event, ran);
+          step.state = "failed";
+          step.detail = std::string(ran.message());
+          failed = true;
+        }
+        if (absl::Status r = Record(tx, event, now); !r.ok()) return r;
+      }
+      return absl::OkStatus();
+    });
+    if (!current.ok()) {
+      // The caller's access changed since it authenticated: the accounts applied so far stay
+      // applied (a second apply goes on from there), nothing more runs, and the refusal is recorded.
+      audit::AuditEvent refusal = ManagementEvent(caller, "kabinetswissel:apply", outcome.plan.id);
+      NoteChangedDuringCall(refusal, current);
+      if (absl::Status r = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); }); !r.ok()) return r;
+      return current;
+    }
+    if (!stored.ok()) none_ran(stored);  // nothing of this account committed
+    entry.steps = std::move(steps);
+    for (const KabinetswisselStep& step : entry.steps) {
+      if (step.state == "failed") outcome.complete = false;
+    }
+    // The authenticator opens only after its record committed, like every release.
+    if (handback.has_value()) {
+      absl::StatusOr<crypto::SecretBytes> uri = sealer_.Open(account->id, kTotp, handback->version, handback->sealed);
+      if (!uri.ok()) return uri.status();
+      outcome.handed_back.push_back({entry.account, absl::StrJoin(entry.departing, ", "), *std::move(uri)});
+    }
+  }
+  return outcome;
+}
+
+absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const KabinetswisselAccount& entry,
+                                          const AccountRow& account, absl::string_view step, absl::Time now,
+                                          std::string& detail, std::optional<storage::SecretRow>& handback) {
+  const std::string name = account.name();
+  auto tell_beheerders = [&](const std::string& text) {
+    return NotifyHolders(tx, account, {policies::Role::kBeheerder}, "kabinetswissel", std::nullopt, text, now);
+  };
+  if (step == "archive") {
+    const std::string reference = !entry.archive_ref.empty() ? entry.archive_ref : account.archive_ref;
+    if (reference.empty()) {
+      return Refused(Refusal::kArchiveMissing,
+                     absl::FailedPreconditionError(absl::StrCat(
+                         "no archive reference for ", name, ": record one (kluis kabinetswissel archive ",
+                         name, " --ref REF) and apply again; nothing is wiped before it is archived (R13)")));
+    }
+    detail = absl::StrCat("archived at ", reference);
+    return tx.SetArchiveReference(account.id, reference);
+  }
+  if (step == "wipe") {
+    // Checked again here, not only trusted from the step before: no wipe without an archive.
+    if (account.archive_ref.empty()) {
+      return Refused(Refusal::kArchiveMissing, absl::FailedPreconditionError(absl::StrCat(
+                                                  "refusing to wipe ", name, ": no archive reference (R13)")));
+    }
+    detail = absl::StrCat("the predecessor's posts may be removed; archive ", account.archive_ref);
+    return tell_beheerders(absl::StrCat("kabinetswissel: ", name, " is archived at ", account.archive_ref,
+                                        "; the predecessor's posts may be removed on the platform now"));
+  }
+  if (step == "end-predecessor") {
+    absl::StatusOr<std::vector<std::string>> ended =
+        EndAccountBindings(tx, account, {"bewindspersoon", "politiek-assistent"}, entry.successor, now, caller.user);
+    if (!ended.ok()) return ended.status();
+    detail = ended->empty() ? "nobody else was bound" : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
+    return absl::OkStatus();
+  }
+  if (step == "rotate-password") {
+    absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kPassword, "pending");
+    if (!pending.ok()) return pending.status();
+    if (pending->has_value()) {
+      detail = absl::StrCat("a new password was already pending (version ", (*pending)->version, ")");
+    } else {
+      absl::StatusOr<crypto::SecretBytes> password = GeneratePassword(account.platform);
+      if (!password.ok()) return password.status();
+      absl::StatusOr<int64_t> version = InsertVersion(tx, account, kPassword, *password, /*pending=*/true, caller.user);
+      if (!version.ok()) return version.status();
+      detail = absl::StrCat("new password pending (version ", *version, "); the beheerder sets it on the platform");
+    }
+    if (absl::Status s = tx.RaiseRotationFlag(account.id,
+                                              absl::StrCat("kabinetswissel ", entry.successor.empty() ? "" : "to ",
+                                                           entry.successor, ": set the pending password, then confirm"),
+                                              caller.user, Micros(now));
+        !s.ok()) {
+      return s;
+    }
+    return tell_beheerders(absl::StrCat("kabinetswissel: a new password of ", name,
+                                        " is pending; set it on the platform, then kluis rotate ", name, " --confirm"));
+  }
+  if (step == "renew-2fa") {
+    detail = "the authenticator is due to be set up anew";
+    if (absl::Status s = tx.RaiseRotationFlag(account.id, "kabinetswissel: set up the authenticator anew (set-totp --pending)",
+                                              caller.user, Micros(now));
+        !s.ok()) {
+      return s;
+    }
+    return tell_beheerders(absl::StrCat("kabinetswissel: set up the authenticator of ", name,
+                                        " anew: kluis secret set-totp ", name, " --pending, then kluis rotate ", name,
+                                        " --confirm"));
+  }
+  if (step == "bind-successor") {
+    absl::StatusOr<storage::UserRow> user = FindActiveUser(tx, entry.successor);
+    if (!user.ok()) return user.status();
+    if (absl::Status s = BindOnAccount(tx, user->id, "bewindspersoon", account, now, caller.user); !s.ok()) return s;
+    detail = absl::StrCat(entry.successor, " is bewindspersoon of ", name);
+    return tx.InsertNotification({0, user->id, "kabinetswissel", name, std::nullopt,
+                                  absl::StrCat("kabinetswissel: you are now bewindspersoon of ", name,
+                                               "; the ministry's beheerder manages it (R11)"),
+                                  Micros(now)});
+  }
+  if (step == "handback-2fa") {
+    absl::StatusOr<std::optional<storage::SecretRow>> totp = tx.CurrentSecret(account.id, kTotp);
+    if (!totp.ok()) return totp.status();
+    if (!totp->has_value()) {
+      detail = "no authenticator was stored in the vault";
+      return absl::OkStatus();
+    }
+    handback = **totp;
+    detail = absl::StrCat("authenticator handed to ", caller.user, " for ", absl::StrJoin(entry.departing, ", "),
+                          " (export of the TOTP key, R14)");
+    return absl::OkStatus();
+  }
+  if (step == "remove-2fa") {
+    detail = "the minister removes the ministry's authenticator from the account";
+    return tell_beheerders(absl::StrCat("kabinetswissel: ", name,
+                                        " leaves with the minister, who removes the ministry's authenticator"));
+  }
+  if (step == "end-ministry-bindings") {
+    absl::StatusOr<std::vector<std::string>> ended = EndAccountBindings(
+        tx, account, {"beheerder", "bewindspersoon", "politiek-assistent"}, "", now, caller.user);
+    if (!ended.ok()) return ended.status();
+    detail = ended->empty() ? "nobody was bound" : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
+    return absl::OkStatus();
+  }
+  if (step == "release-custody") {
+    absl::StatusOr<int> destroyed = tx.DestroyAllSecrets(account.id);
+    if (!destroyed.ok()) return destroyed.status();
+    if (absl::StatusOr<int> cleared = tx.ClearRotationFlags(account.id, caller.user, Micros(now)); !cleared.ok()) {
+      return cleared.status();
+    }
+    detail = absl::StrCat(*destroyed, " sealed secrets destroyed; the account is archived, read-only");
+    return tx.ArchiveAccount(account.id, Micros(now));
+  }
+  return absl::InternalError(absl::StrCat("unknown kabinetswissel step ", step));
+}
+
+absl::Status Vault::RecordArchiveReference(const Caller& caller, absl::string_view account,
+                                           absl::string_view reference) {
+  if (absl::Status s = CheckText("archive reference", reference, 200, true); !s.ok()) return RefuseInput(caller, "kabinetswissel:archive-reference", s);
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  audit::AuditEvent event = ManagementEvent(caller, "kabinetswissel:archive-reference", reference);
+  event.account = std::string(account);
+  return RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
+    absl::StatusOr<Decided> decided = ResolveAndDecide(tx, caller, *policy, account, Action::kKabinetswissel,
+                                                       {caller.user_id}, now, event, "record the archive of");
+    if (!decided.ok()) return decided.status();
+    const AccountRow* found = &decided->account;
+    if (found->kind != "corporate") {
+      return absl::InvalidArgumentError(absl::StrCat(found->name(), " is not corporate: only corporate accounts are archived by the ministry (R13)"));
+    }
+    return tx.SetArchiveReference(found->id, reference);
+  });
+}
+
+}  // namespace kluis::server

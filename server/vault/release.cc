@@ -1,0 +1,269 @@
+// Releasing secrets: the login, TOTP codes, the TOTP key and recovery codes. Identify, decide and
+// record in one write; open only after the commit.
+#include "server/vault/vault.h"
+
+#include "absl/strings/str_cat.h"
+#include "crypto/totp.h"
+#include "server/audit/audit_log.h"
+#include "server/storage/database.h"
+#include "server/storage/tx.h"
+#include "server/vault/attempt.h"
+#include "server/vault/checks.h"
+#include "server/vault/internal.h"
+#include "server/vault/keys.h"
+#include "server/vault/obligations.h"
+#include "server/vault/resolve.h"
+#include "server/vault/views.h"
+
+namespace kluis::server {
+
+absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl::string_view account,
+                                               Action action, std::optional<Action> also,
+                                               const ReleaseOptions& options, Fetch fetch) {
+  absl::StatusOr<std::string> fingerprint = FingerprintOf(presented);
+  if (!fingerprint.ok()) return fingerprint.status();
+  const absl::Status input = CheckText("reason", options.reason, 500, false);  // told after identifying
+  const absl::Time now = clock_.Now();
+  const std::shared_ptr<const policies::Policy> policy = this->policy();
+  Released released;
+  released.decision = DeniedBy("account-not-visible");
+  absl::Status unauthenticated;
+  absl::Status refusal;
+
+  absl::Status recorded = db_->Write([&](Tx& tx) -> absl::Status {
+    // 0. Who is calling, in the same transaction as the decision and the record: nothing about
+    //    the caller can change between them (a disabled user, a revoked role).
+    absl::StatusOr<Identified> who = Identify(tx, *fingerprint, presented, now);
+    if (!who.ok()) return who.status();
+    if (!who->refused.ok()) {
+      unauthenticated = who->refused;
+      return Record(tx, who->refusal, now);
+    }
+    if (!input.ok()) return absl::OkStatus();  // malformed: refused, as before any call, unrecorded
+    const Caller& caller = who->caller;
+    // 1. Which account: only among those the caller has a role on, so a stranger learns nothing.
+    absl::StatusOr<AccountRow> resolved = ResolveVisibleAccount(tx, caller, account, now);
+    if (resolved.ok()) {
+      released.account = *resolved;
+      std::optional<policies::AccessRequest> request;
+      if (options.request_id != 0) {
+        absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(options.request_id);
+        if (!row.ok()) return row.status();
+        // Another's request, or one for another account, reads as one that does not exist.
+        if (row->has_value() && (*row)->requester_id == caller.user_id &&
+            (*row)->account_id == released.account.id) {
+          request = RequestOf(**row);
+        }
+      }
+      // 2. Decide, before anything secret is touched.
+      const policies::ReleaseContext context{caller.user_id, options.break_glass, options.reason,
+                                             request ? &*request : nullptr};
+      if (options.request_id != 0 && !request) {
+        refusal = absl::NotFoundError(absl::StrCat("no request ", options.request_id));
+      } else {
+        released.decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(released.account),
+                                             action, context, now);
+        released.also_allowed =
+            also.has_value() && policies::Decide(*policy, caller.policy_bindings,
+                                                 ResourceOf(released.account), *also, context, now)
+                                    .allows();
+      }
+    } else {
+      refusal = resolved.status();
+    }
+    // A stopped account's secrets last only its retention period (R8), even before the sweep.
+    if (released.decision.allows() && released.account.stopped_us.has_value() &&
+        now >= absl::FromUnixMicros(*released.account.stopped_us) + policy->stopped_retention) {
+      refusal = absl::NotFoundError(absl::StrCat("the secrets of stopped account ", released.account.name(),
+                                                 " were destroyed after the retention period"));
+    }
+    // 3. Fetch the sealed rows; nothing is opened before the record commits.
+    if (released.decision.allows() && refusal.ok()) {
+      absl::StatusOr<std::vector<storage::SecretRow>> sealed = fetch(tx, released.account, released.also_allowed);
+      if (sealed.ok()) {
+        released.sealed = *std::move(sealed);
+      } else if (sealed.status().code() == absl::StatusCode::kNotFound) {
+        refusal = sealed.status();
+      } else {
+        return sealed.status();
+      }
+    } else if (refusal.ok()) {
+      refusal = DeniedError(released.decision,
+                            absl::StrCat(policies::ActionName(action), " for ", released.account.name()));
+    }
+    // 4. What must follow a release happens in the same transaction: spend the single-use grant,
+    //    tell whoever the rule names, flag the secret for rotation.
+    if (refusal.ok()) {
+      if (absl::Status s = ApplyObligations(tx, caller, released.account, released.decision,
+                                            options.reason, now);
+          !s.ok()) {
+        return s;
+      }
+    }
+    // 5. Record the attempt. No audit record, no release: this commits before any secret opens.
+    audit::AuditEvent event = Event(
+        caller,
+        absl::StrCat(options.break_glass ? "break-glass:" : "", policies::ActionName(action)),
+        resolved.ok() ? released.account.name() : std::string(account), released.decision,
+        options.reason, resolved.ok() ? std::optional<int64_t>(released.account.unit_id) : std::nullopt);
+    if (options.request_id != 0) event.request_id = absl::StrCat(options.request_id);
+    if (!refusal.ok()) event.outcome = OutcomeName(refusal);
+    return Record(tx, event, now);
+  }, storage::Database::Failure::kBeforeChanging);  // after step 3 only storage errors fail it
+  if (!recorded.ok()) return recorded;
+  if (!unauthenticated.ok()) return unauthenticated;
+  if (!input.ok()) return input;
+  if (!refusal.ok()) return refusal;
+  return released;
+}
+
+absl::StatusOr<TotpCode> Vault::CodeFrom(const AccountRow& account, const storage::SecretRow& sealed,
+                                         const std::string& rule) {
+  absl::StatusOr<crypto::SecretBytes> uri = sealer_.Open(account.id, kTotp, sealed.version, sealed.sealed);
+  if (!uri.ok()) return uri.status();
+  absl::StatusOr<crypto::TotpKey> key = crypto::ParseOtpauth(uri->Reveal());
+  if (!key.ok()) return absl::DataLossError(absl::StrCat("the stored TOTP key of ", account.name(), " is unreadable"));
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<uint32_t> code = crypto::Totp(*key, now);
+  if (!code.ok()) return code.status();
+  TotpCode out;
+  out.account = account.name();
+  out.code = crypto::FormatOtp(*code, key->digits);
+  out.digits = key->digits;
+  out.period = key->period;
+  out.seconds_left = key->period - static_cast<int>(absl::ToUnixSeconds(now) % key->period);
+  out.rule = rule;
+  // With few seconds left, the next code too: a person may not type the first in time.
+  if (out.seconds_left <= 10) {
+    absl::StatusOr<uint32_t> next = crypto::Totp(*key, now + absl::Seconds(key->period));
+    if (next.ok()) out.next_code = crypto::FormatOtp(*next, key->digits);
+  }
+  return out;
+}
+
+absl::StatusOr<Login> Vault::ReleaseCredential(const Presented& presented, absl::string_view account,
+                                               const ReleaseOptions& options) {
+  absl::StatusOr<Released> released = Release(
+      presented, account, Action::kReleaseLogin, Action::kReleaseTotp, options,
+      [&](Tx& tx, const AccountRow& found, bool with_totp) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        // [0] password, [1] linked e-mail, [2] pending password, [3] TOTP key: id 0 when none.
+        std::vector<storage::SecretRow> rows;
+        for (auto [kind, state] : {std::pair{kPassword, "current"}, std::pair{kLinkedEmail, "current"},
+                                   std::pair{kPassword, "pending"}, std::pair{kTotp, "current"}}) {
+          if (kind == kTotp && !with_totp) break;
+          absl::StatusOr<std::optional<storage::SecretRow>> row = tx.SecretInState(found.id, kind, state);
+          if (!row.ok()) return row.status();
+          if (!row->has_value() && rows.empty()) {
+            return absl::NotFoundError(absl::StrCat("no password is stored for ", found.name()));
+          }
+          rows.push_back(row->value_or(storage::SecretRow{}));
+        }
+        return rows;
+      });
+  if (!released.ok()) return released.status();
+  const AccountRow& found = released->account;
+  const storage::SecretRow& password = released->sealed[0];
+  Login login;
+  login.account = found.name();
+  login.handle = found.handle;
+  login.version = password.version;
+  login.set_at = absl::FromUnixMicros(password.created_us);
+  login.rule = released->decision.rule;
+  // Open. A seal that does not open was altered or moved: say so, release nothing.
+  absl::StatusOr<crypto::SecretBytes> opened = sealer_.Open(found.id, kPassword, password.version, password.sealed);
+  if (!opened.ok()) return opened.status();
+  login.password = *std::move(opened);
+  if (const storage::SecretRow& email = released->sealed[1]; email.id != 0) {
+    absl::StatusOr<crypto::SecretBytes> opened_email = sealer_.Open(found.id, kLinkedEmail, email.version, email.sealed);
+    if (!opened_email.ok()) return opened_email.status();
+    login.linked_email = *std::move(opened_email);
+  }
+  if (const storage::SecretRow& pending = released->sealed[2]; pending.id != 0) {
+    absl::StatusOr<crypto::SecretBytes> opened_pending =
+        sealer_.Open(found.id, kPassword, pending.version, pending.sealed);
+    if (!opened_pending.ok()) return opened_pending.status();
+    login.pending_password = *std::move(opened_pending);
+    login.pending_version = pending.version;
+  }
+  if (released->sealed.size() > 3 && released->sealed[3].id != 0) {
+    absl::StatusOr<TotpCode> code = CodeFrom(found, released->sealed[3], login.rule);
+    if (!code.ok()) return code.status();
+    login.totp = *std::move(code);
+  }
+  return login;
+}
+
+absl::StatusOr<TotpCode> Vault::ReleaseTotpCode(const Presented& presented, absl::string_view account,
+                                                const ReleaseOptions& options) {
+  absl::StatusOr<Released> released = Release(
+      presented, account, Action::kReleaseTotp, std::nullopt, options,
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        // [0] the current key (or, while 2FA is first being set up, only a pending one), [1] pending.
+        absl::StatusOr<std::optional<storage::SecretRow>> current = tx.CurrentSecret(found.id, kTotp);
+        if (!current.ok()) return current.status();
+        absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(found.id, kTotp, "pending");
+        if (!pending.ok()) return pending.status();
+        if (!current->has_value() && !pending->has_value()) {
+          return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));
+        }
+        return std::vector<storage::SecretRow>{current->value_or(storage::SecretRow{}),
+                                               pending->value_or(storage::SecretRow{})};
+      });
+  if (!released.ok()) return released.status();
+  const std::vector<storage::SecretRow>& rows = released->sealed;
+  if (rows[0].id == 0) {
+    absl::StatusOr<TotpCode> only_pending = CodeFrom(released->account, rows[1], released->decision.rule);
+    if (!only_pending.ok()) return only_pending.status();
+    only_pending->pending_code = only_pending->code;
+    return only_pending;
+  }
+  absl::StatusOr<TotpCode> code = CodeFrom(released->account, rows[0], released->decision.rule);
+  if (!code.ok()) return code.status();
+  if (rows[1].id != 0) {
+    absl::StatusOr<TotpCode> pending = CodeFrom(released->account, rows[1], released->decision.rule);
+    if (!pending.ok()) return pending.status();
+    code->pending_code = pending->code;
+  }
+  return code;
+}
+
+absl::StatusOr<crypto::SecretBytes> Vault::ExportTotp(const Presented& presented, absl::string_view account,
+                                                      absl::string_view reason) {
+  ReleaseOptions options;
+  options.reason = std::string(reason);
+  absl::StatusOr<Released> released = Release(
+      presented, account, Action::kExportTotpSeed, std::nullopt, options,
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        absl::StatusOr<std::optional<storage::SecretRow>> row = tx.CurrentSecret(found.id, kTotp);
+        if (!row.ok()) return row.status();
+        if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));
+        return std::vector<storage::SecretRow>{**row};
+      });
+  if (!released.ok()) return released.status();
+  const storage::SecretRow& sealed = released->sealed[0];
+  return sealer_.Open(released->account.id, kTotp, sealed.version, sealed.sealed);
+}
+
+absl::StatusOr<RecoveryCode> Vault::ReleaseRecoveryCode(const Presented& presented, absl::string_view account,
+                                                        const ReleaseOptions& options) {
+  int remaining = 0;
+  absl::StatusOr<Released> released = Release(
+      presented, account, Action::kReleaseRecoveryCode, std::nullopt, options,
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+        absl::StatusOr<std::vector<storage::SecretRow>> codes = tx.CurrentSecrets(found.id, kRecoveryCode);
+        if (!codes.ok()) return codes.status();
+        if (codes->empty()) return absl::NotFoundError(absl::StrCat("no recovery codes are left for ", found.name()));
+        // One at a time, oldest first; it is used up in the same transaction as its record.
+        if (absl::Status s = tx.DestroySecret(codes->front().id); !s.ok()) return s;
+        remaining = static_cast<int>(codes->size()) - 1;
+        return std::vector<storage::SecretRow>{codes->front()};
+      });
+  if (!released.ok()) return released.status();
+  const storage::SecretRow& sealed = released->sealed[0];
+  absl::StatusOr<crypto::SecretBytes> code =
+      sealer_.Open(released->account.id, kRecoveryCode, sealed.version, sealed.sealed);
+  if (!code.ok()) return code.status();
+  return RecoveryCode{released->account.name(), *std::move(code), remaining, released->decision.rule};
+}
+
+}  // namespace kluis::server

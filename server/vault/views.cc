@@ -1,0 +1,60 @@
+#include "server/vault/views.h"
+
+#include "server/storage/tx.h"
+#include "server/vault/internal.h"
+
+namespace kluis::server {
+
+absl::StatusOr<AccountView> ViewOf(Tx& tx, const AccountRow& account, absl::Time now) {
+  AccountView view;
+  view.account = account;
+  absl::StatusOr<std::optional<storage::SecretRow>> password = tx.CurrentSecret(account.id, kPassword);
+  if (!password.ok()) return password.status();
+  if (password->has_value()) {
+    view.has_password = true;
+    view.password_set_at = absl::FromUnixMicros((*password)->created_us);
+  }
+  absl::StatusOr<std::optional<storage::SecretRow>> email = tx.CurrentSecret(account.id, kLinkedEmail);
+  if (!email.ok()) return email.status();
+  view.has_linked_email = email->has_value();
+  absl::StatusOr<std::optional<storage::SecretRow>> totp = tx.CurrentSecret(account.id, kTotp);
+  if (!totp.ok()) return totp.status();
+  view.has_totp = totp->has_value();
+  absl::StatusOr<std::vector<storage::SecretRow>> codes = tx.CurrentSecrets(account.id, kRecoveryCode);
+  if (!codes.ok()) return codes.status();
+  view.recovery_codes_left = static_cast<int>(codes->size());
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> beheerders =
+      tx.UsersWithRole("account", account.id, "beheerder", Micros(now));
+  if (!beheerders.ok()) return beheerders.status();
+  for (auto& [id, name] : *beheerders) view.beheerders.push_back(std::move(name));
+  return view;
+}
+
+policies::AccessRequest RequestOf(const storage::RequestRow& row) {
+  policies::AccessRequest r;
+  r.id = row.id;
+  r.account_id = row.account_id;
+  r.requester_id = row.requester_id;
+  r.requester = row.requester;
+  r.rule_id = row.rule_id;
+  r.purpose = row.purpose;
+  r.reason = row.reason;
+  r.created = absl::FromUnixMicros(row.created_us);
+  r.decision = DecisionOf(row.decision, row.decided_by, row.decided_us, row.decision_reason,
+                          row.grant_ttl_us);
+  if (row.escalated_us) r.escalated = absl::FromUnixMicros(*row.escalated_us);
+  r.escalation_decision =
+      DecisionOf(row.escalation_decision, row.escalation_decided_by, row.escalation_decided_us,
+                 row.escalation_reason, row.escalation_ttl_us);
+  if (row.used_us) r.used = absl::FromUnixMicros(*row.used_us);
+  return r;
+}
+
+RequestView ViewOfRequest(const storage::RequestRow& row, const std::string& account,
+                          const policies::Policy& policy, absl::Time now) {
+  policies::AccessRequest request = RequestOf(row);
+  const policies::RequestStatus status = policies::DeriveStatus(request, policy, now);
+  return RequestView{std::move(request), account, status};
+}
+
+}  // namespace kluis::server
