@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 
 namespace kluis::client {
 namespace {
@@ -30,19 +31,7 @@ absl::StatusOr<std::string> ReadProfileFile(const std::string& dir, const char* 
 
 absl::Status WriteProfileFile(const std::string& dir, const char* name, absl::string_view data,
                               mode_t mode) {
-  const std::string path = absl::StrCat(dir, "/", name);
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  const bool ok = ::fchmod(fd, mode) == 0 &&
-                  ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(absl::StrCat(dir, "/", name), data, mode);
 }
 
 }  // namespace

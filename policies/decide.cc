@@ -17,6 +17,15 @@ Decision Make(Verdict verdict, const std::string& rule, std::optional<Role> role
   return decision;
 }
 
+// Allowed by `rule`, with what it obliges.
+Decision AllowedBy(const Rule& rule) {
+  Decision allowed = Make(Verdict::kAllow, rule.id, rule.role);
+  allowed.obligations.break_glass = rule.mode == Mode::kBreakGlass;
+  allowed.obligations.notify = rule.notify;
+  allowed.obligations.raise_rotation_flag = rule.raise_rotation_flag;
+  return allowed;
+}
+
 // Needs a new approval: the request named for this release can no longer be used.
 Decision Unusable(const Rule& rule, std::string explanation) {
   Decision decision = Make(Verdict::kNeedsApproval, rule.id, rule.role, std::move(explanation));
@@ -129,6 +138,7 @@ Decision Decide(const Policy& policy, const std::vector<Binding>& bindings,
   }
   // A reason that means something, where the rule asks for one.
   const std::string reason(absl::StripAsciiWhitespace(context.reason));
+  if (context.whatever_reason) return AllowedBy(*rule);
   if (rule->reason_required && static_cast<int>(reason.size()) < policy.min_reason_length) {
     // A stopped account is released only to delete it (R8): say so, not only that a reason is missing.
     const std::string what = account.account_state == AccountState::kStopped
@@ -147,11 +157,7 @@ Decision Decide(const Policy& policy, const std::vector<Binding>& bindings,
                 absl::StrCat("as ", RoleName(rule->role), " the reason must begin with \"",
                              rule->required_reason_prefix, "\""));
   }
-  Decision allowed = Make(Verdict::kAllow, rule->id, rule->role);
-  allowed.obligations.break_glass = rule->mode == Mode::kBreakGlass;
-  allowed.obligations.notify = rule->notify;
-  allowed.obligations.raise_rotation_flag = rule->raise_rotation_flag;
-  return allowed;
+  return AllowedBy(*rule);
 }
 
 Decision DecideNewRequest(const Policy& policy, const std::vector<Binding>& bindings,

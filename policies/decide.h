@@ -46,6 +46,9 @@ struct ReleaseContext {
   bool break_glass = false;
   std::string reason;
   const AccessRequest* request = nullptr;
+  // "Could the rules release this to them?", asked for whoever could (rotation flags when a user
+  // leaves): the reason checks are skipped, as any reason could be given. Never for a release.
+  bool whatever_reason = false;
 };
 
 // The release rules, as a pure function of the policy, the caller's role bindings, the account,

@@ -42,7 +42,11 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), borrowed_(std::exchange(other.borrowed_, nullptr)) {}
+    : db_(other.db_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      borrowed_(std::exchange(other.borrowed_, nullptr)),
+      bind_rc_(other.bind_rc_),
+      bind_index_(other.bind_index_) {}
 
 Statement::~Statement() {
   if (stmt_ == nullptr) return;
@@ -81,27 +85,31 @@ absl::StatusOr<Statement> StatementCache::Prepare(sqlite3* db, absl::string_view
   return Statement(db, stmt, in_use);
 }
 
-Statement& Statement::Bind(int index, int64_t value) {
-  sqlite3_bind_int64(stmt_, index, value);
+Statement& Statement::Bound(int rc, int index) {
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+    bind_rc_ = rc;
+    bind_index_ = index;
+  }
   return *this;
+}
+Statement& Statement::Bind(int index, int64_t value) {
+  return Bound(sqlite3_bind_int64(stmt_, index, value), index);
 }
 Statement& Statement::Bind(int index, absl::string_view text) {
-  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  return *this;
+  return Bound(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT), index);
 }
 Statement& Statement::BindBlob(int index, absl::string_view bytes) {
-  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-  return *this;
+  return Bound(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT), index);
 }
-Statement& Statement::BindNull(int index) {
-  sqlite3_bind_null(stmt_, index);
-  return *this;
-}
+Statement& Statement::BindNull(int index) { return Bound(sqlite3_bind_null(stmt_, index), index); }
 Statement& Statement::Bind(int index, std::optional<int64_t> value) {
   return value.has_value() ? Bind(index, *value) : BindNull(index);
 }
 
 absl::StatusOr<bool> Statement::Step() {
+  if (bind_rc_ != SQLITE_OK) {
+    return SqliteError(db_, bind_rc_, absl::StrCat("binding parameter ", bind_index_, " failed"));
+  }
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;

@@ -33,6 +33,8 @@ class Statement {
   Statement(const Statement&) = delete;
   ~Statement();
 
+  // A bind that fails (an index out of range, out of memory) is remembered, and the next Step or
+  // Run returns it instead of running the statement with a parameter left unbound.
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, absl::string_view text);
   Statement& BindBlob(int index, absl::string_view bytes);
@@ -51,9 +53,13 @@ class Statement {
   bool IsNull(int column) const;
 
  private:
+  Statement& Bound(int rc, int index);
+
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   bool* borrowed_;
+  int bind_rc_ = 0;  // SQLITE_OK, or the first failed bind's result code
+  int bind_index_ = 0;
 };
 
 // The connection's prepared statements, kept for its life and keyed by their SQL text: preparing

@@ -138,7 +138,7 @@ absl::Status DecideManagement(const Caller& caller, audit::AuditEvent& event, ab
 }
 
 absl::Status Vault::Record(Tx& tx, const audit::AuditEvent& event, absl::Time now) {
-  return audit::Append(tx, event, now, checkpointer_.get()).status();
+  return audit::Append(tx, event, now, checkpointer().get()).status();
 }
 
 absl::Status Vault::StillCurrent(Tx& tx, const Caller& caller, absl::Time now) {

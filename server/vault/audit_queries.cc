@@ -64,7 +64,8 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   filter.limit = 1000;
 
   AuditExport head;
-  head.public_key = checkpointer_->public_key();
+  const std::shared_ptr<const audit::Checkpointer> checkpointer = this->checkpointer();
+  head.public_key = checkpointer->public_key();
   head.exported = now;
 
   // The export is itself an audit record, and a checkpoint is signed on it. Every export, full or
@@ -97,7 +98,7 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
     absl::StatusOr<std::optional<storage::AuditRow>> last = tx.LastAuditRecord();
     if (!last.ok()) return last.status();
     event.reason = auditfile::ExportRecordReason(last->has_value() ? (*last)->seq + 1 : 1, head.filter);
-    absl::StatusOr<int64_t> seq = audit::Append(tx, event, now, checkpointer_.get(), /*force_checkpoint=*/allowed);
+    absl::StatusOr<int64_t> seq = audit::Append(tx, event, now, checkpointer.get(), /*force_checkpoint=*/allowed);
     if (!seq.ok()) return seq.status();
     head.head_seq = *seq;
     return absl::OkStatus();

@@ -7,14 +7,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/files.h"  // the file operations of the data directory
 
 namespace kluis::server {
-
-// The few file operations of the vault's data directory, with errors that name the file.
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
-// Writes via a temporary file, fsync and rename, so a crash leaves the old file or the new one.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode);
-bool Exists(const std::string& path);
 
 // An exclusive lock on a vault's data directory (flock on DIR/kluisd.lock), held for the life of
 // the object: one process at a time serves, restores into or re-seals a data directory. A second

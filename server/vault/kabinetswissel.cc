@@ -73,20 +73,31 @@ std::string EncodePlan(const KabinetswisselPlan& plan) {
   return body;
 }
 
-std::vector<KabinetswisselAccount> DecodePlan(absl::string_view body, std::string* unit) {
+// The plan back from its stored form; a row that is not what EncodePlan wrote is damage, named.
+absl::StatusOr<std::vector<KabinetswisselAccount>> DecodePlan(absl::string_view plan_id, absl::string_view body,
+                                                              std::string* unit) {
   std::vector<KabinetswisselAccount> accounts;
+  int line_number = 0;
   for (absl::string_view line : absl::StrSplit(body, '\n', absl::SkipEmpty())) {
+    ++line_number;
     std::vector<std::string> f = absl::StrSplit(line, '\t');
-    if (f.size() == 2 && f[0] == "unit") {
+    if (line_number == 1) {
+      if (f.size() != 2 || f[0] != "unit") break;
       *unit = f[1];
       continue;
     }
-    f.resize(7);
+    if (f.size() != 7) {
+      return absl::DataLossError(absl::StrCat("kabinetswissel plan ", plan_id, " is damaged: line ", line_number,
+                                              " has ", f.size(), " fields, not 7"));
+    }
     KabinetswisselAccount a{f[0], f[1], f[2], f[3], f[4],
                             absl::StrSplit(f[5], ',', absl::SkipEmpty()),
                             absl::StrSplit(f[6], ',', absl::SkipEmpty()), {}};
     a.steps = StepsFor(a);
     accounts.push_back(std::move(a));
+  }
+  if (unit->empty()) {
+    return absl::DataLossError(absl::StrCat("kabinetswissel plan ", plan_id, " is damaged: it names no unit"));
   }
   return accounts;
 }
@@ -267,7 +278,10 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
     outcome.plan.id = (*row)->id;
     outcome.plan.created = absl::FromUnixMicros((*row)->created_us);
     outcome.plan.created_by = (*row)->created_by;
-    outcome.plan.accounts = DecodePlan((*row)->body, &outcome.plan.unit);
+    absl::StatusOr<std::vector<KabinetswisselAccount>> accounts =
+        DecodePlan((*row)->id, (*row)->body, &outcome.plan.unit);
+    if (!accounts.ok()) return accounts.status();
+    outcome.plan.accounts = *std::move(accounts);
     return absl::OkStatus();
   });
   if (!read.ok()) return read;

@@ -244,6 +244,11 @@ absl::StatusOr<std::string> Vault::DefaultListenAddress() {
   return listen;
 }
 
+std::shared_ptr<const audit::Checkpointer> Vault::checkpointer() const {
+  absl::MutexLock lock(&checkpointer_mu_);
+  return checkpointer_;
+}
+
 std::shared_ptr<const policies::Policy> Vault::policy() const {
   absl::MutexLock lock(&policy_mu_);
   return policy_;
@@ -293,6 +298,7 @@ absl::Status Vault::ScheduleCheckpoints(int64_t every_records, absl::Duration ev
   }
   absl::StatusOr<std::unique_ptr<audit::Checkpointer>> checkpointer = MakeCheckpointer(root_, every_records, every);
   if (!checkpointer.ok()) return checkpointer.status();
+  absl::MutexLock lock(&checkpointer_mu_);
   checkpointer_ = *std::move(checkpointer);
   return absl::OkStatus();
 }

@@ -85,8 +85,10 @@ absl::Status FlagReleasable(Tx& tx, const policies::Policy& policy,
   if (bindings.empty()) return absl::OkStatus();
   absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
   if (!accounts.ok()) return accounts.status();
-  const policies::ReleaseContext plain{0, false, std::string(policy.min_reason_length + 8, 'x')};
-  const policies::ReleaseContext emergency{0, true, plain.reason};
+  policies::ReleaseContext plain;
+  plain.whatever_reason = true;
+  policies::ReleaseContext emergency = plain;
+  emergency.break_glass = true;
   for (const AccountRow& account : *accounts) {
     const bool could = policies::Decide(policy, bindings, ResourceOf(account), Action::kReleaseLogin, plain, now).allows() ||
                        policies::Decide(policy, bindings, ResourceOf(account), Action::kReleaseLogin, emergency, now).allows();

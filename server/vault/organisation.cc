@@ -89,13 +89,9 @@ absl::StatusOr<EnrollmentCode> Vault::IssueEnrollmentCode(const Caller& caller,
       if (!id.ok()) return id.status();
       user_id = *id;
     } else {
-      absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
+      absl::StatusOr<storage::UserRow> found = FindActiveUser(tx, user);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
-      if (!(*found)->active) {
-        return UserDisabled(user);
-      }
-      user_id = (*found)->id;
+      user_id = found->id;
     }
     // The code itself is never stored or recorded: only its hash.
     return tx.InsertEnrollmentCode(user_id, HashCode(code.code), Micros(now), Micros(code.expires_at));
@@ -115,10 +111,9 @@ absl::StatusOr<Vault::Disabled> Vault::DisableUser(const Caller& caller, absl::s
       event.rule = "sod.not-yourself";
       return absl::PermissionDeniedError("you cannot disable yourself: ask another operator");
     }
-    absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
+    absl::StatusOr<storage::UserRow> found = FindKnownUser(tx, user);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
-    const int64_t id = (*found)->id;
+    const int64_t id = found->id;
     // Every account this user could release is due for rotation.
     absl::StatusOr<std::vector<storage::BindingRow>> held = tx.ActiveBindings(id, Micros(now));
     if (!held.ok()) return held.status();
@@ -174,18 +169,14 @@ absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl:
       event.rule = "sod.no-self-grant";
       return absl::PermissionDeniedError("nobody grants a role to themselves");
     }
-    absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
+    absl::StatusOr<storage::UserRow> target = FindActiveUser(tx, user);
     if (!target.ok()) return target.status();
-    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
-    if (!(*target)->active) {
-      return UserDisabled(user);
-    }
     absl::StatusOr<ScopeTarget> resolved = ResolveScope(tx, caller, scope, scope_name, now);
     if (!resolved.ok()) return resolved.status();
     event.unit_id = resolved->unit_id;
     if (scope == policies::ScopeKind::kAccount) event.account = resolved->name;
-    binding.user_id = (*target)->id;
-    binding.user_name = (*target)->name;
+    binding.user_id = target->id;
+    binding.user_name = target->name;
     binding.role = std::string(policies::RoleName(role));
     binding.scope_kind = std::string(policies::ScopeKindName(scope));
     binding.scope_id = resolved->id;
@@ -214,9 +205,8 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
                    scope_name));
   absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
     if (absl::Status s = DecideManagement(caller, event, now, "revoke roles"); !s.ok()) return s;
-    absl::StatusOr<std::optional<storage::UserRow>> target = tx.FindUser(user);
+    absl::StatusOr<storage::UserRow> target = FindKnownUser(tx, user);
     if (!target.ok()) return target.status();
-    if (!target->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
     absl::StatusOr<ScopeTarget> resolved = ResolveScope(tx, caller, scope, scope_name, now);
     if (!resolved.ok()) return resolved.status();
     event.unit_id = resolved->unit_id;
@@ -229,7 +219,7 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
       return s;
     }
     absl::StatusOr<int> count =
-        tx.EndBindings((*target)->id, policies::RoleName(role), policies::ScopeKindName(scope),
+        tx.EndBindings(target->id, policies::RoleName(role), policies::ScopeKindName(scope),
                        resolved->id, Micros(now), caller.user);
     if (!count.ok()) return count.status();
     if (*count == 0) {
@@ -261,10 +251,9 @@ absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& 
     if (!decision.allows()) {
       user_id = caller.user_id;
     } else if (!user.empty()) {
-      absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
+      absl::StatusOr<storage::UserRow> found = FindKnownUser(tx, user);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
-      user_id = (*found)->id;
+      user_id = found->id;
     }
     absl::StatusOr<std::vector<storage::BindingRow>> rows = tx.ListBindings(user_id);
     if (!rows.ok()) return rows.status();
@@ -284,12 +273,11 @@ absl::StatusOr<CertificateList> Vault::ListCertificates(const Caller& caller, ab
   if (!decision.allows() && user != caller.user) return DeniedError(decision, "list other users' certificates");
   CertificateList list;
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
-    absl::StatusOr<std::optional<storage::UserRow>> found = tx.FindUser(user);
+    absl::StatusOr<storage::UserRow> found = FindKnownUser(tx, user);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(user)));
-    absl::StatusOr<std::vector<storage::CertificateRow>> rows = tx.ListCertificates((*found)->id);
+    absl::StatusOr<std::vector<storage::CertificateRow>> rows = tx.ListCertificates(found->id);
     if (!rows.ok()) return rows.status();
-    list.user = (*found)->name;
+    list.user = found->name;
     list.certificates = *std::move(rows);
     return absl::OkStatus();
   });

@@ -199,6 +199,9 @@ absl::StatusOr<RequestView> Vault::EscalateRequest(const Caller& caller, int64_t
     }
     absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById((*row)->account_id);
     if (!account.ok()) return account.status();
+    // Accounts are never deleted from the vault (R8 keeps the row); a request without one is not
+    // a request anyone can act on.
+    if (!account->has_value()) return absl::NotFoundError(absl::StrCat("no request ", request_id, " of yours"));
     event.account = (*account)->name();
     event.unit_id = (*account)->unit_id;
     const policies::AccessRequest request = RequestOf(**row);

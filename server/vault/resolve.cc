@@ -55,10 +55,16 @@ absl::StatusOr<Decided> ResolveAndDecide(Tx& tx, const Caller& caller, const pol
 }
 
 absl::StatusOr<storage::UserRow> FindActiveUser(Tx& tx, absl::string_view name) {
+  absl::StatusOr<storage::UserRow> user = FindKnownUser(tx, name);
+  if (!user.ok()) return user.status();
+  if (!user->active) return UserDisabled(name);
+  return user;
+}
+
+absl::StatusOr<storage::UserRow> FindKnownUser(Tx& tx, absl::string_view name) {
   absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(name);
   if (!user.ok()) return user.status();
   if (!user->has_value()) return absl::NotFoundError(absl::StrCat("no user ", Quoted(name)));
-  if (!(*user)->active) return UserDisabled(name);
   return **user;
 }
 

@@ -38,6 +38,9 @@ absl::StatusOr<Decided> ResolveAndDecide(storage::Tx& tx, const Caller& caller, 
 // The active user named `name`: not found, or refused when disabled.
 absl::StatusOr<storage::UserRow> FindActiveUser(storage::Tx& tx, absl::string_view name);
 
+// The user named `name`, active or not: not found says so.
+absl::StatusOr<storage::UserRow> FindKnownUser(storage::Tx& tx, absl::string_view name);
+
 // Binds `user_id` as `role` on the account, unless that binding is there already.
 absl::Status BindOnAccount(storage::Tx& tx, int64_t user_id, absl::string_view role, const storage::AccountRow& account,
                            absl::Time now, absl::string_view by);

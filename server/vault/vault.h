@@ -461,7 +461,7 @@ class Vault {
   // marked filtered (docs/AUDIT_FORMAT.md says what that can prove).
   absl::Status ExportAudit(const Caller& caller, const AuditQuery& query, AuditSink& sink);
   // The Ed25519 public key that checkpoints verify with (32 bytes).
-  const std::string& AuditPublicKey() const { return checkpointer_->public_key(); }
+  std::string AuditPublicKey() const { return checkpointer()->public_key(); }
   // How often a checkpoint is signed; call before serving.
   absl::Status ScheduleCheckpoints(int64_t every_records, absl::Duration every);
 
@@ -559,7 +559,11 @@ class Vault {
   std::unique_ptr<storage::Database> db_;
   crypto::SecretBytes root_;
   SecretSealer sealer_;
-  std::unique_ptr<audit::Checkpointer> checkpointer_;
+  // The checkpointer in force: ScheduleCheckpoints may swap it while calls run (the key stays the
+  // same, derived from the root key; only the schedule changes). Each use takes a snapshot.
+  std::shared_ptr<const audit::Checkpointer> checkpointer() const;
+  mutable absl::Mutex checkpointer_mu_;
+  std::shared_ptr<const audit::Checkpointer> checkpointer_ ABSL_GUARDED_BY(checkpointer_mu_);
   Clock& clock_;
   mutable absl::Mutex policy_mu_;
   std::shared_ptr<const policies::Policy> policy_ ABSL_GUARDED_BY(policy_mu_);

@@ -251,6 +251,22 @@ TEST(DefaultPolicyTest, R2TeamchefWithoutBreakGlassOrMeaningfulReasonIsDenied) {
             "deny-by-default");
 }
 
+// "Could the rules release it to them?" (rotation flags when someone leaves) is asked whatever
+// reason they would give: no invented reason to pass the length check.
+TEST(DefaultPolicyTest, R2AskedWhateverTheReasonTheTeamchefCouldTakeTheLogin) {
+  ReleaseContext could{kMe, true, ""};
+  could.whatever_reason = true;
+  EXPECT_TRUE(Release(Role::kTeamchef, could).allows());
+  EXPECT_FALSE(Release(Role::kTeamchef, {kMe, true, ""}).allows()) << "a real release still needs the reason";
+}
+
+TEST(DefaultPolicyTest, R2AskedWhateverTheReasonNoRuleStillMeansNo) {
+  ReleaseContext could{kMe, true, ""};
+  could.whatever_reason = true;
+  EXPECT_FALSE(Release(Role::kAuditor, could).allows());
+  EXPECT_FALSE(Release(Role::kRegisseur, could).allows()) << "a request is not a reason";
+}
+
 TEST(DefaultPolicyTest, R3RegisseurReleasesOnceWithAnApprovedRequest) {
   const AccessRequest approved = RequestIn(Req::kApproved, "R3.regisseur-request");
   const Decision d = Release(Role::kRegisseur, {kMe, false, "", &approved});

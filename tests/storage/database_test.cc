@@ -1,6 +1,8 @@
 #include "server/storage/database.h"
 
 #include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
 #include <unistd.h>
 
 #include <cstdlib>
@@ -217,6 +219,43 @@ TEST_F(DatabaseTest, CachedStatementsComeBackResetAndAreNeverShared) {
     EXPECT_FALSE(broken.ok());
   }
   EXPECT_EQ(sqlite3_close(db), SQLITE_OK);  // every cached statement was finalized
+}
+
+// A bind that fails is not silently dropped: the statement refuses to run with a parameter left
+// unbound, and says which one; a good bind runs.
+class BindTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(sqlite3_open(":memory:", &db_), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db_, "CREATE TABLE t (v INTEGER);", nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+  void TearDown() override {
+    cache_.Clear();
+    EXPECT_EQ(sqlite3_close(db_), SQLITE_OK);
+  }
+  absl::Status Insert(int index) {
+    absl::StatusOr<Statement> insert = cache_.Prepare(db_, "INSERT INTO t VALUES (?)");
+    if (!insert.ok()) return insert.status();
+    return insert->Bind(index, int64_t{7}).Run();
+  }
+  int64_t Rows() {
+    absl::StatusOr<Statement> count = cache_.Prepare(db_, "SELECT count(*) FROM t");
+    return count.ok() && *count->Step() ? count->Int(0) : -1;
+  }
+  sqlite3* db_ = nullptr;
+  StatementCache cache_;
+};
+
+TEST_F(BindTest, AFailedBindStopsTheStatementAndNamesTheParameter) {
+  const absl::Status run = Insert(2);  // there is no parameter 2
+  EXPECT_FALSE(run.ok());
+  EXPECT_TRUE(absl::StrContains(run.message(), "binding parameter 2 failed")) << run;
+  EXPECT_EQ(Rows(), 0) << "nothing was inserted";
+}
+
+TEST_F(BindTest, AGoodBindRuns) {
+  EXPECT_TRUE(Insert(1).ok());
+  EXPECT_EQ(Rows(), 1);
 }
 
 }  // namespace
