@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "crypto/signing.h"
 #include "kluis/wire/error_details.h"
+#include "kluis/wire/words.h"
 #include "server/vault/refusal.h"
 #include "kluis/v1/audit.grpc.pb.h"
 #include "kluis/v1/enrollment.grpc.pb.h"
@@ -17,57 +18,22 @@ using grpc::ServerContext;
 
 // ---- conversions ----
 
-constexpr std::pair<pb::Role, policies::Role> kRoles[] = {
-    {pb::ROLE_BEHEERDER, policies::Role::kBeheerder},
-    {pb::ROLE_TEAMCHEF, policies::Role::kTeamchef},
-    {pb::ROLE_REGISSEUR, policies::Role::kRegisseur},
-    {pb::ROLE_LANDELIJK_REGISSEUR, policies::Role::kLandelijkRegisseur},
-    {pb::ROLE_COMMUNICATIEADVISEUR, policies::Role::kCommunicatieadviseur},
-    {pb::ROLE_BEWINDSPERSOON, policies::Role::kBewindspersoon},
-    {pb::ROLE_POLITIEK_ASSISTENT, policies::Role::kPolitiekAssistent},
-    {pb::ROLE_AUDITOR, policies::Role::kAuditor},
-    {pb::ROLE_OPERATOR, policies::Role::kOperator},
-};
-
+// The API's roles and kinds are the policy's words (kluis/wire/words.h): one table, both ends.
 absl::StatusOr<policies::Role> RoleFromProto(pb::Role role) {
-  for (auto [proto, domain] : kRoles) {
-    if (proto == role) return domain;
-  }
+  if (std::optional<policies::Role> parsed = policies::ParseRole(wire::WordOf(role))) return *parsed;
   return absl::InvalidArgumentError(absl::StrCat("unknown role ", static_cast<int>(role)));
 }
 
-pb::Role RoleToProto(absl::string_view name) {
-  std::optional<policies::Role> role = policies::ParseRole(name);
-  for (auto [proto, domain] : kRoles) {
-    if (role && domain == *role) return proto;
-  }
-  return pb::ROLE_UNSPECIFIED;
-}
+pb::Role RoleToProto(absl::string_view name) { return wire::RoleOfWord(name).value_or(pb::ROLE_UNSPECIFIED); }
 
 absl::StatusOr<std::string> KindFromProto(pb::AccountKind kind) {
-  switch (kind) {
-    case pb::ACCOUNT_KIND_POLITIE_ALLEEN: return std::string("politie-alleen");
-    case pb::ACCOUNT_KIND_POLITIE_SAMEN: return std::string("politie-samen");
-    case pb::ACCOUNT_KIND_CORPORATE: return std::string("corporate");
-    case pb::ACCOUNT_KIND_HYBRID: return std::string("hybrid");
-    case pb::ACCOUNT_KIND_ORGANISATIE: return std::string("organisatie");
-    case pb::ACCOUNT_KIND_PRIVE: return std::string("prive");  // refused by the vault, with R7
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("unknown account kind ", static_cast<int>(kind)));
-  }
+  const absl::string_view word = wire::WordOf(kind);  // "prive" too: the vault refuses it, with R7
+  if (word.empty()) return absl::InvalidArgumentError(absl::StrCat("unknown account kind ", static_cast<int>(kind)));
+  return std::string(word);
 }
 
 pb::AccountKind KindToProto(absl::string_view kind) {
-  std::optional<policies::AccountKind> parsed = policies::ParseAccountKind(kind);
-  if (!parsed) return pb::ACCOUNT_KIND_UNSPECIFIED;
-  switch (*parsed) {
-    case policies::AccountKind::kPolitieAlleen: return pb::ACCOUNT_KIND_POLITIE_ALLEEN;
-    case policies::AccountKind::kPolitieSamen: return pb::ACCOUNT_KIND_POLITIE_SAMEN;
-    case policies::AccountKind::kCorporate: return pb::ACCOUNT_KIND_CORPORATE;
-    case policies::AccountKind::kHybrid: return pb::ACCOUNT_KIND_HYBRID;
-    case policies::AccountKind::kOrganisatie: return pb::ACCOUNT_KIND_ORGANISATIE;
-  }
-  return pb::ACCOUNT_KIND_UNSPECIFIED;
+  return wire::KindOfWord(kind).value_or(pb::ACCOUNT_KIND_UNSPECIFIED);
 }
 
 struct ScopeArg {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "client/output.h"
+#include "kluis/wire/words.h"
 
 namespace kluis::client {
 namespace {
@@ -22,16 +23,13 @@ absl::Status RunAccountAdd(Client& c, const Options& a, const std::string&) {
   request.set_platform(absl::AsciiStrToLower(a.account.substr(0, slash)));
   request.set_handle(a.account.substr(slash + 1));
   request.set_team(a.team);
-  pb::AccountKind kind = pb::ACCOUNT_KIND_UNSPECIFIED;
-  for (auto [word, value] : kKindWords) {
-    if (word == a.kind) kind = value;
-  }
-  if (kind == pb::ACCOUNT_KIND_UNSPECIFIED) {
+  const std::optional<pb::AccountKind> kind = wire::KindOfWord(a.kind);
+  if (!kind) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown account kind \"", a.kind,
         "\": use politie-alleen, politie-samen, corporate, hybrid or organisatie"));
   }
-  request.set_kind(kind);
+  request.set_kind(*kind);
   request.set_linked_email(a.email);
   request.set_mandatory(a.mandatory);
   absl::StatusOr<pb::AddAccountResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::AddAccount, request);

@@ -1,5 +1,7 @@
 #include "client/commands/common.h"
 
+#include "kluis/wire/words.h"
+
 #include <termios.h>
 #include <unistd.h>
 
@@ -147,17 +149,13 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
 }
 
 std::string RoleWord(pb::Role role) {
-  for (auto [word, value] : kRoleWords) {
-    if (value == role) return std::string(word);
-  }
-  return "unknown";
+  const absl::string_view word = wire::WordOf(role);
+  return word.empty() ? "unknown" : std::string(word);
 }
 
 std::string KindWord(pb::AccountKind kind) {
-  for (auto [word, value] : kKindWords) {
-    if (value == kind) return std::string(word);
-  }
-  return "unknown";
+  const absl::string_view word = wire::WordOf(kind);
+  return word.empty() ? "unknown" : std::string(word);
 }
 
 std::string ScopeText(const pb::Scope& scope) {
@@ -258,9 +256,7 @@ absl::StatusOr<pb::Scope> ScopeOf(const Options& a) {
 }
 
 absl::StatusOr<pb::Role> RoleOf(const std::string& word) {
-  for (auto [w, value] : kRoleWords) {
-    if (w == word) return value;
-  }
+  if (std::optional<pb::Role> role = wire::RoleOfWord(word)) return *role;
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown role \"", word,
       "\": use beheerder, teamchef, regisseur, landelijk-regisseur, communicatieadviseur, "

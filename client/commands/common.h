@@ -128,29 +128,6 @@ std::string TimeText(int64_t unix_micros);
 
 inline std::string YesNo(bool b) { return b ? "yes" : "no"; }
 
-inline const std::pair<absl::string_view, pb::Role> kRoleWords[] = {
-    {"beheerder", pb::ROLE_BEHEERDER},
-    {"teamchef", pb::ROLE_TEAMCHEF},
-    {"regisseur", pb::ROLE_REGISSEUR},
-    {"landelijk-regisseur", pb::ROLE_LANDELIJK_REGISSEUR},
-    {"communicatieadviseur", pb::ROLE_COMMUNICATIEADVISEUR},
-    {"bewindspersoon", pb::ROLE_BEWINDSPERSOON},
-    {"politiek-assistent", pb::ROLE_POLITIEK_ASSISTENT},
-    {"auditor", pb::ROLE_AUDITOR},
-    {"operator", pb::ROLE_OPERATOR},
-};
-
-inline const std::pair<absl::string_view, pb::AccountKind> kKindWords[] = {
-    {"politie-alleen", pb::ACCOUNT_KIND_POLITIE_ALLEEN},
-    {"politie-samen", pb::ACCOUNT_KIND_POLITIE_SAMEN},
-    {"corporate", pb::ACCOUNT_KIND_CORPORATE},
-    {"hybrid", pb::ACCOUNT_KIND_HYBRID},
-    {"organisatie", pb::ACCOUNT_KIND_ORGANISATIE},
-    {"prive", pb::ACCOUNT_KIND_PRIVE},
-    {"privé", pb::ACCOUNT_KIND_PRIVE},
-    {"private", pb::ACCOUNT_KIND_PRIVE},
-};
-
 }  // namespace kluis::client
 
 #endif  // KLUIS_CLIENT_COMMANDS_COMMON_H_
