@@ -13,6 +13,85 @@
 
 namespace kluis::server {
 
+namespace {
+
+// The store's filter for `query` within what `scope` may read, and the words naming it in the
+// export's header and record (`words`: since=…, until=…, account=…, actor=…; units come later).
+storage::AuditFilter ExportFilter(const AuditQuery& query, const policies::AuditReadScope& scope,
+                                  std::vector<std::string>& words) {
+  storage::AuditFilter filter;
+  if (query.since) {
+    filter.since_us = Micros(*query.since);
+    words.push_back(absl::StrCat("since=", absl::FormatTime(absl::RFC3339_full, *query.since, absl::UTCTimeZone())));
+  }
+  if (query.until) {
+    filter.until_us = Micros(*query.until);
+    words.push_back(absl::StrCat("until=", absl::FormatTime(absl::RFC3339_full, *query.until, absl::UTCTimeZone())));
+  }
+  if (query.account) words.push_back(absl::StrCat("account=", *query.account));
+  if (query.actor) words.push_back(absl::StrCat("actor=", *query.actor));
+  filter.account = query.account;
+  filter.actor = query.actor;
+  if (!scope.everything) filter.units = scope.units;
+  filter.limit = 1000;
+  return filter;
+}
+
+// Streams the records below the export's own record (and the checkpoints on them) to `sink`.
+absl::Status StreamPages(storage::Database& db, const AuditExport& head, storage::AuditFilter filter,
+                         AuditSink& sink) {
+  filter.up_to_seq = head.head_seq - 1;
+  // Page by page, each page its own read transaction: the log below the head only grows at its
+  // end, so pages stay consistent with each other. The export's own record comes last, always.
+  std::string previous = auditfile::GenesisHash();
+  int64_t last_seq = 0;
+  for (;;) {
+    filter.after_seq = last_seq;
+    std::vector<storage::AuditRow> page;
+    std::vector<storage::CheckpointRow> checkpoints;
+    std::vector<std::string> previous_hashes;
+    absl::Status read = db.Read([&](Tx& tx) -> absl::Status {
+      absl::StatusOr<std::vector<storage::AuditRow>> rows = tx.ListAuditRecords(filter);
+      if (!rows.ok()) return rows.status();
+      page = *std::move(rows);
+      if (page.empty()) return absl::OkStatus();
+      absl::StatusOr<std::vector<storage::CheckpointRow>> signed_rows = tx.ListCheckpoints(last_seq, page.back().seq);
+      if (!signed_rows.ok()) return signed_rows.status();
+      checkpoints = *std::move(signed_rows);
+      // A filtered export gives each record the hash before it, which it cannot carry over.
+      if (head.filtered) {
+        for (const storage::AuditRow& row : page) {
+          absl::StatusOr<std::optional<std::string>> before = tx.AuditHashAt(row.seq - 1);
+          if (!before.ok()) return before.status();
+          previous_hashes.push_back(before->value_or(auditfile::GenesisHash()));
+        }
+      }
+      return absl::OkStatus();
+    });
+    if (!read.ok()) return read;
+    if (page.empty()) break;
+    size_t next_checkpoint = 0;
+    for (size_t i = 0; i < page.size(); ++i) {
+      const storage::AuditRow& row = page[i];
+      if (!sink.Record(row, head.filtered ? previous_hashes[i] : previous)) {
+        return absl::CancelledError("export stopped by the client");
+      }
+      previous = row.chain_hash;
+      // The checkpoints that fall on this record follow it; in a filtered export only those.
+      while (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].seq <= row.seq) {
+        if (checkpoints[next_checkpoint].seq == row.seq && !sink.Checkpoint(checkpoints[next_checkpoint])) {
+          return absl::CancelledError("export stopped by the client");
+        }
+        ++next_checkpoint;
+      }
+    }
+    last_seq = page.back().seq;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& caller,
                                                                 const AuditQuery& query) {
   const absl::Time now = clock_.Now();
@@ -46,22 +125,8 @@ absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& ca
 absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, AuditSink& sink) {
   const absl::Time now = clock_.Now();
   const policies::AuditReadScope scope = policies::ReadableAudit(caller.policy_bindings, now);
-  storage::AuditFilter filter;
   std::vector<std::string> filters;
-  if (query.since) {
-    filter.since_us = Micros(*query.since);
-    filters.push_back(absl::StrCat("since=", absl::FormatTime(absl::RFC3339_full, *query.since, absl::UTCTimeZone())));
-  }
-  if (query.until) {
-    filter.until_us = Micros(*query.until);
-    filters.push_back(absl::StrCat("until=", absl::FormatTime(absl::RFC3339_full, *query.until, absl::UTCTimeZone())));
-  }
-  if (query.account) filters.push_back(absl::StrCat("account=", *query.account));
-  if (query.actor) filters.push_back(absl::StrCat("actor=", *query.actor));
-  filter.account = query.account;
-  filter.actor = query.actor;
-  if (!scope.everything) filter.units = scope.units;
-  filter.limit = 1000;
+  storage::AuditFilter filter = ExportFilter(query, scope, filters);
 
   AuditExport head;
   const std::shared_ptr<const audit::Checkpointer> checkpointer = this->checkpointer();
@@ -108,53 +173,7 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   if (!decision.allows()) return DeniedError(decision, "export the audit log (auditors only)");
   if (!sink.Header(head)) return absl::CancelledError("export stopped by the client");
 
-  // Page by page, each page its own read transaction: the log below the head only grows at its
-  // end, so pages stay consistent with each other. The export's own record comes last, always.
-  filter.up_to_seq = head.head_seq - 1;
-  std::string previous = auditfile::GenesisHash();
-  int64_t last_seq = 0;
-  for (;;) {
-    filter.after_seq = last_seq;
-    std::vector<storage::AuditRow> page;
-    std::vector<storage::CheckpointRow> checkpoints;
-    std::vector<std::string> previous_hashes;
-    absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
-      absl::StatusOr<std::vector<storage::AuditRow>> rows = tx.ListAuditRecords(filter);
-      if (!rows.ok()) return rows.status();
-      page = *std::move(rows);
-      if (page.empty()) return absl::OkStatus();
-      absl::StatusOr<std::vector<storage::CheckpointRow>> signed_rows = tx.ListCheckpoints(last_seq, page.back().seq);
-      if (!signed_rows.ok()) return signed_rows.status();
-      checkpoints = *std::move(signed_rows);
-      // A filtered export gives each record the hash before it, which it cannot carry over.
-      if (head.filtered) {
-        for (const storage::AuditRow& row : page) {
-          absl::StatusOr<std::optional<std::string>> before = tx.AuditHashAt(row.seq - 1);
-          if (!before.ok()) return before.status();
-          previous_hashes.push_back(before->value_or(auditfile::GenesisHash()));
-        }
-      }
-      return absl::OkStatus();
-    });
-    if (!read.ok()) return read;
-    if (page.empty()) break;
-    size_t next_checkpoint = 0;
-    for (size_t i = 0; i < page.size(); ++i) {
-      const storage::AuditRow& row = page[i];
-      if (!sink.Record(row, head.filtered ? previous_hashes[i] : previous)) {
-        return absl::CancelledError("export stopped by the client");
-      }
-      previous = row.chain_hash;
-      // The checkpoints that fall on this record follow it; in a filtered export only those.
-      while (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].seq <= row.seq) {
-        if (checkpoints[next_checkpoint].seq == row.seq && !sink.Checkpoint(checkpoints[next_checkpoint])) {
-          return absl::CancelledError("export stopped by the client");
-        }
-        ++next_checkpoint;
-      }
-    }
-    last_seq = page.back().seq;
-  }
+  if (absl::Status s = StreamPages(*db_, head, filter, sink); !s.ok()) return s;
   return ExportClosing(head.head_seq, sink);
 }
 

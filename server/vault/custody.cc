@@ -12,6 +12,84 @@
 
 namespace kluis::server {
 
+namespace {
+
+// The facts of one account's custody, as they stand at `now`.
+absl::StatusOr<CustodyLine> FactsOf(Tx& tx, const AccountRow& account, const std::vector<storage::RequestRow>& requests,
+                                    const policies::Policy& policy, absl::Time now) {
+  CustodyLine line;
+  absl::StatusOr<AccountView> view = ViewOf(tx, account, now);
+  if (!view.ok()) return view.status();
+  line.view = *std::move(view);
+  absl::StatusOr<std::vector<Tx::Holder>> holders = tx.AccountHolders(account.id, "beheerder", Micros(now));
+  if (!holders.ok()) return holders.status();
+  for (const Tx::Holder& h : *holders) {
+    const bool active = h.user_active && h.binding_valid && h.enrolled;
+    line.beheerders.emplace_back(h.user, active);
+    if (!active) {
+      line.problems.push_back(absl::StrCat("beheerder ", h.user, " is not active (",
+                                           !h.user_active     ? "disabled"
+                                           : !h.binding_valid ? "binding not valid now"
+                                                              : "not enrolled",
+                                           ")"));
+    }
+  }
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> teamchefs =
+      UsersHolding(tx, policies::Role::kTeamchef, account, now);
+  if (!teamchefs.ok()) return teamchefs.status();
+  line.teamchef_covered = !teamchefs->empty();
+  absl::StatusOr<std::vector<storage::RotationFlagRow>> flags = tx.OpenRotationFlags(account.id);
+  if (!flags.ok()) return flags.status();
+  line.open_flags = static_cast<int>(flags->size());
+  for (const storage::RequestRow& row : requests) {
+    if (row.account_id != account.id) continue;
+    const policies::RequestState state = policies::DeriveStatus(RequestOf(row), policy, now).state;
+    line.pending_requests += state == policies::RequestState::kPending || state == policies::RequestState::kEscalated;
+  }
+  absl::StatusOr<std::optional<int64_t>> released = tx.LastRelease(account.name());
+  if (!released.ok()) return released.status();
+  if (released->has_value()) line.last_release = absl::FromUnixMicros(**released);
+  for (const char* kind : {kPassword, kTotp}) {
+    absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kind, "pending");
+    if (!pending.ok()) return pending.status();
+    line.pending_rotation |= pending->has_value();
+  }
+  return line;
+}
+
+// The verdict (docs/POLICY.md, "Custody in order"). In order is the seed's minimum (000 §4.9, R1,
+// R2): the password and linked e-mail kept in the vault, one known and live, a beheerder who can
+// act, a teamchef who can take it, nothing left to rotate. The rest is advice: it shows, and does
+// not make the account out of order.
+void Judge(CustodyLine& line, const AccountRow& account, const policies::Policy& policy, absl::Time now) {
+  std::vector<std::string>& p = line.problems;
+  std::vector<std::string>& w = line.warnings;
+  if (account.status != "active") {
+    p.insert(p.begin(), absl::StrCat("account is ", account.status));
+    return;
+  }
+  bool any_active = false;
+  for (const auto& [user, active] : line.beheerders) any_active |= active;
+  if (!line.view.has_password) p.push_back("no password in the vault");
+  if (!line.view.has_linked_email) p.push_back("no linked e-mail address in the vault");
+  if (line.pending_rotation) {
+    p.push_back("a rotation is pending: the vault does not know which password or 2FA key is live "
+                "(confirm or abort it)");
+  }
+  if (!any_active) p.push_back("no active beheerder");
+  if (!line.teamchef_covered) p.push_back("no teamchef for the team");
+  if (line.open_flags > 0) p.push_back(absl::StrCat(line.open_flags, " open rotation flag(s)"));
+  if (policy.max_password_age && line.view.password_set_at &&
+      now - *line.view.password_set_at >= *policy.max_password_age) {
+    p.push_back(absl::StrCat("password older than ", *policy.max_password_age / absl::Hours(24), " days"));
+  }
+  if (!line.view.has_totp) w.push_back("no 2FA key in the vault");
+  if (line.view.has_totp && line.view.recovery_codes_left == 0) w.push_back("no recovery codes left");
+  if (line.pending_requests > 0) w.push_back(absl::StrCat(line.pending_requests, " pending request(s)"));
+}
+
+}  // namespace
+
 absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_view unit) {
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
@@ -48,78 +126,14 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
                .allows()) {
         continue;
       }
-      CustodyLine line;
-      absl::StatusOr<AccountView> view = ViewOf(tx, account, now);
-      if (!view.ok()) return view.status();
-      line.view = *std::move(view);
-      absl::StatusOr<std::vector<Tx::Holder>> holders = tx.AccountHolders(account.id, "beheerder", Micros(now));
-      if (!holders.ok()) return holders.status();
-      bool any_active = false;
-      for (const Tx::Holder& h : *holders) {
-        const bool active = h.user_active && h.binding_valid && h.enrolled;
-        line.beheerders.emplace_back(h.user, active);
-        any_active |= active;
-        if (!active) {
-          line.problems.push_back(absl::StrCat("beheerder ", h.user, " is not active (",
-                                               !h.user_active     ? "disabled"
-                                               : !h.binding_valid ? "binding not valid now"
-                                                                  : "not enrolled",
-                                               ")"));
-        }
-      }
-      absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> teamchefs =
-          UsersHolding(tx, policies::Role::kTeamchef, account, now);
-      if (!teamchefs.ok()) return teamchefs.status();
-      line.teamchef_covered = !teamchefs->empty();
-      absl::StatusOr<std::vector<storage::RotationFlagRow>> flags = tx.OpenRotationFlags(account.id);
-      if (!flags.ok()) return flags.status();
-      line.open_flags = static_cast<int>(flags->size());
-      for (const storage::RequestRow& row : *requests) {
-        if (row.account_id != account.id) continue;
-        const policies::RequestState state = policies::DeriveStatus(RequestOf(row), *policy, now).state;
-        line.pending_requests += state == policies::RequestState::kPending || state == policies::RequestState::kEscalated;
-      }
-      absl::StatusOr<std::optional<int64_t>> released = tx.LastRelease(account.name());
-      if (!released.ok()) return released.status();
-      if (released->has_value()) line.last_release = absl::FromUnixMicros(**released);
-
-      for (const char* kind : {kPassword, kTotp}) {
-        absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kind, "pending");
-        if (!pending.ok()) return pending.status();
-        line.pending_rotation |= pending->has_value();
-      }
-
-      // The verdict (docs/POLICY.md, "Custody in order"). In order is the seed's minimum (000
-      // §4.9, R1, R2): the password and linked e-mail kept in the vault, one known and live, a
-      // beheerder who can act, a teamchef who can take it, nothing left to rotate. The rest is
-      // advice: it shows, and does not make the account out of order.
-      std::vector<std::string>& p = line.problems;
-      std::vector<std::string>& w = line.warnings;
-      if (account.status != "active") {
-        p.insert(p.begin(), absl::StrCat("account is ", account.status));
-      } else {
-        if (!line.view.has_password) p.push_back("no password in the vault");
-        if (!line.view.has_linked_email) p.push_back("no linked e-mail address in the vault");
-        if (line.pending_rotation) {
-          p.push_back("a rotation is pending: the vault does not know which password or 2FA key is live "
-                      "(confirm or abort it)");
-        }
-        if (!any_active) p.push_back("no active beheerder");
-        if (!line.teamchef_covered) p.push_back("no teamchef for the team");
-        if (line.open_flags > 0) p.push_back(absl::StrCat(line.open_flags, " open rotation flag(s)"));
-        if (policy->max_password_age && line.view.password_set_at &&
-            now - *line.view.password_set_at >= *policy->max_password_age) {
-          p.push_back(absl::StrCat("password older than ", *policy->max_password_age / absl::Hours(24), " days"));
-        }
-        if (!line.view.has_totp) w.push_back("no 2FA key in the vault");
-        if (line.view.has_totp && line.view.recovery_codes_left == 0) w.push_back("no recovery codes left");
-        if (line.pending_requests > 0) w.push_back(absl::StrCat(line.pending_requests, " pending request(s)"));
-      }
+      absl::StatusOr<CustodyLine> line = FactsOf(tx, account, *requests, *policy, now);
+      if (!line.ok()) return line.status();
+      Judge(*line, account, *policy, now);
       const std::string team = absl::StrCat(account.unit_name, "/", account.team_name);
       if (report.teams.empty() || report.teams.back().team != team) report.teams.push_back({team, 0, 0});
       ++report.teams.back().accounts;
-      report.teams.back().in_order += line.problems.empty();
-      report.lines.push_back(std::move(line));
+      report.teams.back().in_order += line->problems.empty();
+      report.lines.push_back(*std::move(line));
     }
     if (unit.empty() && report.lines.empty()) {
       event.decision = "deny";
