@@ -135,6 +135,183 @@ const std::string* ValueFor(const std::vector<std::pair<std::string, std::string
   return nullptr;
 }
 
+// What a kabinetswissel step works on: the account and its plan entry, in the apply's transaction;
+// what it reports (`detail`) and, for handback-2fa, the key it hands back. Password generation and
+// sealing are the vault's, passed in.
+struct StepRun {
+  Tx& tx;
+  const Caller& caller;
+  const KabinetswisselAccount& entry;
+  const AccountRow& account;
+  const std::string name;
+  absl::Time now;
+  std::string& detail;
+  std::optional<storage::SecretRow>& handback;
+  absl::FunctionRef<absl::StatusOr<crypto::SecretBytes>(absl::string_view platform)>
+      generate_password;
+  absl::FunctionRef<absl::StatusOr<int64_t>(const char* kind, const crypto::SecretBytes& secret,
+                                            bool pending, absl::string_view by)>
+      insert_version;
+};
+
+absl::Status TellBeheerders(StepRun& x, const std::string& text) {
+  return NotifyHolders(x.tx, x.account, {policies::Role::kBeheerder}, "kabinetswissel",
+                       std::nullopt, text, x.now);
+}
+
+absl::Status StepArchive(StepRun& x) {
+  const std::string reference =
+      !x.entry.archive_ref.empty() ? x.entry.archive_ref : x.account.archive_ref;
+  if (reference.empty()) {
+    return Refused(
+        Refusal::kArchiveMissing,
+        absl::FailedPreconditionError(absl::StrCat(
+            "no archive reference for ", x.name, ": record one (kluis kabinetswissel archive ",
+            x.name, " --ref REF) and apply again; nothing is wiped before it is archived (R13)")));
+  }
+  x.detail = absl::StrCat("archived at ", reference);
+  return x.tx.SetArchiveReference(x.account.id, reference);
+}
+
+absl::Status StepWipe(StepRun& x) {
+  // Checked again here, not only trusted from the step before: no wipe without an archive.
+  if (x.account.archive_ref.empty()) {
+    return Refused(Refusal::kArchiveMissing,
+                   absl::FailedPreconditionError(
+                       absl::StrCat("refusing to wipe ", x.name, ": no archive reference (R13)")));
+  }
+  x.detail =
+      absl::StrCat("the predecessor's posts may be removed; archive ", x.account.archive_ref);
+  return TellBeheerders(
+      x, absl::StrCat("kabinetswissel: ", x.name, " is archived at ", x.account.archive_ref,
+                      "; the predecessor's posts may be removed on the platform now"));
+}
+
+absl::Status StepEndPredecessor(StepRun& x) {
+  absl::StatusOr<std::vector<std::string>> ended =
+      EndAccountBindings(x.tx, x.account, {"bewindspersoon", "politiek-assistent"},
+                         x.entry.successor, x.now, x.caller.user);
+  if (!ended.ok()) return ended.status();
+  x.detail = ended->empty() ? "nobody else was bound"
+                            : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
+  return absl::OkStatus();
+}
+
+absl::Status StepRotatePassword(StepRun& x) {
+  absl::StatusOr<std::optional<storage::SecretRow>> pending =
+      x.tx.SecretInState(x.account.id, kPassword, "pending");
+  if (!pending.ok()) return pending.status();
+  if (pending->has_value()) {
+    x.detail =
+        absl::StrCat("a new password was already pending (version ", (*pending)->version, ")");
+  } else {
+    absl::StatusOr<crypto::SecretBytes> password = x.generate_password(x.account.platform);
+    if (!password.ok()) return password.status();
+    absl::StatusOr<int64_t> version =
+        x.insert_version(kPassword, *password, /*pending=*/true, x.caller.user);
+    if (!version.ok()) return version.status();
+    x.detail = absl::StrCat("new password pending (version ", *version,
+                            "); the beheerder sets it on the platform");
+  }
+  if (absl::Status s = x.tx.RaiseRotationFlag(
+          x.account.id,
+          absl::StrCat("kabinetswissel ", x.entry.successor.empty() ? "" : "to ", x.entry.successor,
+                       ": set the pending password, then confirm"),
+          x.caller.user, Micros(x.now));
+      !s.ok()) {
+    return s;
+  }
+  return TellBeheerders(x, absl::StrCat("kabinetswissel: a new password of ", x.name,
+                                        " is pending; set it on the platform, then kluis rotate ",
+                                        x.name, " --confirm"));
+}
+
+absl::Status StepRenew2fa(StepRun& x) {
+  x.detail = "the authenticator is due to be set up anew";
+  if (absl::Status s = x.tx.RaiseRotationFlag(
+          x.account.id, "kabinetswissel: set up the authenticator anew (set-totp --pending)",
+          x.caller.user, Micros(x.now));
+      !s.ok()) {
+    return s;
+  }
+  return TellBeheerders(x, absl::StrCat("kabinetswissel: set up the authenticator of ", x.name,
+                                        " anew: kluis secret set-totp ", x.name,
+                                        " --pending, then kluis rotate ", x.name, " --confirm"));
+}
+
+absl::Status StepBindSuccessor(StepRun& x) {
+  absl::StatusOr<storage::UserRow> user = FindActiveUser(x.tx, x.entry.successor);
+  if (!user.ok()) return user.status();
+  if (absl::Status s =
+          BindOnAccount(x.tx, user->id, "bewindspersoon", x.account, x.now, x.caller.user);
+      !s.ok())
+    return s;
+  x.detail = absl::StrCat(x.entry.successor, " is bewindspersoon of ", x.name);
+  return x.tx.InsertNotification(
+      {0, user->id, "kabinetswissel", x.name, std::nullopt,
+       absl::StrCat("kabinetswissel: you are now bewindspersoon of ", x.name,
+                    "; the ministry's beheerder manages it (R11)"),
+       Micros(x.now)});
+}
+
+absl::Status StepHandback2fa(StepRun& x) {
+  absl::StatusOr<std::optional<storage::SecretRow>> totp = x.tx.CurrentSecret(x.account.id, kTotp);
+  if (!totp.ok()) return totp.status();
+  if (!totp->has_value()) {
+    x.detail = "no authenticator was stored in the vault";
+    return absl::OkStatus();
+  }
+  x.handback = **totp;
+  x.detail = absl::StrCat("authenticator handed to ", x.caller.user, " for ",
+                          absl::StrJoin(x.entry.departing, ", "), " (export of the TOTP key, R14)");
+  return absl::OkStatus();
+}
+
+absl::Status StepRemove2fa(StepRun& x) {
+  x.detail = "the minister removes the ministry's authenticator from the account";
+  return TellBeheerders(
+      x, absl::StrCat("kabinetswissel: ", x.name,
+                      " leaves with the minister, who removes the ministry's authenticator"));
+}
+
+absl::Status StepEndMinistryBindings(StepRun& x) {
+  absl::StatusOr<std::vector<std::string>> ended =
+      EndAccountBindings(x.tx, x.account, {"beheerder", "bewindspersoon", "politiek-assistent"}, "",
+                         x.now, x.caller.user);
+  if (!ended.ok()) return ended.status();
+  x.detail =
+      ended->empty() ? "nobody was bound" : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
+  return absl::OkStatus();
+}
+
+absl::Status StepReleaseCustody(StepRun& x) {
+  absl::StatusOr<int> destroyed = x.tx.DestroyAllSecrets(x.account.id);
+  if (!destroyed.ok()) return destroyed.status();
+  if (absl::StatusOr<int> cleared =
+          x.tx.ClearRotationFlags(x.account.id, x.caller.user, Micros(x.now));
+      !cleared.ok()) {
+    return cleared.status();
+  }
+  x.detail =
+      absl::StrCat(*destroyed, " sealed secrets destroyed; the account is archived, read-only");
+  return x.tx.ArchiveAccount(x.account.id, Micros(x.now));
+}
+
+// The steps by the names StepsFor gives them, in no particular order: StepsFor orders them.
+using StepFunction = absl::Status (*)(StepRun&);
+constexpr std::pair<absl::string_view, StepFunction> kSteps[] = {
+    {"archive", StepArchive},
+    {"wipe", StepWipe},
+    {"end-predecessor", StepEndPredecessor},
+    {"rotate-password", StepRotatePassword},
+    {"renew-2fa", StepRenew2fa},
+    {"bind-successor", StepBindSuccessor},
+    {"handback-2fa", StepHandback2fa},
+    {"remove-2fa", StepRemove2fa},
+    {"end-ministry-bindings", StepEndMinistryBindings},
+    {"release-custody", StepReleaseCustody},
+};
+
 }  // namespace
 
 absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& caller,
@@ -384,113 +561,14 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
 absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const KabinetswisselAccount& entry,
                                           const AccountRow& account, absl::string_view step, absl::Time now,
                                           std::string& detail, std::optional<storage::SecretRow>& handback) {
-  const std::string name = account.name();
-  auto tell_beheerders = [&](const std::string& text) {
-    return NotifyHolders(tx, account, {policies::Role::kBeheerder}, "kabinetswissel", std::nullopt, text, now);
+  // Named, so they outlive `run`: a FunctionRef only refers to them.
+  auto generate = [&](absl::string_view platform) { return GeneratePassword(platform); };
+  auto insert = [&](const char* kind, const crypto::SecretBytes& secret, bool pending, absl::string_view by) {
+    return InsertVersion(tx, account, kind, secret, pending, by);
   };
-  if (step == "archive") {
-    const std::string reference = !entry.archive_ref.empty() ? entry.archive_ref : account.archive_ref;
-    if (reference.empty()) {
-      return Refused(Refusal::kArchiveMissing,
-                     absl::FailedPreconditionError(absl::StrCat(
-                         "no archive reference for ", name, ": record one (kluis kabinetswissel archive ",
-                         name, " --ref REF) and apply again; nothing is wiped before it is archived (R13)")));
-    }
-    detail = absl::StrCat("archived at ", reference);
-    return tx.SetArchiveReference(account.id, reference);
-  }
-  if (step == "wipe") {
-    // Checked again here, not only trusted from the step before: no wipe without an archive.
-    if (account.archive_ref.empty()) {
-      return Refused(Refusal::kArchiveMissing, absl::FailedPreconditionError(absl::StrCat(
-                                                  "refusing to wipe ", name, ": no archive reference (R13)")));
-    }
-    detail = absl::StrCat("the predecessor's posts may be removed; archive ", account.archive_ref);
-    return tell_beheerders(absl::StrCat("kabinetswissel: ", name, " is archived at ", account.archive_ref,
-                                        "; the predecessor's posts may be removed on the platform now"));
-  }
-  if (step == "end-predecessor") {
-    absl::StatusOr<std::vector<std::string>> ended =
-        EndAccountBindings(tx, account, {"bewindspersoon", "politiek-assistent"}, entry.successor, now, caller.user);
-    if (!ended.ok()) return ended.status();
-    detail = ended->empty() ? "nobody else was bound" : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
-    return absl::OkStatus();
-  }
-  if (step == "rotate-password") {
-    absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kPassword, "pending");
-    if (!pending.ok()) return pending.status();
-    if (pending->has_value()) {
-      detail = absl::StrCat("a new password was already pending (version ", (*pending)->version, ")");
-    } else {
-      absl::StatusOr<crypto::SecretBytes> password = GeneratePassword(account.platform);
-      if (!password.ok()) return password.status();
-      absl::StatusOr<int64_t> version = InsertVersion(tx, account, kPassword, *password, /*pending=*/true, caller.user);
-      if (!version.ok()) return version.status();
-      detail = absl::StrCat("new password pending (version ", *version, "); the beheerder sets it on the platform");
-    }
-    if (absl::Status s = tx.RaiseRotationFlag(account.id,
-                                              absl::StrCat("kabinetswissel ", entry.successor.empty() ? "" : "to ",
-                                                           entry.successor, ": set the pending password, then confirm"),
-                                              caller.user, Micros(now));
-        !s.ok()) {
-      return s;
-    }
-    return tell_beheerders(absl::StrCat("kabinetswissel: a new password of ", name,
-                                        " is pending; set it on the platform, then kluis rotate ", name, " --confirm"));
-  }
-  if (step == "renew-2fa") {
-    detail = "the authenticator is due to be set up anew";
-    if (absl::Status s = tx.RaiseRotationFlag(account.id, "kabinetswissel: set up the authenticator anew (set-totp --pending)",
-                                              caller.user, Micros(now));
-        !s.ok()) {
-      return s;
-    }
-    return tell_beheerders(absl::StrCat("kabinetswissel: set up the authenticator of ", name,
-                                        " anew: kluis secret set-totp ", name, " --pending, then kluis rotate ", name,
-                                        " --confirm"));
-  }
-  if (step == "bind-successor") {
-    absl::StatusOr<storage::UserRow> user = FindActiveUser(tx, entry.successor);
-    if (!user.ok()) return user.status();
-    if (absl::Status s = BindOnAccount(tx, user->id, "bewindspersoon", account, now, caller.user); !s.ok()) return s;
-    detail = absl::StrCat(entry.successor, " is bewindspersoon of ", name);
-    return tx.InsertNotification({0, user->id, "kabinetswissel", name, std::nullopt,
-                                  absl::StrCat("kabinetswissel: you are now bewindspersoon of ", name,
-                                               "; the ministry's beheerder manages it (R11)"),
-                                  Micros(now)});
-  }
-  if (step == "handback-2fa") {
-    absl::StatusOr<std::optional<storage::SecretRow>> totp = tx.CurrentSecret(account.id, kTotp);
-    if (!totp.ok()) return totp.status();
-    if (!totp->has_value()) {
-      detail = "no authenticator was stored in the vault";
-      return absl::OkStatus();
-    }
-    handback = **totp;
-    detail = absl::StrCat("authenticator handed to ", caller.user, " for ", absl::StrJoin(entry.departing, ", "),
-                          " (export of the TOTP key, R14)");
-    return absl::OkStatus();
-  }
-  if (step == "remove-2fa") {
-    detail = "the minister removes the ministry's authenticator from the account";
-    return tell_beheerders(absl::StrCat("kabinetswissel: ", name,
-                                        " leaves with the minister, who removes the ministry's authenticator"));
-  }
-  if (step == "end-ministry-bindings") {
-    absl::StatusOr<std::vector<std::string>> ended = EndAccountBindings(
-        tx, account, {"beheerder", "bewindspersoon", "politiek-assistent"}, "", now, caller.user);
-    if (!ended.ok()) return ended.status();
-    detail = ended->empty() ? "nobody was bound" : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
-    return absl::OkStatus();
-  }
-  if (step == "release-custody") {
-    absl::StatusOr<int> destroyed = tx.DestroyAllSecrets(account.id);
-    if (!destroyed.ok()) return destroyed.status();
-    if (absl::StatusOr<int> cleared = tx.ClearRotationFlags(account.id, caller.user, Micros(now)); !cleared.ok()) {
-      return cleared.status();
-    }
-    detail = absl::StrCat(*destroyed, " sealed secrets destroyed; the account is archived, read-only");
-    return tx.ArchiveAccount(account.id, Micros(now));
+  StepRun run{tx, caller, entry, account, account.name(), now, detail, handback, generate, insert};
+  for (const auto& [name, function] : kSteps) {
+    if (name == step) return function(run);
   }
   return absl::InternalError(absl::StrCat("unknown kabinetswissel step ", step));
 }
