@@ -135,6 +135,85 @@ const std::string* ValueFor(const std::vector<std::pair<std::string, std::string
   return nullptr;
 }
 
+// One minister account's part of the plan: who goes, who comes, and the steps (R13 for a
+// corporate account, R14 for a hybrid one), as the caller gave them in `input`.
+absl::StatusOr<KabinetswisselAccount> PlanEntry(Tx& tx, const AccountRow& account, const KabinetswisselInput& input,
+                                                absl::Time now) {
+  KabinetswisselAccount entry;
+  entry.account = account.name();
+  entry.kind = account.kind;
+  const std::string* successor = ValueFor(input.successors, account);
+  const std::string* choice = ValueFor(input.hybrid, account);
+  const std::string* archive = ValueFor(input.archives, account);
+  if (account.kind == "corporate") {
+    if (successor == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate and passes to the successor: "
+                                                     "give --successor ", account.name(), "=USER (R13)"));
+    }
+    if (choice != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate: --hybrid is for hybrid accounts"));
+    }
+    if (absl::StatusOr<storage::UserRow> user = FindActiveUser(tx, *successor); !user.ok()) return user.status();
+    entry.successor = *successor;
+    entry.archive_ref = archive != nullptr ? *archive : account.archive_ref;
+    for (const char* role : {"bewindspersoon", "politiek-assistent"}) {
+      absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+          tx.UsersWithRole("account", account.id, role, Micros(now));
+      if (!holders.ok()) return holders.status();
+      for (const auto& [id, name] : *holders) {
+        if (name == entry.successor) continue;
+        entry.predecessors.push_back(name);
+        if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
+      }
+    }
+  } else {
+    if (choice == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          account.name(), " is hybrid and leaves with the minister: give --hybrid ", account.name(),
+          "=handback (the authenticator goes to the minister) or =keep-2fa-removed (R14)"));
+    }
+    if (successor != nullptr || archive != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          account.name(), " is hybrid: it has no successor and no archive in the ministry's care (R14)"));
+    }
+    entry.hybrid = *choice;
+    for (const char* role : {"beheerder", "bewindspersoon", "politiek-assistent"}) {
+      absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
+          tx.UsersWithRole("account", account.id, role, Micros(now));
+      if (!holders.ok()) return holders.status();
+      for (const auto& [id, name] : *holders) {
+        if (std::find(entry.predecessors.begin(), entry.predecessors.end(), name) == entry.predecessors.end()) {
+          entry.predecessors.push_back(name);
+        }
+        if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
+      }
+    }
+  }
+  entry.steps = StepsFor(entry);
+  return entry;
+}
+
+// Every account named in `input` is one of the plan's, named once: a typo is not left unplanned.
+absl::Status EveryNameIsPlanned(const KabinetswisselInput& input, const KabinetswisselPlan& plan) {
+  for (const auto* pairs : {&input.successors, &input.hybrid, &input.archives}) {
+    for (const auto& pair : *pairs) {
+      const std::string& name = pair.first;  // not a structured binding: a lambda captures it
+      const auto matches = std::count_if(plan.accounts.begin(), plan.accounts.end(), [&](const KabinetswisselAccount& a) {
+        return a.account == name || absl::EqualsIgnoreCase(a.account.substr(a.account.find('/') + 1), name);
+      });
+      if (matches == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Quoted(name), " is not a corporate or hybrid account of unit ", input.unit));
+      }
+      if (matches > 1) {
+        return absl::InvalidArgumentError(absl::StrCat("handle \"", name,
+                                                       "\" is on several platforms: name it as PLATFORM/", name));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // What a kabinetswissel step works on: the account and its plan entry, in the apply's transaction;
 // what it reports (`detail`) and, for handback-2fa, the key it hands back. Password generation and
 // sealing are the vault's, passed in.
@@ -350,7 +429,6 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
     event.unit_id = (*unit)->id;
     absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
     if (!accounts.ok()) return accounts.status();
-    std::vector<std::string> used;  // every name given must be one of the unit's minister accounts
     for (const AccountRow& account : *accounts) {
       if (account.unit_id != (*unit)->id || account.status != "active" ||
           (account.kind != "corporate" && account.kind != "hybrid")) {
@@ -363,79 +441,12 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
                                                  Action::kKabinetswissel, {caller.user_id}, now);
       NoteDecision(event, decision);
       if (!decision.allows()) return DeniedError(decision, absl::StrCat("plan the kabinetswissel of ", account.name()));
-      KabinetswisselAccount entry;
-      entry.account = account.name();
-      entry.kind = account.kind;
-      const std::string* successor = ValueFor(input.successors, account);
-      const std::string* choice = ValueFor(input.hybrid, account);
-      const std::string* archive = ValueFor(input.archives, account);
-      for (const std::string* given : {successor, choice, archive}) {
-        if (given != nullptr) used.push_back(account.name());
-      }
-      if (account.kind == "corporate") {
-        if (successor == nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate and passes to the successor: "
-                                                         "give --successor ", account.name(), "=USER (R13)"));
-        }
-        if (choice != nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate: --hybrid is for hybrid accounts"));
-        }
-        if (absl::StatusOr<storage::UserRow> user = FindActiveUser(tx, *successor); !user.ok()) return user.status();
-        entry.successor = *successor;
-        entry.archive_ref = archive != nullptr ? *archive : account.archive_ref;
-        for (const char* role : {"bewindspersoon", "politiek-assistent"}) {
-          absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
-              tx.UsersWithRole("account", account.id, role, Micros(now));
-          if (!holders.ok()) return holders.status();
-          for (const auto& [id, name] : *holders) {
-            if (name == entry.successor) continue;
-            entry.predecessors.push_back(name);
-            if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
-          }
-        }
-      } else {
-        if (choice == nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              account.name(), " is hybrid and leaves with the minister: give --hybrid ", account.name(),
-              "=handback (the authenticator goes to the minister) or =keep-2fa-removed (R14)"));
-        }
-        if (successor != nullptr || archive != nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              account.name(), " is hybrid: it has no successor and no archive in the ministry's care (R14)"));
-        }
-        entry.hybrid = *choice;
-        for (const char* role : {"beheerder", "bewindspersoon", "politiek-assistent"}) {
-          absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
-              tx.UsersWithRole("account", account.id, role, Micros(now));
-          if (!holders.ok()) return holders.status();
-          for (const auto& [id, name] : *holders) {
-            if (std::find(entry.predecessors.begin(), entry.predecessors.end(), name) == entry.predecessors.end()) {
-              entry.predecessors.push_back(name);
-            }
-            if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
-          }
-        }
-      }
-      entry.steps = StepsFor(entry);
-      plan.accounts.push_back(std::move(entry));
+      absl::StatusOr<KabinetswisselAccount> entry = PlanEntry(tx, account, input, now);
+      if (!entry.ok()) return entry.status();
+      plan.accounts.push_back(*std::move(entry));
     }
     if (plan.accounts.empty()) return no_unit;
-    for (const auto* pairs : {&input.successors, &input.hybrid, &input.archives}) {
-      for (const auto& pair : *pairs) {
-        const std::string& name = pair.first;  // not a structured binding: a lambda captures it
-        const auto matches = std::count_if(plan.accounts.begin(), plan.accounts.end(), [&](const KabinetswisselAccount& a) {
-          return a.account == name || absl::EqualsIgnoreCase(a.account.substr(a.account.find('/') + 1), name);
-        });
-        if (matches == 0) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              Quoted(name), " is not a corporate or hybrid account of unit ", input.unit));
-        }
-        if (matches > 1) {
-          return absl::InvalidArgumentError(absl::StrCat("handle \"", name,
-                                                         "\" is on several platforms: name it as PLATFORM/", name));
-        }
-      }
-    }
+    if (absl::Status s = EveryNameIsPlanned(input, plan); !s.ok()) return s;
     event.reason = absl::StrCat(plan.id, ": ", plan.accounts.size(), " minister accounts");
     return tx.InsertPlan({plan.id, (*unit)->id, EncodePlan(plan), Micros(now), caller.user});
   });
@@ -466,96 +477,102 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
   outcome.complete = true;
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   for (KabinetswisselAccount& entry : outcome.plan.accounts) {
-    // One transaction per account. Each step runs in a savepoint with its own audit record and
-    // done-mark, so a failing step undoes only itself (and is recorded), the steps before it stay,
-    // the account's later steps are skipped, and a second apply does nothing twice.
-    const absl::Time now = clock_.Now();
-    std::vector<KabinetswisselStep> steps = entry.steps;
-    std::optional<AccountRow> account;
-    std::optional<storage::SecretRow> handback;
-    // When nothing of the account could run: its first step failed with `why`, the rest skipped.
-    auto none_ran = [&](const absl::Status& why) {
-      steps = entry.steps;
-      for (KabinetswisselStep& step : steps) step.state = "skipped";
-      if (!steps.empty()) {
-        steps.front().state = "failed";
-        steps.front().detail = std::string(why.message());
-      }
-      handback.reset();
-    };
-    absl::Status current;
-    absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
-      current = StillCurrent(tx, caller, now);
-      if (!current.ok()) return current;
-      absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
-      if (!found.ok()) {
-        none_ran(found.status());
-        return absl::OkStatus();
-      }
-      account = *found;
-      bool failed = false;
-      for (KabinetswisselStep& step : steps) {
-        if (failed) {
-          step.state = "skipped";
-          continue;
-        }
-        absl::StatusOr<bool> done = tx.StepDone(outcome.plan.id, account->id, step.name);
-        if (!done.ok()) return done.status();
-        if (*done) {
-          step.state = "done-earlier";
-          continue;
-        }
-        audit::AuditEvent event = ManagementEvent(caller, absl::StrCat("kabinetswissel:", step.name), "");
-        event.account = entry.account;
-        event.unit_id = account->unit_id;
-        const absl::Status ran = tx.Savepoint([&]() -> absl::Status {
-          absl::StatusOr<std::optional<AccountRow>> fresh = tx.FindAccountById(account->id);
-          if (!fresh.ok()) return fresh.status();
-          // Decide each step afresh, on the account as the steps before left it.
-          const Decision decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(**fresh),
-                                                     Action::kKabinetswissel, {caller.user_id}, now);
-          NoteDecision(event, decision);
-          if (!decision.allows()) return DeniedError(decision, absl::StrCat("change ", entry.account, " at a kabinetswissel"));
-          if (absl::Status s = RunKabinetswisselStep(tx, caller, entry, **fresh, step.name, now, step.detail, handback);
-              !s.ok()) {
-            return s;
-          }
-          event.reason = absl::StrCat(outcome.plan.id, ": ", step.detail);
-          return tx.MarkStepDone(outcome.plan.id, account->id, step.name, Micros(now), caller.user);
-        });
-        if (ran.ok()) {
-          step.state = "done";
-        } else {
-          NoteFailure(event, ran);
-          step.state = "failed";
-          step.detail = std::string(ran.message());
-          failed = true;
-        }
-        if (absl::Status r = Record(tx, event, now); !r.ok()) return r;
-      }
-      return absl::OkStatus();
-    });
-    if (!current.ok()) {
-      // The caller's access changed since it authenticated: the accounts applied so far stay
-      // applied (a second apply goes on from there), nothing more runs, and the refusal is recorded.
-      audit::AuditEvent refusal = ManagementEvent(caller, "kabinetswissel:apply", outcome.plan.id);
-      NoteChangedDuringCall(refusal, current);
-      if (absl::Status r = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); }); !r.ok()) return r;
-      return current;
-    }
-    if (!stored.ok()) none_ran(stored);  // nothing of this account committed
-    entry.steps = std::move(steps);
-    for (const KabinetswisselStep& step : entry.steps) {
-      if (step.state == "failed") outcome.complete = false;
-    }
-    // The authenticator opens only after its record committed, like every release.
-    if (handback.has_value()) {
-      absl::StatusOr<crypto::SecretBytes> uri = sealer_.Open(account->id, kTotp, handback->version, handback->sealed);
-      if (!uri.ok()) return uri.status();
-      outcome.handed_back.push_back({entry.account, absl::StrJoin(entry.departing, ", "), *std::move(uri)});
-    }
+    if (absl::Status s = ApplyKabinetswisselTo(caller, *policy, outcome, entry); !s.ok()) return s;
   }
   return outcome;
+}
+
+absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::Policy& policy,
+                                          KabinetswisselOutcome& outcome, KabinetswisselAccount& entry) {
+  // One transaction per account. Each step runs in a savepoint with its own audit record and
+  // done-mark, so a failing step undoes only itself (and is recorded), the steps before it stay,
+  // the account's later steps are skipped, and a second apply does nothing twice.
+  const absl::Time now = clock_.Now();
+  std::vector<KabinetswisselStep> steps = entry.steps;
+  std::optional<AccountRow> account;
+  std::optional<storage::SecretRow> handback;
+  // When nothing of the account could run: its first step failed with `why`, the rest skipped.
+  auto none_ran = [&](const absl::Status& why) {
+    steps = entry.steps;
+    for (KabinetswisselStep& step : steps) step.state = "skipped";
+    if (!steps.empty()) {
+      steps.front().state = "failed";
+      steps.front().detail = std::string(why.message());
+    }
+    handback.reset();
+  };
+  absl::Status current;
+  absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
+    current = StillCurrent(tx, caller, now);
+    if (!current.ok()) return current;
+    absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
+    if (!found.ok()) {
+      none_ran(found.status());
+      return absl::OkStatus();
+    }
+    account = *found;
+    bool failed = false;
+    for (KabinetswisselStep& step : steps) {
+      if (failed) {
+        step.state = "skipped";
+        continue;
+      }
+      absl::StatusOr<bool> done = tx.StepDone(outcome.plan.id, account->id, step.name);
+      if (!done.ok()) return done.status();
+      if (*done) {
+        step.state = "done-earlier";
+        continue;
+      }
+      audit::AuditEvent event = ManagementEvent(caller, absl::StrCat("kabinetswissel:", step.name), "");
+      event.account = entry.account;
+      event.unit_id = account->unit_id;
+      const absl::Status ran = tx.Savepoint([&]() -> absl::Status {
+        absl::StatusOr<std::optional<AccountRow>> fresh = tx.FindAccountById(account->id);
+        if (!fresh.ok()) return fresh.status();
+        // Decide each step afresh, on the account as the steps before left it.
+        const Decision decision = policies::Decide(policy, caller.policy_bindings, ResourceOf(**fresh),
+                                                   Action::kKabinetswissel, {caller.user_id}, now);
+        NoteDecision(event, decision);
+        if (!decision.allows()) return DeniedError(decision, absl::StrCat("change ", entry.account, " at a kabinetswissel"));
+        if (absl::Status s = RunKabinetswisselStep(tx, caller, entry, **fresh, step.name, now, step.detail, handback);
+            !s.ok()) {
+          return s;
+        }
+        event.reason = absl::StrCat(outcome.plan.id, ": ", step.detail);
+        return tx.MarkStepDone(outcome.plan.id, account->id, step.name, Micros(now), caller.user);
+      });
+      if (ran.ok()) {
+        step.state = "done";
+      } else {
+        NoteFailure(event, ran);
+        step.state = "failed";
+        step.detail = std::string(ran.message());
+        failed = true;
+      }
+      if (absl::Status r = Record(tx, event, now); !r.ok()) return r;
+    }
+    return absl::OkStatus();
+  });
+  if (!current.ok()) {
+    // The caller's access changed since it authenticated: the accounts applied so far stay
+    // applied (a second apply goes on from there), nothing more runs, and the refusal is recorded.
+    audit::AuditEvent refusal = ManagementEvent(caller, "kabinetswissel:apply", outcome.plan.id);
+    NoteChangedDuringCall(refusal, current);
+    if (absl::Status r = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); }); !r.ok()) return r;
+    return current;
+  }
+  if (!stored.ok()) none_ran(stored);  // nothing of this account committed
+  entry.steps = std::move(steps);
+  for (const KabinetswisselStep& step : entry.steps) {
+    if (step.state == "failed") outcome.complete = false;
+  }
+  // The authenticator opens only after its record committed, like every release.
+  if (handback.has_value()) {
+    absl::StatusOr<crypto::SecretBytes> uri = sealer_.Open(account->id, kTotp, handback->version, handback->sealed);
+    if (!uri.ok()) return uri.status();
+    outcome.handed_back.push_back({entry.account, absl::StrJoin(entry.departing, ", "), *std::move(uri)});
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const KabinetswisselAccount& entry,

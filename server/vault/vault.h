@@ -520,7 +520,11 @@ class Vault {
   absl::StatusOr<int64_t> InsertVersion(storage::Tx& tx, const storage::AccountRow& account,
                                         const char* kind, const crypto::SecretBytes& plaintext,
                                         bool pending, absl::string_view by);
-  // One step of a kabinetswissel on one account, inside its transaction (server/vault.cc).
+  // A kabinetswissel plan on one account: its steps in one transaction, each in a savepoint with
+  // its own record; the authenticator handed back opens after the commit.
+  absl::Status ApplyKabinetswisselTo(const Caller& caller, const policies::Policy& policy,
+                                     KabinetswisselOutcome& outcome, KabinetswisselAccount& entry);
+  // One step of a kabinetswissel on one account, inside its transaction.
   absl::Status RunKabinetswisselStep(storage::Tx& tx, const Caller& caller,
                                      const KabinetswisselAccount& entry,
                                      const storage::AccountRow& account, absl::string_view step,
