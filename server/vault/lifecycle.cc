@@ -41,6 +41,68 @@ Vault::Vault(DataDirLock lock, std::unique_ptr<storage::Database> db, crypto::Se
 
 Vault::~Vault() = default;
 
+namespace {
+
+// The names the server's certificate is valid for: the loopback names, the --listen host unless it
+// is a wildcard, and --server-name.
+std::vector<std::string> ServerNames(const InitOptions& options) {
+  std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"};
+  if (const size_t colon = options.listen.rfind(':'); colon != std::string::npos) {
+    std::string host = options.listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    // A wildcard listen address (all zeros, IPv4 or IPv6) names no host to put in a certificate.
+    const bool wildcard = host.find_first_not_of("0.:") == std::string::npos;
+    if (!host.empty() && !wildcard) names.push_back(host);
+  }
+  names.insert(names.end(), options.server_names.begin(), options.server_names.end());
+  std::sort(names.begin() + 3, names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+// A new vault's first rows, in one transaction: the CA and server keys (sealed), its settings, the
+// first operator with their enrollment code, and the record that opens the audit chain.
+absl::Status FirstRecords(Tx& tx, const InitOptions& options, const crypto::XChaCha20Poly1305& pki_sealer,
+                          const crypto::KeyAndCertificate& ca_material,
+                          const crypto::KeyAndCertificate& server_material, const EnrollmentCode& admin_code,
+                          absl::Time now) {
+  for (auto [name, material] : {std::pair{"ca", &ca_material}, std::pair{"server", &server_material}}) {
+    if (absl::Status s = tx.PutPki(name, material->certificate_pem,
+                                   pki_sealer.Seal(material->private_key_pem.Reveal(),
+                                                    PkiAssociatedData(name)));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = tx.PutMeta("listen", options.listen); !s.ok()) return s;
+  if (absl::Status s = tx.PutMeta("created", absl::FormatTime(now)); !s.ok()) return s;
+  // The first operator: the only binding nobody grants, because nobody exists yet.
+  absl::StatusOr<int64_t> admin = tx.InsertUser(options.admin_user, options.admin_user, Micros(now));
+  if (!admin.ok()) return admin.status();
+  storage::BindingRow binding;
+  binding.user_id = *admin;
+  binding.role = "operator";
+  binding.scope_kind = "global";
+  binding.valid_from_us = Micros(now);
+  binding.granted_by = "kluisd-init";
+  if (absl::StatusOr<int64_t> id = tx.InsertBinding(binding); !id.ok()) return id.status();
+  if (absl::Status s = tx.InsertEnrollmentCode(*admin, HashCode(admin_code.code), Micros(now),
+                                               Micros(admin_code.expires_at));
+      !s.ok()) {
+    return s;
+  }
+  audit::AuditEvent event;
+  event.actor = "kluisd-init";
+  event.action = "init";
+  event.decision = "allow";
+  event.rule = "init.first-operator";
+  event.reason = absl::StrCat("vault created; operator ", options.admin_user);
+  event.outcome = "ok";
+  return audit::Append(tx, event, now).status();
+}
+
+}  // namespace
+
 absl::StatusOr<InitResult> Vault::Init(const InitOptions& options,
                                        const crypto::SecretBytes& passphrase, Clock& clock) {
   if (absl::Status s = CheckName("admin user", options.admin_user); !s.ok()) return s;
@@ -71,18 +133,8 @@ absl::StatusOr<InitResult> Vault::Init(const InitOptions& options,
   absl::StatusOr<crypto::CertificateAuthority> ca = crypto::CertificateAuthority::Create(
       ca_material->private_key_pem.Clone(), ca_material->certificate_pem);
   if (!ca.ok()) return ca.status();
-  std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"};
-  if (const size_t colon = options.listen.rfind(':'); colon != std::string::npos) {
-    std::string host = options.listen.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    // A wildcard listen address (all zeros, IPv4 or IPv6) names no host to put in a certificate.
-    const bool wildcard = host.find_first_not_of("0.:") == std::string::npos;
-    if (!host.empty() && !wildcard) names.push_back(host);
-  }
-  names.insert(names.end(), options.server_names.begin(), options.server_names.end());
-  std::sort(names.begin() + 3, names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  absl::StatusOr<crypto::KeyAndCertificate> server_material = ca->IssueServerCertificate(names, now);
+  absl::StatusOr<crypto::KeyAndCertificate> server_material =
+      ca->IssueServerCertificate(ServerNames(options), now);
   if (!server_material.ok()) return server_material.status();
   absl::StatusOr<crypto::XChaCha20Poly1305> pki_sealer = PrivateKeySealer(root);
   if (!pki_sealer.ok()) return pki_sealer.status();
@@ -92,40 +144,8 @@ absl::StatusOr<InitResult> Vault::Init(const InitOptions& options,
   if (!db.ok()) return db.status();
 
   const EnrollmentCode admin_code{NewCode(), now + kEnrollmentCodeLifetime};
-  absl::Status stored = (*db)->Write([&](Tx& tx) -> absl::Status {
-    for (auto [name, material] : {std::pair{"ca", &*ca_material}, std::pair{"server", &*server_material}}) {
-      if (absl::Status s = tx.PutPki(name, material->certificate_pem,
-                                     pki_sealer->Seal(material->private_key_pem.Reveal(),
-                                                      PkiAssociatedData(name)));
-          !s.ok()) {
-        return s;
-      }
-    }
-    if (absl::Status s = tx.PutMeta("listen", options.listen); !s.ok()) return s;
-    if (absl::Status s = tx.PutMeta("created", absl::FormatTime(now)); !s.ok()) return s;
-    // The first operator: the only binding nobody grants, because nobody exists yet.
-    absl::StatusOr<int64_t> admin = tx.InsertUser(options.admin_user, options.admin_user, Micros(now));
-    if (!admin.ok()) return admin.status();
-    storage::BindingRow binding;
-    binding.user_id = *admin;
-    binding.role = "operator";
-    binding.scope_kind = "global";
-    binding.valid_from_us = Micros(now);
-    binding.granted_by = "kluisd-init";
-    if (absl::StatusOr<int64_t> id = tx.InsertBinding(binding); !id.ok()) return id.status();
-    if (absl::Status s = tx.InsertEnrollmentCode(*admin, HashCode(admin_code.code), Micros(now),
-                                                 Micros(admin_code.expires_at));
-        !s.ok()) {
-      return s;
-    }
-    audit::AuditEvent event;
-    event.actor = "kluisd-init";
-    event.action = "init";
-    event.decision = "allow";
-    event.rule = "init.first-operator";
-    event.reason = absl::StrCat("vault created; operator ", options.admin_user);
-    event.outcome = "ok";
-    return audit::Append(tx, event, now).status();
+  absl::Status stored = (*db)->Write([&](Tx& tx) {
+    return FirstRecords(tx, options, *pki_sealer, *ca_material, *server_material, admin_code, now);
   });
   if (stored.ok()) {
     stored = WriteFileAtomically(CaCertificatePath(options.data_dir), ca_material->certificate_pem, 0644);
