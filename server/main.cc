@@ -191,6 +191,50 @@ int RunServe(const std::string& data_dir, const std::string& passphrase_file, st
   return 0;
 }
 
+int RunCheckVault(const std::string& data_dir, const std::string& passphrase_file) {
+  absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  absl::StatusOr<kluis::server::CheckResult> checked = kluis::server::CheckVault(data_dir, *passphrase);
+  if (!checked.ok()) return Fail(checked.status());
+  std::cout << "ok: " << data_dir << ": the passphrase opens it, every database page and index checks, and the "
+            << "audit chain of " << checked->audit_records << " records verifies\n";
+  return 0;
+}
+
+int RunBackup(const std::string& data_dir, const std::string& passphrase_file, const std::string& backup_file) {
+  absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  if (absl::Status s = kluis::server::BackupVault(data_dir, *passphrase, backup_file); !s.ok()) return Fail(s);
+  std::cout << "backup of " << data_dir << " written to " << backup_file
+            << " (encrypted; it opens only with the vault's passphrase)\n";
+  return 0;
+}
+
+int RunRestore(const std::string& backup_file, const std::string& data_dir, const std::string& passphrase_file) {
+  absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  kluis::server::SystemClock clock;
+  if (absl::Status s = kluis::server::RestoreVault(backup_file, data_dir, *passphrase, clock); !s.ok()) {
+    return Fail(s);
+  }
+  std::cout << "restored " << backup_file << " into " << data_dir
+            << "; the audit chain verifies. Serve it with kluisd serve --data-dir " << data_dir << "\n";
+  return 0;
+}
+
+int RunRekey(const std::string& data_dir, const std::string& passphrase_file, const std::string& new_passphrase_file,
+             const std::string& argon2) {
+  absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  absl::StatusOr<SecretBytes> fresh = ReadPassphrase(new_passphrase_file);
+  if (!fresh.ok()) return Fail(fresh.status());
+  kluis::crypto::Argon2Params params = kluis::crypto::Argon2Params::Moderate();
+  if (argon2 == "interactive") params = kluis::crypto::Argon2Params::Interactive();
+  if (argon2 == "sensitive") params = kluis::crypto::Argon2Params::Sensitive();
+  if (absl::Status s = kluis::server::RekeyPassphrase(data_dir, *passphrase, *fresh, params); !s.ok()) return Fail(s);
+  std::cout << "the root key of " << data_dir << " is sealed under the new passphrase\n";
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -273,42 +317,10 @@ int main(int argc, char** argv) {
     std::cout << kluis::policies::DefaultPolicyText();
     return 0;
   }
-  if (*check_vault) {
-    absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
-    if (!passphrase.ok()) return Fail(passphrase.status());
-    absl::StatusOr<kluis::server::CheckResult> checked = kluis::server::CheckVault(data_dir, *passphrase);
-    if (!checked.ok()) return Fail(checked.status());
-    std::cout << "ok: " << data_dir << ": the passphrase opens it, every database page and index checks, and the "
-              << "audit chain of " << checked->audit_records << " records verifies\n";
-    return 0;
-  }
-  if (*backup || *restore || *rekey) {
-    absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
-    if (!passphrase.ok()) return Fail(passphrase.status());
-    if (*backup) {
-      if (absl::Status s = kluis::server::BackupVault(data_dir, *passphrase, backup_file); !s.ok()) return Fail(s);
-      std::cout << "backup of " << data_dir << " written to " << backup_file
-                << " (encrypted; it opens only with the vault's passphrase)\n";
-      return 0;
-    }
-    if (*restore) {
-      kluis::server::SystemClock clock;
-      if (absl::Status s = kluis::server::RestoreVault(backup_file, data_dir, *passphrase, clock); !s.ok()) {
-        return Fail(s);
-      }
-      std::cout << "restored " << backup_file << " into " << data_dir
-                << "; the audit chain verifies. Serve it with kluisd serve --data-dir " << data_dir << "\n";
-      return 0;
-    }
-    absl::StatusOr<SecretBytes> fresh = ReadPassphrase(new_passphrase_file);
-    if (!fresh.ok()) return Fail(fresh.status());
-    kluis::crypto::Argon2Params params = kluis::crypto::Argon2Params::Moderate();
-    if (argon2 == "interactive") params = kluis::crypto::Argon2Params::Interactive();
-    if (argon2 == "sensitive") params = kluis::crypto::Argon2Params::Sensitive();
-    if (absl::Status s = kluis::server::RekeyPassphrase(data_dir, *passphrase, *fresh, params); !s.ok()) return Fail(s);
-    std::cout << "the root key of " << data_dir << " is sealed under the new passphrase\n";
-    return 0;
-  }
+  if (*check_vault) return RunCheckVault(data_dir, passphrase_file);
+  if (*backup) return RunBackup(data_dir, passphrase_file, backup_file);
+  if (*restore) return RunRestore(backup_file, data_dir, passphrase_file);
+  if (*rekey) return RunRekey(data_dir, passphrase_file, new_passphrase_file, argon2);
   return RunServe(data_dir, passphrase_file, serve_listen, port_file, policy_file, checkpoint_every,
                   checkpoint_seconds);
 }
