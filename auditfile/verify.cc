@@ -189,6 +189,208 @@ class LineReader {
   std::string buffer_;
 };
 
+template <typename... Parts>
+absl::Status Bad(const Parts&... parts) {
+  return absl::DataLossError(absl::StrCat(parts...));
+}
+
+absl::Status NotAnExport(absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat, "): ", why));
+}
+
+// The header (line 1). Unsigned: everything it says is held to the export's own signed record.
+absl::StatusOr<ExportHeader> ReadHeader(absl::string_view line, absl::string_view public_key) {
+  absl::StatusOr<JsonObject> object = ParseJsonObject(line);
+  if (!object.ok()) return NotAnExport("the first line is no JSON object");
+  const Fields f(*object, 1);
+  absl::StatusOr<std::string> type = f.Text("type");
+  absl::StatusOr<std::string> format = f.Text("format");
+  if (!type.ok() || *type != "header" || !format.ok()) return NotAnExport("the first line is no header");
+  if (*format == "kluis-audit-export/1") {
+    return absl::InvalidArgumentError(
+        "kluis-audit-export/1 is no longer accepted: its header is not bound to anything signed; export again");
+  }
+  if (*format != kExportFormat) return NotAnExport(absl::StrCat("unknown format \"", *format, "\""));
+  absl::StatusOr<std::string> key = f.Bytes("public_key");
+  absl::StatusOr<int64_t> exported = f.Number("exported_us");
+  absl::StatusOr<int64_t> head_seq = f.Number("head_seq");
+  absl::StatusOr<std::string> filter = f.Text("filter");
+  for (const absl::Status& s : {key.status(), exported.status(), head_seq.status(), filter.status()}) {
+    if (!s.ok()) return s;
+  }
+  ExportHeader header{*key, *exported, *head_seq, *filter};
+  if (HeaderLine(header) != absl::StrCat(line, "\n")) return Bad("line 1 is not in the export's canonical form");
+  if (header.public_key != public_key) {
+    return Bad("the header names another public key than the one you trust: not an export of this vault, "
+               "or the header was changed");
+  }
+  if (header.head_seq < 1) return Bad("the header's head_seq is ", header.head_seq, ": no export ends before record 1");
+  return header;
+}
+
+// The chain as the lines after the header build it: every record against the one before it,
+// every checkpoint against the key and the records, and at the end the export's own record and
+// checkpoint against the header.
+class ChainCheck {
+ public:
+  ChainCheck(absl::string_view public_key, const ExportHeader& header) : public_key_(public_key), header_(header) {
+    v_.filtered = header.filter != "none";
+    v_.filter = header.filter;
+    v_.head_seq = header.head_seq;
+  }
+
+  // One line after the header (`line_no` for the messages).
+  absl::Status Line(absl::string_view line, int64_t line_no) {
+    line_no_ = line_no;
+    if (line.empty()) return Bad("line ", line_no, " is blank");
+    if (RecordScanner(line).Scan(&scanned_)) {
+      return CheckRecord(scanned_.record, scanned_.canonical, scanned_.previous, scanned_.hash);
+    }
+    // Anything the one-pass reader does not take is parsed in full, checked, and must then read
+    // back exactly as Kluis writes it: one syntax, no unknown keys, no other order or escapes.
+    absl::StatusOr<JsonObject> object = ParseJsonObject(line);
+    if (!object.ok()) return Bad("line ", line_no, " is not a JSON object (", object.status().message(), ")");
+    const Fields f(*object, line_no);
+    absl::StatusOr<std::string> type = f.Text("type");
+    if (!type.ok()) return type.status();
+    absl::StatusOr<std::string> rewritten;
+    if (*type == "record") {
+      rewritten = FullRecord(f);
+    } else if (*type == "checkpoint") {
+      rewritten = Checkpoint(f);
+    } else if (*type == "header") {
+      return Bad("line ", line_no, ": a second header");
+    } else {
+      return Bad("line ", line_no, ": unknown line type \"", *type, "\"");
+    }
+    if (!rewritten.ok()) return rewritten.status();
+    if (*rewritten != absl::StrCat(line, "\n")) {
+      return Bad("line ", line_no, " is not in the export's canonical form (keys, their order, escapes, lowercase "
+                 "hex, integers: exactly as docs/AUDIT_FORMAT.md §3 writes them)");
+    }
+    return absl::OkStatus();
+  }
+
+  // Every export ends with its own record and the checkpoint on it; the header must agree with them.
+  absl::StatusOr<Verification> Closing() {
+    if (v_.records == 0) {
+      return Bad("the export holds no records: it must end with its own record ", header_.head_seq,
+                 " and the checkpoint signed on it");
+    }
+    if (last_seq_ != header_.head_seq) {
+      return Bad("the export ends at record ", last_seq_, ", not at its own record ", header_.head_seq,
+                 ": records were cut off (or the header's head_seq was changed)");
+    }
+    if (protected_seq_ != header_.head_seq) {
+      return Bad("records ", protected_seq_ + 1, " to ", last_seq_, " come after the last checkpoint (record ",
+                 protected_seq_, "): an unprotected tail; the export's closing checkpoint is missing");
+    }
+    if (last_.action != kExportAction || last_.decision != "allow" || last_.outcome != "ok" ||
+        last_.reason != ExportRecordReason(header_.head_seq, header_.filter)) {
+      return Bad("the export's own record ", header_.head_seq, " (signed) says \"", last_.action, ": ", last_.reason,
+                 "\", which does not match the header (filter \"", header_.filter,
+                 "\"): the header was changed, or this is not how the export ended");
+    }
+    v_.last_seq = last_seq_;
+    return v_;
+  }
+
+ private:
+  // Checks one record against the one before it and moves on to it.
+  absl::Status CheckRecord(const Record& record, absl::string_view canonical_hex, absl::string_view previous_hex,
+                           absl::string_view hash_hex) {
+    const int64_t seq = record.seq;
+    if (protected_seq_ == header_.head_seq) return Bad("line ", line_no_, " follows the export's closing checkpoint");
+    if (seq > header_.head_seq) {
+      return Bad("record ", seq, " is past the export's head (record ", header_.head_seq, ")");
+    }
+    // A full export has every record in turn; a filtered one only some, in order.
+    if (!v_.filtered && seq > last_seq_ + 1) {
+      return Bad("record ", last_seq_ + 1, " is missing (deleted): the next is ", seq);
+    }
+    if (v_.filtered ? seq <= last_seq_ : seq != last_seq_ + 1) {
+      return Bad("record ", seq, " is out of place after record ", last_seq_, " (reordered or inserted)");
+    }
+    for (auto [key, hex, bytes] : {std::tuple{"canonical", canonical_hex, &canonical_},
+                                   std::tuple{"prev_hash", previous_hex, &previous_},
+                                   std::tuple{"hash", hash_hex, &own_hash_}}) {
+      if (!DecodeHex(hex, bytes)) return Bad("line ", line_no_, ": \"", key, "\" is not lowercase hex");
+    }
+    if (canonical_ != CanonicalBytes(record)) {
+      return Bad("record ", seq, " was modified: its fields do not match its canonical bytes");
+    }
+    const bool follows = v_.records > 0 ? seq == last_seq_ + 1 : !v_.filtered;
+    if (follows && previous_ != last_hash_) {
+      return Bad("record ", seq, " does not follow record ", last_seq_,
+                 ": the chain is broken (a record was inserted, reordered or altered)");
+    }
+    if (own_hash_ != ChainHash(previous_, canonical_)) {
+      return Bad("record ", seq, " was modified: its chain hash does not match its bytes");
+    }
+    if (v_.records == 0) v_.first_seq = seq;
+    ++v_.records;
+    last_seq_ = seq;
+    last_hash_ = own_hash_;
+    last_ = record;
+    return absl::OkStatus();
+  }
+
+  // A record line the one-pass reader did not take: checked, and written back as Kluis writes it.
+  absl::StatusOr<std::string> FullRecord(const Fields& f) {
+    absl::StatusOr<Record> record = ReadRecord(f);
+    if (!record.ok()) return record.status();
+    std::string hex[3];
+    for (int i = 0; const char* key : {"canonical", "prev_hash", "hash"}) {
+      absl::StatusOr<std::string> text = f.Text(key);
+      if (!text.ok()) return text.status();
+      hex[i++] = *std::move(text);
+    }
+    if (absl::Status s = CheckRecord(*record, hex[0], hex[1], hex[2]); !s.ok()) return s;
+    return RecordLine(*record, previous_, own_hash_);
+  }
+
+  // A checkpoint line: signed by the trusted key, on the record just read, with its chain hash.
+  absl::StatusOr<std::string> Checkpoint(const Fields& f) {
+    absl::StatusOr<int64_t> seq = f.Number("seq");
+    if (!seq.ok()) return seq.status();
+    absl::StatusOr<int64_t> time = f.Number("time_us");
+    if (!time.ok()) return time.status();
+    absl::StatusOr<std::string> hash = f.Bytes("hash");
+    if (!hash.ok()) return hash.status();
+    absl::StatusOr<std::string> signature = f.Bytes("signature");
+    if (!signature.ok() || signature->empty()) return Bad("checkpoint at record ", *seq, " has no signature");
+    if (protected_seq_ == header_.head_seq) return Bad("line ", line_no_, " follows the export's closing checkpoint");
+    if (*seq > last_seq_) {
+      return Bad("checkpoint at record ", *seq, " names a record that is not in the export: records ",
+                 last_seq_ + 1, " to ", *seq, " were cut off");
+    }
+    if (*seq != last_seq_) return Bad("checkpoint at record ", *seq, " is out of place after record ", last_seq_);
+    if (!crypto::Ed25519Verify(public_key_, CheckpointMessage(*seq, *hash, *time), *signature)) {
+      return Bad("checkpoint at record ", *seq,
+                 ": the signature does not verify with the given public key (forged checkpoint or wrong key)");
+    }
+    if (*hash != last_hash_) {
+      return Bad("checkpoint at record ", *seq,
+                 ": the signed chain hash differs from the records' (records up to ", *seq, " were altered)");
+    }
+    ++v_.checkpoints;
+    protected_seq_ = *seq;
+    return CheckpointLine({*seq, *time, *hash, *signature});
+  }
+
+  const std::string public_key_;
+  const ExportHeader header_;
+  Verification v_;
+  int64_t line_no_ = 1;
+  // The last record read: its sequence number, chain hash and what the closing checks need.
+  int64_t last_seq_ = 0;
+  std::string last_hash_ = GenesisHash();
+  Record last_;
+  int64_t protected_seq_ = 0;  // the last record a verified checkpoint covers
+  std::string canonical_, previous_, own_hash_;  // decoded, reused from line to line
+  ScannedRecord scanned_;
+};
+
 }  // namespace
 
 absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view public_key) {
@@ -196,188 +398,21 @@ absl::StatusOr<Verification> VerifyExport(std::istream& in, absl::string_view pu
     return absl::InvalidArgumentError(absl::StrCat("the public key must be ", crypto::Ed25519Signer::kPublicKeySize,
                                                    " bytes (64 hex characters), got ", public_key.size()));
   }
-  Verification v;
-  auto bad = [](auto&&... parts) { return absl::DataLossError(absl::StrCat(parts...)); };
-  auto not_an_export = [](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("not a Kluis audit export (", kExportFormat, "): ", why));
-  };
   LineReader reader(in);
   absl::string_view line;
   absl::Status line_error;
   int64_t line_no = 1;
-
-  // Line 1: the header. Unsigned: everything it says is held to the export's own signed record.
-  if (!reader.Next(&line, line_no, &line_error)) return not_an_export("empty");
-  if (!line_error.ok()) return not_an_export(line_error.message());
-  absl::StatusOr<JsonObject> head_object = ParseJsonObject(line);
-  if (!head_object.ok()) return not_an_export("the first line is no JSON object");
-  ExportHeader header;
-  {
-    const Fields f(*head_object, line_no);
-    absl::StatusOr<std::string> type = f.Text("type");
-    absl::StatusOr<std::string> format = f.Text("format");
-    if (!type.ok() || *type != "header" || !format.ok()) return not_an_export("the first line is no header");
-    if (*format == "kluis-audit-export/1") {
-      return absl::InvalidArgumentError(
-          "kluis-audit-export/1 is no longer accepted: its header is not bound to anything signed; export again");
-    }
-    if (*format != kExportFormat) return not_an_export(absl::StrCat("unknown format \"", *format, "\""));
-    absl::StatusOr<std::string> key = f.Bytes("public_key");
-    absl::StatusOr<int64_t> exported = f.Number("exported_us");
-    absl::StatusOr<int64_t> head_seq = f.Number("head_seq");
-    absl::StatusOr<std::string> filter = f.Text("filter");
-    for (const absl::Status& s : {key.status(), exported.status(), head_seq.status(), filter.status()}) {
-      if (!s.ok()) return s;
-    }
-    header = ExportHeader{*key, *exported, *head_seq, *filter};
-    if (HeaderLine(header) != absl::StrCat(line, "\n")) return bad("line 1 is not in the export's canonical form");
-    if (header.public_key != public_key) {
-      return bad("the header names another public key than the one you trust: not an export of this vault, "
-                 "or the header was changed");
-    }
-    if (header.head_seq < 1) return bad("the header's head_seq is ", header.head_seq, ": no export ends before record 1");
-  }
-  v.filtered = header.filter != "none";
-  v.filter = header.filter;
-  v.head_seq = header.head_seq;
-
-  // The last record read: its sequence number, chain hash and what the closing checks need.
-  int64_t last_seq = 0;
-  std::string last_hash = GenesisHash();
-  Record last;
-  int64_t protected_seq = 0;  // the last record a verified checkpoint covers
-
-  // Checks one record against the one before it and moves on to it.
-  std::string canonical, previous, own_hash;  // decoded, reused from line to line
-  auto check_record = [&](const Record& record, absl::string_view canonical_hex, absl::string_view previous_hex,
-                          absl::string_view hash_hex) -> absl::Status {
-    const int64_t seq = record.seq;
-    if (protected_seq == header.head_seq) return bad("line ", line_no, " follows the export's closing checkpoint");
-    if (seq > header.head_seq) {
-      return bad("record ", seq, " is past the export's head (record ", header.head_seq, ")");
-    }
-    // A full export has every record in turn; a filtered one only some, in order.
-    if (!v.filtered && seq > last_seq + 1) {
-      return bad("record ", last_seq + 1, " is missing (deleted): the next is ", seq);
-    }
-    if (v.filtered ? seq <= last_seq : seq != last_seq + 1) {
-      return bad("record ", seq, " is out of place after record ", last_seq, " (reordered or inserted)");
-    }
-    for (auto [key, hex, bytes] : {std::tuple{"canonical", canonical_hex, &canonical},
-                                   std::tuple{"prev_hash", previous_hex, &previous}, std::tuple{"hash", hash_hex, &own_hash}}) {
-      if (!DecodeHex(hex, bytes)) return bad("line ", line_no, ": \"", key, "\" is not lowercase hex");
-    }
-    if (canonical != CanonicalBytes(record)) {
-      return bad("record ", seq, " was modified: its fields do not match its canonical bytes");
-    }
-    const bool follows = v.records > 0 ? seq == last_seq + 1 : !v.filtered;
-    if (follows && previous != last_hash) {
-      return bad("record ", seq, " does not follow record ", last_seq,
-                 ": the chain is broken (a record was inserted, reordered or altered)");
-    }
-    if (own_hash != ChainHash(previous, canonical)) {
-      return bad("record ", seq, " was modified: its chain hash does not match its bytes");
-    }
-    if (v.records == 0) v.first_seq = seq;
-    ++v.records;
-    last_seq = seq;
-    last_hash = own_hash;
-    last = record;
-    return absl::OkStatus();
-  };
-
-  ScannedRecord scanned;
+  if (!reader.Next(&line, line_no, &line_error)) return NotAnExport("empty");
+  if (!line_error.ok()) return NotAnExport(line_error.message());
+  absl::StatusOr<ExportHeader> header = ReadHeader(line, public_key);
+  if (!header.ok()) return header.status();
+  ChainCheck chain(public_key, *header);
   while (reader.Next(&line, ++line_no, &line_error)) {
     if (!line_error.ok()) return line_error;
-    if (line.empty()) return bad("line ", line_no, " is blank");
-    if (RecordScanner(line).Scan(&scanned)) {
-      if (absl::Status s = check_record(scanned.record, scanned.canonical, scanned.previous, scanned.hash); !s.ok()) {
-        return s;
-      }
-      continue;
-    }
-    // Anything the one-pass reader does not take is parsed in full, checked, and must then read
-    // back exactly as Kluis writes it: one syntax, no unknown keys, no other order or escapes.
-    absl::StatusOr<JsonObject> object = ParseJsonObject(line);
-    if (!object.ok()) return bad("line ", line_no, " is not a JSON object (", object.status().message(), ")");
-    const Fields f(*object, line_no);
-    absl::StatusOr<std::string> type = f.Text("type");
-    if (!type.ok()) return type.status();
-    std::string rewritten;
-    if (*type == "record") {
-      absl::StatusOr<Record> record = ReadRecord(f);
-      if (!record.ok()) return record.status();
-      std::string hex[3];
-      for (int i = 0; const char* key : {"canonical", "prev_hash", "hash"}) {
-        absl::StatusOr<std::string> text = f.Text(key);
-        if (!text.ok()) return text.status();
-        hex[i++] = *std::move(text);
-      }
-      if (absl::Status s = check_record(*record, hex[0], hex[1], hex[2]); !s.ok()) return s;
-      rewritten = RecordLine(*record, previous, own_hash);
-    } else if (*type == "checkpoint") {
-      absl::StatusOr<int64_t> seq = f.Number("seq");
-      if (!seq.ok()) return seq.status();
-      absl::StatusOr<int64_t> time = f.Number("time_us");
-      if (!time.ok()) return time.status();
-      absl::StatusOr<std::string> hash = f.Bytes("hash");
-      if (!hash.ok()) return hash.status();
-      absl::StatusOr<std::string> signature = f.Bytes("signature");
-      if (!signature.ok() || signature->empty()) {
-        return bad("checkpoint at record ", *seq, " has no signature");
-      }
-      if (protected_seq == header.head_seq) return bad("line ", line_no, " follows the export's closing checkpoint");
-      if (*seq > last_seq) {
-        return bad("checkpoint at record ", *seq, " names a record that is not in the export: records ",
-                   last_seq + 1, " to ", *seq, " were cut off");
-      }
-      if (*seq != last_seq) {
-        return bad("checkpoint at record ", *seq, " is out of place after record ", last_seq);
-      }
-      if (!crypto::Ed25519Verify(public_key, CheckpointMessage(*seq, *hash, *time), *signature)) {
-        return bad("checkpoint at record ", *seq,
-                   ": the signature does not verify with the given public key (forged checkpoint or wrong key)");
-      }
-      if (*hash != last_hash) {
-        return bad("checkpoint at record ", *seq,
-                   ": the signed chain hash differs from the records' (records up to ", *seq, " were altered)");
-      }
-      ++v.checkpoints;
-      protected_seq = *seq;
-      rewritten = CheckpointLine({*seq, *time, *hash, *signature});
-    } else if (*type == "header") {
-      return bad("line ", line_no, ": a second header");
-    } else {
-      return bad("line ", line_no, ": unknown line type \"", *type, "\"");
-    }
-    if (rewritten != absl::StrCat(line, "\n")) {
-      return bad("line ", line_no, " is not in the export's canonical form (keys, their order, escapes, lowercase "
-                 "hex, integers: exactly as docs/AUDIT_FORMAT.md §3 writes them)");
-    }
+    if (absl::Status s = chain.Line(line, line_no); !s.ok()) return s;
   }
   if (!line_error.ok()) return line_error;
-
-  // Every export ends with its own record and the checkpoint on it; the header must agree with them.
-  if (v.records == 0) {
-    return bad("the export holds no records: it must end with its own record ", header.head_seq,
-               " and the checkpoint signed on it");
-  }
-  if (last_seq != header.head_seq) {
-    return bad("the export ends at record ", last_seq, ", not at its own record ", header.head_seq,
-               ": records were cut off (or the header's head_seq was changed)");
-  }
-  if (protected_seq != header.head_seq) {
-    return bad("records ", protected_seq + 1, " to ", last_seq, " come after the last checkpoint (record ",
-               protected_seq, "): an unprotected tail; the export's closing checkpoint is missing");
-  }
-  if (last.action != kExportAction || last.decision != "allow" || last.outcome != "ok" ||
-      last.reason != ExportRecordReason(header.head_seq, header.filter)) {
-    return bad("the export's own record ", header.head_seq, " (signed) says \"", last.action, ": ", last.reason,
-               "\", which does not match the header (filter \"", header.filter,
-               "\"): the header was changed, or this is not how the export ended");
-  }
-  v.last_seq = last_seq;
-  return v;
+  return chain.Closing();
 }
 
 }  // namespace kluis::auditfile

@@ -1,0 +1,142 @@
+// What the typed queries of a transaction share (tx.cc, tx_accounts.cc, tx_access.cc,
+// tx_audit.cc): the column lists and row readers, running a query for its rows, and preparing a
+// cached statement. For server/storage's own files only.
+#ifndef KLUIS_SERVER_STORAGE_TX_INTERNAL_H_
+#define KLUIS_SERVER_STORAGE_TX_INTERNAL_H_
+
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/storage/tx.h"
+
+namespace kluis::storage {
+
+inline constexpr char kBindingColumns[] =
+    "b.id, b.user_id, u.name, b.role, b.scope_kind, b.scope_id, "
+    "CASE b.scope_kind "
+    "  WHEN 'account' THEN (SELECT platform || '/' || handle FROM accounts WHERE id = b.scope_id) "
+    "  WHEN 'team' THEN (SELECT un.name || '/' || t.name FROM teams t JOIN units un "
+    "                    ON un.id = t.unit_id WHERE t.id = b.scope_id) "
+    "  WHEN 'unit' THEN (SELECT name FROM units WHERE id = b.scope_id) "
+    "  ELSE 'global' END, "
+    "b.valid_from_us, b.valid_until_us, b.granted_by, b.ended_us "
+    "FROM role_bindings b JOIN users u ON u.id = b.user_id ";
+
+inline BindingRow ReadBinding(const Statement& s) {
+  BindingRow b;
+  b.id = s.Int(0);
+  b.user_id = s.Int(1);
+  b.user_name = s.Text(2);
+  b.role = s.Text(3);
+  b.scope_kind = s.Text(4);
+  b.scope_id = s.Int(5);
+  b.scope_name = s.Text(6);
+  b.valid_from_us = s.Int(7);
+  b.valid_until_us = s.OptionalInt(8);
+  b.granted_by = s.Text(9);
+  b.ended_us = s.OptionalInt(10);
+  return b;
+}
+
+inline constexpr char kAccountColumns[] =
+    "a.id, a.team_id, t.unit_id, t.name, un.name, a.platform, a.handle, a.kind, a.status, "
+    "a.mandatory, a.stopped_us, a.stop_reason, a.archive_ref "
+    "FROM accounts a JOIN teams t ON t.id = a.team_id JOIN units un ON un.id = t.unit_id ";
+
+inline AccountRow ReadAccount(const Statement& s) {
+  AccountRow a;
+  a.id = s.Int(0);
+  a.team_id = s.Int(1);
+  a.unit_id = s.Int(2);
+  a.team_name = s.Text(3);
+  a.unit_name = s.Text(4);
+  a.platform = s.Text(5);
+  a.handle = s.Text(6);
+  a.kind = s.Text(7);
+  a.status = s.Text(8);
+  a.mandatory = s.Int(9) != 0;
+  a.stopped_us = s.OptionalInt(10);
+  a.stop_reason = s.Text(11);
+  a.archive_ref = s.Text(12);
+  return a;
+}
+
+inline constexpr char kSecretColumns[] =
+    "id, account_id, kind, version, state, sealed, key_version, created_by, created_us, retired_us "
+    "FROM secrets ";
+
+inline SecretRow ReadSecret(const Statement& s) {
+  SecretRow r;
+  r.id = s.Int(0);
+  r.account_id = s.Int(1);
+  r.kind = s.Text(2);
+  r.version = s.Int(3);
+  r.state = s.Text(4);
+  r.sealed = s.Blob(5);
+  r.key_version = s.Int(6);
+  r.created_by = s.Text(7);
+  r.created_us = s.Int(8);
+  r.retired_us = s.OptionalInt(9);
+  return r;
+}
+
+// An audit record of a secret that left the vault: an allowed, completed release of a login, a
+// code, a replaced version or the TOTP key.
+inline constexpr char kReleasedClause[] =
+    "(action LIKE 'release-%' OR action LIKE 'break-glass:%' OR action = 'export-totp-seed' "
+    "OR action = 'kabinetswissel:handback-2fa') AND decision = 'allow' AND outcome = 'ok'";
+
+inline constexpr char kAuditColumns[] =
+    "seq, time_us, unit_id, actor, role, action, account, decision, rule, reason, request_id, "
+    "peer, outcome, canonical, chain_hash, certificate FROM audit_records ";
+
+inline AuditRow ReadAudit(const Statement& s) {
+  AuditRow r;
+  r.seq = s.Int(0);
+  r.time_us = s.Int(1);
+  r.unit_id = s.OptionalInt(2);
+  r.actor = s.Text(3);
+  r.role = s.Text(4);
+  r.action = s.Text(5);
+  r.account = s.Text(6);
+  r.decision = s.Text(7);
+  r.rule = s.Text(8);
+  r.reason = s.Text(9);
+  r.request_id = s.Text(10);
+  r.peer = s.Text(11);
+  r.outcome = s.Text(12);
+  r.canonical = s.Blob(13);
+  r.chain_hash = s.Blob(14);
+  r.certificate = s.Text(15);
+  return r;
+}
+
+// Runs a query and collects every row with `read`.
+template <typename T, typename Reader>
+absl::StatusOr<std::vector<T>> Collect(Statement& statement, Reader read) {
+  std::vector<T> rows;
+  for (;;) {
+    absl::StatusOr<bool> row = statement.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return rows;
+    rows.push_back(read(statement));
+  }
+}
+
+template <typename T, typename Reader>
+absl::StatusOr<std::optional<T>> First(Statement& statement, Reader read) {
+  absl::StatusOr<bool> row = statement.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<T>();
+  return std::optional<T>(read(statement));
+}
+
+}  // namespace kluis::storage
+
+#define KLUIS_PREPARE(var, sql)                      \
+  absl::StatusOr<Statement> var##_or = Prepare(sql); \
+  if (!var##_or.ok()) return var##_or.status();      \
+  Statement& var = *var##_or
+
+#endif  // KLUIS_SERVER_STORAGE_TX_INTERNAL_H_
