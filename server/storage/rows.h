@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 namespace kluis::storage {
 
 struct UnitRow {
@@ -73,12 +75,24 @@ struct PlanRow {
   std::string created_by;
 };
 
+// The kinds of sealed secret an account has (DESIGN.md §5). Their words are the stored form and
+// part of every seal's associated data (server/vault/secret_sealer.h): never renamed.
+enum class SecretKind { kPassword, kLinkedEmail, kTotp, kRecoveryCode };
+// Where a sealed version is in its life: pending (a rotation not yet confirmed), current, previous
+// (kept for the retention period), destroyed (its sealed value wiped).
+enum class SecretState { kPending, kCurrent, kPrevious, kDestroyed };
+
+absl::string_view SecretKindName(SecretKind kind);  // "password", "email", "totp", "recovery-code"
+std::optional<SecretKind> ParseSecretKind(absl::string_view name);
+absl::string_view SecretStateName(SecretState state);  // "pending", "current", "previous", "destroyed"
+std::optional<SecretState> ParseSecretState(absl::string_view name);
+
 struct SecretRow {
   int64_t id = 0;
   int64_t account_id = 0;
-  std::string kind;  // "password", "email", later "totp", "recovery-code"
+  SecretKind kind = SecretKind::kPassword;
   int64_t version = 0;
-  std::string state;
+  SecretState state = SecretState::kCurrent;
   std::string sealed;
   int64_t key_version = 0;
   std::string created_by;

@@ -89,16 +89,16 @@ class Tx {
   absl::Status SetArchiveReference(int64_t account_id, absl::string_view reference);
 
   // secrets
-  absl::StatusOr<std::optional<SecretRow>> CurrentSecret(int64_t account_id, absl::string_view kind);
-  // The newest row of a kind in a state ("pending", "previous").
-  absl::StatusOr<std::optional<SecretRow>> SecretInState(int64_t account_id, absl::string_view kind,
-                                                         absl::string_view state);
-  absl::StatusOr<std::optional<SecretRow>> SecretVersion(int64_t account_id, absl::string_view kind,
+  absl::StatusOr<std::optional<SecretRow>> CurrentSecret(int64_t account_id, SecretKind kind);
+  // The newest row of a kind in a state.
+  absl::StatusOr<std::optional<SecretRow>> SecretInState(int64_t account_id, SecretKind kind,
+                                                         SecretState state);
+  absl::StatusOr<std::optional<SecretRow>> SecretVersion(int64_t account_id, SecretKind kind,
                                                          int64_t version);
   // Two-phase rotation: the pending row becomes current and the current one previous; or the
   // pending row is destroyed. Return whether there was a pending row.
-  absl::StatusOr<bool> ConfirmPending(int64_t account_id, absl::string_view kind, int64_t now_us);
-  absl::StatusOr<bool> AbortPending(int64_t account_id, absl::string_view kind);
+  absl::StatusOr<bool> ConfirmPending(int64_t account_id, SecretKind kind, int64_t now_us);
+  absl::StatusOr<bool> AbortPending(int64_t account_id, SecretKind kind);
   // Destroys previous versions retired before `cutoff_us`; returns how many.
   absl::StatusOr<int> DestroyPreviousBefore(int64_t cutoff_us);
   // Clears the open rotation flags of an account; returns how many.
@@ -106,14 +106,14 @@ class Tx {
   // Stores `secret` as the current version of its kind; the former current one becomes previous.
   // Fills in secret.version (one past the highest) before sealing is done by the caller, so call
   // NextSecretVersion first, seal with that version, then InsertCurrentSecret.
-  absl::StatusOr<int64_t> NextSecretVersion(int64_t account_id, absl::string_view kind);
+  absl::StatusOr<int64_t> NextSecretVersion(int64_t account_id, SecretKind kind);
   absl::Status InsertCurrentSecret(const SecretRow& secret);
   // Stores a row as given (its state too), retiring nothing.
   absl::Status InsertSecret(const SecretRow& secret);
   // Every current row of a kind, lowest version first.
-  absl::StatusOr<std::vector<SecretRow>> CurrentSecrets(int64_t account_id, absl::string_view kind);
+  absl::StatusOr<std::vector<SecretRow>> CurrentSecrets(int64_t account_id, SecretKind kind);
   // Marks every current row of a kind destroyed and wipes its sealed value; returns how many.
-  absl::StatusOr<int> DestroyCurrentSecrets(int64_t account_id, absl::string_view kind);
+  absl::StatusOr<int> DestroyCurrentSecrets(int64_t account_id, SecretKind kind);
   // Marks one row destroyed and wipes its sealed value (a used recovery code).
   absl::Status DestroySecret(int64_t secret_id);
   // Destroys every sealed secret of an account, of every kind and state; returns how many.

@@ -79,16 +79,16 @@ absl::Status Tx::SetArchiveReference(int64_t account_id, absl::string_view refer
 }
 
 absl::StatusOr<std::optional<SecretRow>> Tx::CurrentSecret(int64_t account_id,
-                                                           absl::string_view kind) {
+                                                           SecretKind kind) {
   KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns,
                                 "WHERE account_id = ? AND kind = ? AND state = 'current'"));
-  s.Bind(1, account_id).Bind(2, kind);
+  s.Bind(1, account_id).Bind(2, SecretKindName(kind));
   return First<SecretRow>(s, ReadSecret);
 }
 
-absl::StatusOr<int64_t> Tx::NextSecretVersion(int64_t account_id, absl::string_view kind) {
+absl::StatusOr<int64_t> Tx::NextSecretVersion(int64_t account_id, SecretKind kind) {
   KLUIS_PREPARE(s, "SELECT COALESCE(MAX(version), 0) + 1 FROM secrets WHERE account_id = ? AND kind = ?");
-  s.Bind(1, account_id).Bind(2, kind);
+  s.Bind(1, account_id).Bind(2, SecretKindName(kind));
   absl::StatusOr<bool> row = s.Step();
   if (!row.ok()) return row.status();
   return s.Int(0);
@@ -98,7 +98,7 @@ absl::Status Tx::InsertCurrentSecret(const SecretRow& secret) {
   {
     KLUIS_PREPARE(retire, "UPDATE secrets SET state = 'previous', retired_us = ? "
                           "WHERE account_id = ? AND kind = ? AND state = 'current'");
-    if (absl::Status r = retire.Bind(1, secret.created_us).Bind(2, secret.account_id).Bind(3, secret.kind).Run();
+    if (absl::Status r = retire.Bind(1, secret.created_us).Bind(2, secret.account_id).Bind(3, SecretKindName(secret.kind)).Run();
         !r.ok()) {
       return r;
     }
@@ -111,9 +111,9 @@ absl::Status Tx::InsertSecret(const SecretRow& secret) {
                 "INSERT INTO secrets (account_id, kind, version, state, sealed, key_version, "
                 "created_by, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   return s.Bind(1, secret.account_id)
-      .Bind(2, secret.kind)
+      .Bind(2, SecretKindName(secret.kind))
       .Bind(3, secret.version)
-      .Bind(4, secret.state.empty() ? absl::string_view("current") : absl::string_view(secret.state))
+      .Bind(4, SecretStateName(secret.state))
       .BindBlob(5, secret.sealed)
       .Bind(6, secret.key_version)
       .Bind(7, secret.created_by)
@@ -121,39 +121,39 @@ absl::Status Tx::InsertSecret(const SecretRow& secret) {
       .Run();
 }
 
-absl::StatusOr<std::optional<SecretRow>> Tx::SecretInState(int64_t account_id, absl::string_view kind,
-                                                           absl::string_view state) {
+absl::StatusOr<std::optional<SecretRow>> Tx::SecretInState(int64_t account_id, SecretKind kind,
+                                                           SecretState state) {
   KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns,
                                 "WHERE account_id = ? AND kind = ? AND state = ? ORDER BY version DESC LIMIT 1"));
-  s.Bind(1, account_id).Bind(2, kind).Bind(3, state);
+  s.Bind(1, account_id).Bind(2, SecretKindName(kind)).Bind(3, SecretStateName(state));
   return First<SecretRow>(s, ReadSecret);
 }
 
-absl::StatusOr<std::optional<SecretRow>> Tx::SecretVersion(int64_t account_id, absl::string_view kind,
+absl::StatusOr<std::optional<SecretRow>> Tx::SecretVersion(int64_t account_id, SecretKind kind,
                                                            int64_t version) {
   KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns, "WHERE account_id = ? AND kind = ? AND version = ?"));
-  s.Bind(1, account_id).Bind(2, kind).Bind(3, version);
+  s.Bind(1, account_id).Bind(2, SecretKindName(kind)).Bind(3, version);
   return First<SecretRow>(s, ReadSecret);
 }
 
-absl::StatusOr<bool> Tx::ConfirmPending(int64_t account_id, absl::string_view kind, int64_t now_us) {
-  absl::StatusOr<std::optional<SecretRow>> pending = SecretInState(account_id, kind, "pending");
+absl::StatusOr<bool> Tx::ConfirmPending(int64_t account_id, SecretKind kind, int64_t now_us) {
+  absl::StatusOr<std::optional<SecretRow>> pending = SecretInState(account_id, kind, SecretState::kPending);
   if (!pending.ok()) return pending.status();
   if (!pending->has_value()) return false;
   {
     KLUIS_PREPARE(retire, "UPDATE secrets SET state = 'previous', retired_us = ? "
                           "WHERE account_id = ? AND kind = ? AND state = 'current'");
-    if (absl::Status r = retire.Bind(1, now_us).Bind(2, account_id).Bind(3, kind).Run(); !r.ok()) return r;
+    if (absl::Status r = retire.Bind(1, now_us).Bind(2, account_id).Bind(3, SecretKindName(kind)).Run(); !r.ok()) return r;
   }
   KLUIS_PREPARE(s, "UPDATE secrets SET state = 'current' WHERE id = ?");
   if (absl::Status r = s.Bind(1, (*pending)->id).Run(); !r.ok()) return r;
   return true;
 }
 
-absl::StatusOr<bool> Tx::AbortPending(int64_t account_id, absl::string_view kind) {
+absl::StatusOr<bool> Tx::AbortPending(int64_t account_id, SecretKind kind) {
   KLUIS_PREPARE(s, "UPDATE secrets SET state = 'destroyed', sealed = NULL "
                    "WHERE account_id = ? AND kind = ? AND state = 'pending'");
-  if (absl::Status r = s.Bind(1, account_id).Bind(2, kind).Run(); !r.ok()) return r;
+  if (absl::Status r = s.Bind(1, account_id).Bind(2, SecretKindName(kind)).Run(); !r.ok()) return r;
   return sqlite3_changes(db_) > 0;
 }
 
@@ -171,17 +171,17 @@ absl::StatusOr<int> Tx::ClearRotationFlags(int64_t account_id, absl::string_view
   return sqlite3_changes(db_);
 }
 
-absl::StatusOr<std::vector<SecretRow>> Tx::CurrentSecrets(int64_t account_id, absl::string_view kind) {
+absl::StatusOr<std::vector<SecretRow>> Tx::CurrentSecrets(int64_t account_id, SecretKind kind) {
   KLUIS_PREPARE(s, absl::StrCat("SELECT ", kSecretColumns,
                                 "WHERE account_id = ? AND kind = ? AND state = 'current' ORDER BY version"));
-  s.Bind(1, account_id).Bind(2, kind);
+  s.Bind(1, account_id).Bind(2, SecretKindName(kind));
   return Collect<SecretRow>(s, ReadSecret);
 }
 
-absl::StatusOr<int> Tx::DestroyCurrentSecrets(int64_t account_id, absl::string_view kind) {
+absl::StatusOr<int> Tx::DestroyCurrentSecrets(int64_t account_id, SecretKind kind) {
   KLUIS_PREPARE(s, "UPDATE secrets SET state = 'destroyed', sealed = NULL "
                    "WHERE account_id = ? AND kind = ? AND state = 'current'");
-  if (absl::Status st = s.Bind(1, account_id).Bind(2, kind).Run(); !st.ok()) return st;
+  if (absl::Status st = s.Bind(1, account_id).Bind(2, SecretKindName(kind)).Run(); !st.ok()) return st;
   return sqlite3_changes(db_);
 }
 

@@ -70,9 +70,12 @@ inline SecretRow ReadSecret(const Statement& s) {
   SecretRow r;
   r.id = s.Int(0);
   r.account_id = s.Int(1);
-  r.kind = s.Text(2);
+  // A kind Kluis never wrote reads as a password, whose seal then does not open: the kind is in
+  // every seal's associated data. The schema allows only the four states; anything else is
+  // destroyed, which releases nothing.
+  r.kind = ParseSecretKind(s.Text(2)).value_or(SecretKind::kPassword);
   r.version = s.Int(3);
-  r.state = s.Text(4);
+  r.state = ParseSecretState(s.Text(4)).value_or(SecretState::kDestroyed);
   r.sealed = s.Blob(5);
   r.key_version = s.Int(6);
   r.created_by = s.Text(7);

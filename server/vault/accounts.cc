@@ -59,7 +59,7 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
       event.reason = absl::StrCat(kind, ", mandatory");
     }
     if (!linked_email.empty()) {
-      storage::SecretRow email{0, *id, kLinkedEmail, 1, "current",
+      storage::SecretRow email{0, *id, kLinkedEmail, 1, storage::SecretState::kCurrent,
                                sealer_.Seal(*id, kLinkedEmail, 1, linked_email),
                                sealer_.key_version(), caller.user, Micros(now)};
       if (absl::Status s = tx.InsertCurrentSecret(email); !s.ok()) return s;
@@ -146,7 +146,7 @@ absl::StatusOr<AccountView> Vault::StopAccount(const Caller& caller, absl::strin
     }
     if (absl::Status s = tx.StopAccount(found->id, reason, Micros(now)); !s.ok()) return s;
     // Pending rotations end with the account: nothing new is set on a platform account that goes.
-    for (const char* kind : {kPassword, kTotp}) {
+    for (storage::SecretKind kind : {kPassword, kTotp}) {
       if (absl::StatusOr<bool> aborted = tx.AbortPending(found->id, kind); !aborted.ok()) return aborted.status();
     }
     if (absl::Status s = ApplyObligations(tx, caller, *found, decision, reason, now, "stop"); !s.ok()) return s;

@@ -17,10 +17,10 @@ namespace kluis::server {
 
 inline constexpr absl::string_view kPlatforms[] = {"x",       "instagram", "facebook", "linkedin",
                                                   "threads", "tiktok",    "youtube"};
-inline constexpr char kPassword[] = "password";
-inline constexpr char kLinkedEmail[] = "email";
-inline constexpr char kTotp[] = "totp";
-inline constexpr char kRecoveryCode[] = "recovery-code";
+inline constexpr storage::SecretKind kPassword = storage::SecretKind::kPassword;
+inline constexpr storage::SecretKind kLinkedEmail = storage::SecretKind::kLinkedEmail;
+inline constexpr storage::SecretKind kTotp = storage::SecretKind::kTotp;
+inline constexpr storage::SecretKind kRecoveryCode = storage::SecretKind::kRecoveryCode;
 inline constexpr size_t kMaxSecretBytes = 1024;
 
 inline int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }

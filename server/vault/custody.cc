@@ -49,8 +49,8 @@ absl::StatusOr<CustodyLine> FactsOf(Tx& tx, const AccountRow& account, const std
   absl::StatusOr<std::optional<int64_t>> released = tx.LastRelease(account.name());
   if (!released.ok()) return released.status();
   if (released->has_value()) line.last_release = absl::FromUnixMicros(**released);
-  for (const char* kind : {kPassword, kTotp}) {
-    absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kind, "pending");
+  for (storage::SecretKind kind : {kPassword, kTotp}) {
+    absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kind, storage::SecretState::kPending);
     if (!pending.ok()) return pending.status();
     line.pending_rotation |= pending->has_value();
   }

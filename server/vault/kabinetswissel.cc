@@ -384,7 +384,7 @@ absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const Ka
                                           std::string& detail, std::optional<storage::SecretRow>& handback) {
   // Named, so they outlive `run`: a FunctionRef only refers to them.
   auto generate = [&](absl::string_view platform) { return GeneratePassword(platform); };
-  auto insert = [&](const char* kind, const crypto::SecretBytes& secret, bool pending, absl::string_view by) {
+  auto insert = [&](storage::SecretKind kind, const crypto::SecretBytes& secret, bool pending, absl::string_view by) {
     return InsertVersion(tx, account, kind, secret, pending, by);
   };
   StepRun run{tx, caller, entry, account, account.name(), now, detail, handback, generate, insert};

@@ -78,7 +78,7 @@ absl::Status StepEndPredecessor(StepRun& x) {
 
 absl::Status StepRotatePassword(StepRun& x) {
   absl::StatusOr<std::optional<storage::SecretRow>> pending =
-      x.tx.SecretInState(x.account.id, kPassword, "pending");
+      x.tx.SecretInState(x.account.id, kPassword, storage::SecretState::kPending);
   if (!pending.ok()) return pending.status();
   if (pending->has_value()) {
     x.detail =

@@ -31,7 +31,7 @@ struct StepRun {
   std::optional<storage::SecretRow>& handback;
   absl::FunctionRef<absl::StatusOr<crypto::SecretBytes>(absl::string_view platform)>
       generate_password;
-  absl::FunctionRef<absl::StatusOr<int64_t>(const char* kind, const crypto::SecretBytes& secret,
+  absl::FunctionRef<absl::StatusOr<int64_t>(storage::SecretKind kind, const crypto::SecretBytes& secret,
                                             bool pending, absl::string_view by)>
       insert_version;
 };

@@ -148,8 +148,8 @@ absl::StatusOr<Login> Vault::ReleaseCredential(const Presented& presented, absl:
       [&](Tx& tx, const AccountRow& found, bool with_totp) -> absl::StatusOr<std::vector<storage::SecretRow>> {
         // [0] password, [1] linked e-mail, [2] pending password, [3] TOTP key: id 0 when none.
         std::vector<storage::SecretRow> rows;
-        for (auto [kind, state] : {std::pair{kPassword, "current"}, std::pair{kLinkedEmail, "current"},
-                                   std::pair{kPassword, "pending"}, std::pair{kTotp, "current"}}) {
+        for (auto [kind, state] : {std::pair{kPassword, storage::SecretState::kCurrent}, std::pair{kLinkedEmail, storage::SecretState::kCurrent},
+                                   std::pair{kPassword, storage::SecretState::kPending}, std::pair{kTotp, storage::SecretState::kCurrent}}) {
           if (kind == kTotp && !with_totp) break;
           absl::StatusOr<std::optional<storage::SecretRow>> row = tx.SecretInState(found.id, kind, state);
           if (!row.ok()) return row.status();
@@ -201,7 +201,7 @@ absl::StatusOr<TotpCode> Vault::ReleaseTotpCode(const Presented& presented, absl
         // [0] the current key (or, while 2FA is first being set up, only a pending one), [1] pending.
         absl::StatusOr<std::optional<storage::SecretRow>> current = tx.CurrentSecret(found.id, kTotp);
         if (!current.ok()) return current.status();
-        absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(found.id, kTotp, "pending");
+        absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(found.id, kTotp, storage::SecretState::kPending);
         if (!pending.ok()) return pending.status();
         if (!current->has_value() && !pending->has_value()) {
           return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));

@@ -50,7 +50,7 @@ absl::StatusOr<RotationOutcome> Vault::FinishRotation(const Caller& caller, absl
       caller, account, confirm ? "rotate-confirm" : "rotate-abort",
       [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
         outcome.account = found.name();
-        for (const char* kind : {kPassword, kTotp}) {
+        for (storage::SecretKind kind : {kPassword, kTotp}) {
           absl::StatusOr<bool> changed =
               confirm ? tx.ConfirmPending(found.id, kind, Micros(now)) : tx.AbortPending(found.id, kind);
           if (!changed.ok()) return changed.status();
@@ -87,7 +87,7 @@ absl::StatusOr<Login> Vault::ReleasePrevious(const Presented& presented, absl::s
       [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
         absl::StatusOr<std::optional<storage::SecretRow>> row = tx.SecretVersion(found.id, kPassword, version);
         if (!row.ok()) return row.status();
-        if (!row->has_value() || (*row)->state != "previous" || !(*row)->retired_us.has_value() ||
+        if (!row->has_value() || (*row)->state != storage::SecretState::kPrevious || !(*row)->retired_us.has_value() ||
             absl::FromUnixMicros(*(*row)->retired_us) + retention <= now) {
           return absl::NotFoundError(absl::StrCat("no previous password version ", version, " of ", found.name(),
                                                   " is kept (versions are kept ",

@@ -23,18 +23,18 @@ absl::StatusOr<SecretSealer> SecretSealer::Create(const crypto::SecretBytes& roo
   return SecretSealer(*std::move(aead), key_version);
 }
 
-std::string SecretSealer::Seal(int64_t account_id, absl::string_view kind, int64_t version,
+std::string SecretSealer::Seal(int64_t account_id, storage::SecretKind kind, int64_t version,
                                absl::string_view plaintext) const {
-  return aead_.Seal(plaintext, AssociatedData(account_id, kind, version));
+  return aead_.Seal(plaintext, AssociatedData(account_id, storage::SecretKindName(kind), version));
 }
 
-absl::StatusOr<crypto::SecretBytes> SecretSealer::Open(int64_t account_id, absl::string_view kind,
+absl::StatusOr<crypto::SecretBytes> SecretSealer::Open(int64_t account_id, storage::SecretKind kind,
                                                        int64_t version,
                                                        absl::string_view sealed) const {
   absl::StatusOr<crypto::SecretBytes> opened =
-      aead_.Open(sealed, AssociatedData(account_id, kind, version));
+      aead_.Open(sealed, AssociatedData(account_id, storage::SecretKindName(kind), version));
   if (!opened.ok()) {
-    return absl::DataLossError(absl::StrCat("the sealed ", kind, " (version ", version,
+    return absl::DataLossError(absl::StrCat("the sealed ", storage::SecretKindName(kind), " (version ", version,
                                             ") of account ", account_id,
                                             " does not open: it was altered or moved"));
   }

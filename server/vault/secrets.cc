@@ -37,16 +37,16 @@ absl::StatusOr<int64_t> Vault::Store(
 }
 
 absl::StatusOr<int64_t> Vault::StoreCurrent(const Caller& caller, absl::string_view account,
-                                            absl::string_view audit_action, const char* kind,
+                                            absl::string_view audit_action, storage::SecretKind kind,
                                             const crypto::SecretBytes& plaintext, bool pending) {
   return Store(caller, account, audit_action, [&](Tx& tx, const AccountRow& found) -> absl::StatusOr<int64_t> {
     if (pending) {
-      absl::StatusOr<std::optional<storage::SecretRow>> waiting = tx.SecretInState(found.id, kind, "pending");
+      absl::StatusOr<std::optional<storage::SecretRow>> waiting = tx.SecretInState(found.id, kind, storage::SecretState::kPending);
       if (!waiting.ok()) return waiting.status();
       if (waiting->has_value()) {
         return Refused(Refusal::kRotationState,
                        absl::FailedPreconditionError(absl::StrCat(
-                           "a new ", kind, " of ", found.name(), " is already pending: kluis rotate ",
+                           "a new ", storage::SecretKindName(kind), " of ", found.name(), " is already pending: kluis rotate ",
                            found.name(), " --confirm or --abort first")));
       }
     }
@@ -54,12 +54,12 @@ absl::StatusOr<int64_t> Vault::StoreCurrent(const Caller& caller, absl::string_v
   });
 }
 
-absl::StatusOr<int64_t> Vault::InsertVersion(Tx& tx, const AccountRow& account, const char* kind,
+absl::StatusOr<int64_t> Vault::InsertVersion(Tx& tx, const AccountRow& account, storage::SecretKind kind,
                                              const crypto::SecretBytes& plaintext, bool pending,
                                              absl::string_view by) {
   absl::StatusOr<int64_t> version = tx.NextSecretVersion(account.id, kind);
   if (!version.ok()) return version.status();
-  const storage::SecretRow row{0, account.id, kind, *version, pending ? "pending" : "current",
+  const storage::SecretRow row{0, account.id, kind, *version, pending ? storage::SecretState::kPending : storage::SecretState::kCurrent,
                                sealer_.Seal(account.id, kind, *version, plaintext.Reveal()),
                                sealer_.key_version(), std::string(by), Micros(clock_.Now())};
   if (absl::Status s = pending ? tx.InsertSecret(row) : tx.InsertCurrentSecret(row); !s.ok()) return s;
@@ -110,7 +110,7 @@ absl::StatusOr<int> Vault::SetRecoveryCodes(const Caller& caller, absl::string_v
         if (!version.ok()) return version.status();
         for (size_t i = 0; i < codes.size(); ++i) {
           const int64_t v = *version + static_cast<int64_t>(i);
-          if (absl::Status s = tx.InsertSecret({0, found.id, kRecoveryCode, v, "current",
+          if (absl::Status s = tx.InsertSecret({0, found.id, kRecoveryCode, v, storage::SecretState::kCurrent,
                                                 sealer_.Seal(found.id, kRecoveryCode, v, codes[i].Reveal()),
                                                 sealer_.key_version(), caller.user, Micros(clock_.Now())});
               !s.ok()) {

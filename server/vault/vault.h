@@ -514,11 +514,11 @@ class Vault {
                                 absl::FunctionRef<absl::StatusOr<int64_t>(storage::Tx&, const storage::AccountRow&)> store);
   // Stores `plaintext` as the new current version of `kind`; the former one becomes previous.
   absl::StatusOr<int64_t> StoreCurrent(const Caller& caller, absl::string_view account,
-                                       absl::string_view audit_action, const char* kind,
+                                       absl::string_view audit_action, storage::SecretKind kind,
                                        const crypto::SecretBytes& plaintext, bool pending = false);
   // Seals `plaintext` as a new version of `kind` (current, or pending) inside `tx`.
   absl::StatusOr<int64_t> InsertVersion(storage::Tx& tx, const storage::AccountRow& account,
-                                        const char* kind, const crypto::SecretBytes& plaintext,
+                                        storage::SecretKind kind, const crypto::SecretBytes& plaintext,
                                         bool pending, absl::string_view by);
   // A kabinetswissel plan on one account: its steps in one transaction, each in a savepoint with
   // its own record; the authenticator handed back opens after the commit.

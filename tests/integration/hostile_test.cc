@@ -65,9 +65,12 @@ class HostileTest : public ReleaseTest {
       for (const auto& b : *bindings) absl::StrAppend(&all, b.user_name, b.role, b.scope_id, b.ended_us.value_or(0), ";");
       absl::StrAppend(&all, requests->size(), "/", flags->size(), ";");
       for (const auto& a : *accounts) {
-        for (const char* kind : {"password", "email", "totp"}) {
+        for (storage::SecretKind kind :
+             {storage::SecretKind::kPassword, storage::SecretKind::kLinkedEmail, storage::SecretKind::kTotp}) {
           auto secret = tx.CurrentSecret(a.id, kind);
-          if (secret.ok() && secret->has_value()) absl::StrAppend(&all, a.id, kind, (*secret)->version, ";");
+          if (secret.ok() && secret->has_value()) {
+            absl::StrAppend(&all, a.id, storage::SecretKindName(kind), (*secret)->version, ";");
+          }
         }
       }
       return absl::OkStatus();

@@ -252,8 +252,8 @@ TEST_F(LifecycleTest, R8StoppedAccountGoesOnlyToTheRegisseurAndItsSecretsAreDest
   auto db = vault_.OpenDatabaseForTest();
   int live = -1;
   ASSERT_TRUE(db->Read([&](storage::Tx& tx) -> absl::Status {
-                  auto password = tx.CurrentSecret(1, "password");
-                  auto email = tx.CurrentSecret(1, "email");
+                  auto password = tx.CurrentSecret(1, storage::SecretKind::kPassword);
+                  auto email = tx.CurrentSecret(1, storage::SecretKind::kLinkedEmail);
                   if (!password.ok() || !email.ok()) return absl::InternalError("read failed");
                   live = password->has_value() + email->has_value();
                   return absl::OkStatus();

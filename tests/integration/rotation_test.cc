@@ -102,9 +102,9 @@ TEST_F(RotationTest, PreviousVersionsAreDestroyedAfterTheRetentionPeriod) {
   auto db = vault_.OpenDatabaseForTest();
   int64_t wiped = -1;
   ASSERT_TRUE(db->Read([&](storage::Tx& tx) -> absl::Status {
-    auto row = tx.SecretVersion(1, "password", 1);
+    auto row = tx.SecretVersion(1, storage::SecretKind::kPassword, 1);
     if (!row.ok()) return row.status();
-    wiped = (*row)->state == "destroyed" && (*row)->sealed.empty();
+    wiped = (*row)->state == storage::SecretState::kDestroyed && (*row)->sealed.empty();
     return absl::OkStatus();
   }).ok());
   EXPECT_EQ(wiped, 1);
