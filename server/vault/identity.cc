@@ -76,6 +76,43 @@ absl::StatusOr<Caller> Vault::Authenticate(const Presented& presented) {
   return who->refused;
 }
 
+namespace {
+
+// Why an enrollment code is refused: the rule, the error, and whether the attempt counts.
+struct CodeRefusal {
+  std::string rule;
+  absl::Status error;
+  bool count_attempt = false;
+};
+
+// Refuses `code` unless it is the user's latest, valid one: not revoked, right, not locked, not
+// used, not expired. Until the caller proves the code, every failure reads the same: nothing about
+// whether the user exists or has a code. Only who holds the code learns that it is locked.
+std::optional<CodeRefusal> JudgeCode(const std::optional<storage::EnrollmentCodeRow>& stored,
+                                     absl::string_view code, absl::Time now) {
+  const absl::Status invalid = absl::UnauthenticatedError("invalid enrollment code");
+  if (!stored.has_value() || stored->revoked_us.has_value()) return CodeRefusal{"enroll.no-valid-code", invalid};
+  const bool locked = stored->attempts >= Vault::kEnrollmentAttempts;
+  if (!crypto::SecretBytes::CopyFrom(HashCode(code)).Equals(crypto::SecretBytes::CopyFrom(stored->code_hash))) {
+    return CodeRefusal{locked ? "enroll.locked" : "enroll.wrong-code", invalid, /*count_attempt=*/true};
+  }
+  if (locked) {
+    return CodeRefusal{"enroll.locked", absl::UnauthenticatedError("enrollment code locked after too many wrong "
+                                                                   "attempts: ask the operator for a new one")};
+  }
+  if (stored->used_us.has_value()) {
+    return CodeRefusal{"enroll.code-used", absl::UnauthenticatedError(
+                                               "enrollment code already used: ask the operator for a new one")};
+  }
+  if (absl::ToUnixMicros(now) >= stored->expires_us) {
+    return CodeRefusal{"enroll.code-expired", absl::UnauthenticatedError(
+                                                  "enrollment code expired: ask the operator for a new one")};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string_view code,
                                        absl::string_view request_pem, absl::string_view peer) {
   if (absl::Status s = CheckName("user", user_name); !s.ok()) return s;
@@ -108,31 +145,11 @@ absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string
       if (!latest.ok()) return latest.status();
       stored_code = *latest;
     }
-    // Until the caller proves the code, every failure reads the same: nothing about whether the
-    // user exists or has a code.
-    const absl::Status invalid = absl::UnauthenticatedError("invalid enrollment code");
-    if (!stored_code.has_value() || stored_code->revoked_us.has_value()) {
-      return refuse("enroll.no-valid-code", invalid);
-    }
-    const bool locked = stored_code->attempts >= kEnrollmentAttempts;
-    if (!crypto::SecretBytes::CopyFrom(HashCode(code))
-             .Equals(crypto::SecretBytes::CopyFrom(stored_code->code_hash))) {
-      if (absl::Status s = tx.CountEnrollmentAttempt(stored_code->id); !s.ok()) return s;
-      return refuse(locked ? "enroll.locked" : "enroll.wrong-code", invalid);
-    }
-    // Only who holds the code learns that it is locked: to anyone else a locked code, a wrong one
-    // and a user without one read the same.
-    if (locked) {
-      return refuse("enroll.locked", absl::UnauthenticatedError("enrollment code locked after too many wrong "
-                                                                "attempts: ask the operator for a new one"));
-    }
-    if (stored_code->used_us.has_value()) {
-      return refuse("enroll.code-used", absl::UnauthenticatedError(
-                                            "enrollment code already used: ask the operator for a new one"));
-    }
-    if (Micros(now) >= stored_code->expires_us) {
-      return refuse("enroll.code-expired", absl::UnauthenticatedError(
-                                               "enrollment code expired: ask the operator for a new one"));
+    if (std::optional<CodeRefusal> refused = JudgeCode(stored_code, code, now)) {
+      if (refused->count_attempt) {
+        if (absl::Status s = tx.CountEnrollmentAttempt(stored_code->id); !s.ok()) return s;
+      }
+      return refuse(refused->rule, refused->error);
     }
     absl::StatusOr<crypto::CertificateAuthority> ca = LoadCa(tx);
     if (!ca.ok()) return ca.status();
