@@ -16,6 +16,17 @@
 #include "server/vault/views.h"
 
 namespace kluis::server {
+namespace {
+
+// What a login release reads, sealed, before its record commits; opened only after.
+struct SealedLogin {
+  storage::SecretRow password;
+  std::optional<storage::SecretRow> email;    // the linked e-mail address
+  std::optional<storage::SecretRow> pending;  // a new password whose rotation is not yet confirmed
+  std::optional<storage::SecretRow> totp;     // when the rules release the 2FA code too
+};
+
+}  // namespace
 
 absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl::string_view account,
                                                Action action, std::optional<Action> also,
@@ -79,13 +90,11 @@ absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl:
     }
     // 3. Fetch the sealed rows; nothing is opened before the record commits.
     if (released.decision.allows() && refusal.ok()) {
-      absl::StatusOr<std::vector<storage::SecretRow>> sealed = fetch(tx, released.account, released.also_allowed);
-      if (sealed.ok()) {
-        released.sealed = *std::move(sealed);
-      } else if (sealed.status().code() == absl::StatusCode::kNotFound) {
-        refusal = sealed.status();
-      } else {
-        return sealed.status();
+      if (absl::Status fetched = fetch(tx, released.account, released.also_allowed);
+          fetched.code() == absl::StatusCode::kNotFound) {
+        refusal = fetched;
+      } else if (!fetched.ok()) {
+        return fetched;
       }
     } else if (refusal.ok()) {
       refusal = DeniedError(released.decision,
@@ -143,50 +152,56 @@ absl::StatusOr<TotpCode> Vault::CodeFrom(const AccountRow& account, const storag
 
 absl::StatusOr<Login> Vault::ReleaseCredential(const Presented& presented, absl::string_view account,
                                                const ReleaseOptions& options) {
+  SealedLogin sealed;
   absl::StatusOr<Released> released = Release(
       presented, account, Action::kReleaseLogin, Action::kReleaseTotp, options,
-      [&](Tx& tx, const AccountRow& found, bool with_totp) -> absl::StatusOr<std::vector<storage::SecretRow>> {
-        // [0] password, [1] linked e-mail, [2] pending password, [3] TOTP key: id 0 when none.
-        std::vector<storage::SecretRow> rows;
-        for (auto [kind, state] : {std::pair{kPassword, storage::SecretState::kCurrent}, std::pair{kLinkedEmail, storage::SecretState::kCurrent},
-                                   std::pair{kPassword, storage::SecretState::kPending}, std::pair{kTotp, storage::SecretState::kCurrent}}) {
-          if (kind == kTotp && !with_totp) break;
-          absl::StatusOr<std::optional<storage::SecretRow>> row = tx.SecretInState(found.id, kind, state);
-          if (!row.ok()) return row.status();
-          if (!row->has_value() && rows.empty()) {
-            return absl::NotFoundError(absl::StrCat("no password is stored for ", found.name()));
-          }
-          rows.push_back(row->value_or(storage::SecretRow{}));
+      [&](Tx& tx, const AccountRow& found, bool with_totp) -> absl::Status {
+        sealed = SealedLogin{};
+        auto newest = [&](storage::SecretKind kind, storage::SecretState state) {
+          return tx.SecretInState(found.id, kind, state);
+        };
+        absl::StatusOr<std::optional<storage::SecretRow>> password = newest(kPassword, storage::SecretState::kCurrent);
+        if (!password.ok()) return password.status();
+        if (!password->has_value()) return absl::NotFoundError(absl::StrCat("no password is stored for ", found.name()));
+        sealed.password = **password;
+        for (auto [row, kind, state] :
+             {std::tuple{&sealed.email, kLinkedEmail, storage::SecretState::kCurrent},
+              std::tuple{&sealed.pending, kPassword, storage::SecretState::kPending},
+              std::tuple{&sealed.totp, kTotp, storage::SecretState::kCurrent}}) {
+          if (row == &sealed.totp && !with_totp) break;
+          absl::StatusOr<std::optional<storage::SecretRow>> found_row = newest(kind, state);
+          if (!found_row.ok()) return found_row.status();
+          *row = *std::move(found_row);
         }
-        return rows;
+        return absl::OkStatus();
       });
   if (!released.ok()) return released.status();
   const AccountRow& found = released->account;
-  const storage::SecretRow& password = released->sealed[0];
   Login login;
   login.account = found.name();
   login.handle = found.handle;
-  login.version = password.version;
-  login.set_at = absl::FromUnixMicros(password.created_us);
+  login.version = sealed.password.version;
+  login.set_at = absl::FromUnixMicros(sealed.password.created_us);
   login.rule = released->decision.rule;
   // Open. A seal that does not open was altered or moved: say so, release nothing.
-  absl::StatusOr<crypto::SecretBytes> opened = sealer_.Open(found.id, kPassword, password.version, password.sealed);
+  absl::StatusOr<crypto::SecretBytes> opened =
+      sealer_.Open(found.id, kPassword, sealed.password.version, sealed.password.sealed);
   if (!opened.ok()) return opened.status();
   login.password = *std::move(opened);
-  if (const storage::SecretRow& email = released->sealed[1]; email.id != 0) {
-    absl::StatusOr<crypto::SecretBytes> opened_email = sealer_.Open(found.id, kLinkedEmail, email.version, email.sealed);
-    if (!opened_email.ok()) return opened_email.status();
-    login.linked_email = *std::move(opened_email);
+  if (sealed.email) {
+    absl::StatusOr<crypto::SecretBytes> email = sealer_.Open(found.id, kLinkedEmail, sealed.email->version, sealed.email->sealed);
+    if (!email.ok()) return email.status();
+    login.linked_email = *std::move(email);
   }
-  if (const storage::SecretRow& pending = released->sealed[2]; pending.id != 0) {
-    absl::StatusOr<crypto::SecretBytes> opened_pending =
-        sealer_.Open(found.id, kPassword, pending.version, pending.sealed);
-    if (!opened_pending.ok()) return opened_pending.status();
-    login.pending_password = *std::move(opened_pending);
-    login.pending_version = pending.version;
+  if (sealed.pending) {
+    absl::StatusOr<crypto::SecretBytes> pending =
+        sealer_.Open(found.id, kPassword, sealed.pending->version, sealed.pending->sealed);
+    if (!pending.ok()) return pending.status();
+    login.pending_password = *std::move(pending);
+    login.pending_version = sealed.pending->version;
   }
-  if (released->sealed.size() > 3 && released->sealed[3].id != 0) {
-    absl::StatusOr<TotpCode> code = CodeFrom(found, released->sealed[3], login.rule);
+  if (sealed.totp) {
+    absl::StatusOr<TotpCode> code = CodeFrom(found, *sealed.totp, login.rule);
     if (!code.ok()) return code.status();
     login.totp = *std::move(code);
   }
@@ -195,34 +210,36 @@ absl::StatusOr<Login> Vault::ReleaseCredential(const Presented& presented, absl:
 
 absl::StatusOr<TotpCode> Vault::ReleaseTotpCode(const Presented& presented, absl::string_view account,
                                                 const ReleaseOptions& options) {
+  // The current key (or, while 2FA is first being set up, only a pending one), and a pending one.
+  std::optional<storage::SecretRow> current, pending;
   absl::StatusOr<Released> released = Release(
       presented, account, Action::kReleaseTotp, std::nullopt, options,
-      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
-        // [0] the current key (or, while 2FA is first being set up, only a pending one), [1] pending.
-        absl::StatusOr<std::optional<storage::SecretRow>> current = tx.CurrentSecret(found.id, kTotp);
-        if (!current.ok()) return current.status();
-        absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(found.id, kTotp, storage::SecretState::kPending);
-        if (!pending.ok()) return pending.status();
-        if (!current->has_value() && !pending->has_value()) {
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::Status {
+        absl::StatusOr<std::optional<storage::SecretRow>> now_current = tx.CurrentSecret(found.id, kTotp);
+        if (!now_current.ok()) return now_current.status();
+        absl::StatusOr<std::optional<storage::SecretRow>> now_pending =
+            tx.SecretInState(found.id, kTotp, storage::SecretState::kPending);
+        if (!now_pending.ok()) return now_pending.status();
+        if (!now_current->has_value() && !now_pending->has_value()) {
           return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));
         }
-        return std::vector<storage::SecretRow>{current->value_or(storage::SecretRow{}),
-                                               pending->value_or(storage::SecretRow{})};
+        current = *std::move(now_current);
+        pending = *std::move(now_pending);
+        return absl::OkStatus();
       });
   if (!released.ok()) return released.status();
-  const std::vector<storage::SecretRow>& rows = released->sealed;
-  if (rows[0].id == 0) {
-    absl::StatusOr<TotpCode> only_pending = CodeFrom(released->account, rows[1], released->decision.rule);
+  if (!current) {
+    absl::StatusOr<TotpCode> only_pending = CodeFrom(released->account, *pending, released->decision.rule);
     if (!only_pending.ok()) return only_pending.status();
     only_pending->pending_code = only_pending->code;
     return only_pending;
   }
-  absl::StatusOr<TotpCode> code = CodeFrom(released->account, rows[0], released->decision.rule);
+  absl::StatusOr<TotpCode> code = CodeFrom(released->account, *current, released->decision.rule);
   if (!code.ok()) return code.status();
-  if (rows[1].id != 0) {
-    absl::StatusOr<TotpCode> pending = CodeFrom(released->account, rows[1], released->decision.rule);
-    if (!pending.ok()) return pending.status();
-    code->pending_code = pending->code;
+  if (pending) {
+    absl::StatusOr<TotpCode> next = CodeFrom(released->account, *pending, released->decision.rule);
+    if (!next.ok()) return next.status();
+    code->pending_code = next->code;
   }
   return code;
 }
@@ -231,35 +248,37 @@ absl::StatusOr<crypto::SecretBytes> Vault::ExportTotp(const Presented& presented
                                                       absl::string_view reason) {
   ReleaseOptions options;
   options.reason = std::string(reason);
+  storage::SecretRow sealed;
   absl::StatusOr<Released> released = Release(
       presented, account, Action::kExportTotpSeed, std::nullopt, options,
-      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::Status {
         absl::StatusOr<std::optional<storage::SecretRow>> row = tx.CurrentSecret(found.id, kTotp);
         if (!row.ok()) return row.status();
         if (!row->has_value()) return absl::NotFoundError(absl::StrCat("no TOTP key is stored for ", found.name()));
-        return std::vector<storage::SecretRow>{**row};
+        sealed = **row;
+        return absl::OkStatus();
       });
   if (!released.ok()) return released.status();
-  const storage::SecretRow& sealed = released->sealed[0];
   return sealer_.Open(released->account.id, kTotp, sealed.version, sealed.sealed);
 }
 
 absl::StatusOr<RecoveryCode> Vault::ReleaseRecoveryCode(const Presented& presented, absl::string_view account,
                                                         const ReleaseOptions& options) {
   int remaining = 0;
+  storage::SecretRow sealed;
   absl::StatusOr<Released> released = Release(
       presented, account, Action::kReleaseRecoveryCode, std::nullopt, options,
-      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::Status {
         absl::StatusOr<std::vector<storage::SecretRow>> codes = tx.CurrentSecrets(found.id, kRecoveryCode);
         if (!codes.ok()) return codes.status();
         if (codes->empty()) return absl::NotFoundError(absl::StrCat("no recovery codes are left for ", found.name()));
         // One at a time, oldest first; it is used up in the same transaction as its record.
         if (absl::Status s = tx.DestroySecret(codes->front().id); !s.ok()) return s;
         remaining = static_cast<int>(codes->size()) - 1;
-        return std::vector<storage::SecretRow>{codes->front()};
+        sealed = codes->front();
+        return absl::OkStatus();
       });
   if (!released.ok()) return released.status();
-  const storage::SecretRow& sealed = released->sealed[0];
   absl::StatusOr<crypto::SecretBytes> code =
       sealer_.Open(released->account.id, kRecoveryCode, sealed.version, sealed.sealed);
   if (!code.ok()) return code.status();

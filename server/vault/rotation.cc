@@ -82,9 +82,10 @@ absl::StatusOr<Login> Vault::ReleasePrevious(const Presented& presented, absl::s
   const absl::Duration retention = policy()->previous_retention;
   ReleaseOptions options;
   options.reason = std::string(reason);
+  storage::SecretRow sealed;
   absl::StatusOr<Released> released = Release(
       presented, account, Action::kReleasePrevious, std::nullopt, options,
-      [&](Tx& tx, const AccountRow& found, bool) -> absl::StatusOr<std::vector<storage::SecretRow>> {
+      [&](Tx& tx, const AccountRow& found, bool) -> absl::Status {
         absl::StatusOr<std::optional<storage::SecretRow>> row = tx.SecretVersion(found.id, kPassword, version);
         if (!row.ok()) return row.status();
         if (!row->has_value() || (*row)->state != storage::SecretState::kPrevious || !(*row)->retired_us.has_value() ||
@@ -93,10 +94,10 @@ absl::StatusOr<Login> Vault::ReleasePrevious(const Presented& presented, absl::s
                                                   " is kept (versions are kept ",
                                                   absl::FormatDuration(retention), " after they were replaced)"));
         }
-        return std::vector<storage::SecretRow>{**row};
+        sealed = **row;
+        return absl::OkStatus();
       });
   if (!released.ok()) return released.status();
-  const storage::SecretRow& sealed = released->sealed[0];
   absl::StatusOr<crypto::SecretBytes> opened = sealer_.Open(released->account.id, kPassword, sealed.version, sealed.sealed);
   if (!opened.ok()) return opened.status();
   Login login;

@@ -501,10 +501,10 @@ class Vault {
     storage::AccountRow account;
     policies::Decision decision;
     bool also_allowed = false;
-    std::vector<storage::SecretRow> sealed;
   };
-  using Fetch = absl::FunctionRef<absl::StatusOr<std::vector<storage::SecretRow>>(
-      storage::Tx&, const storage::AccountRow&, bool also_allowed)>;
+  // Reads the sealed rows into the use case's own typed result (nothing opened); NotFound when
+  // what the release needs is not stored.
+  using Fetch = absl::FunctionRef<absl::Status(storage::Tx&, const storage::AccountRow&, bool also_allowed)>;
   absl::StatusOr<Released> Release(const Presented& presented, absl::string_view account,
                                    policies::Action action, std::optional<policies::Action> also,
                                    const ReleaseOptions& options, Fetch fetch);
