@@ -154,36 +154,122 @@ absl::Status Vault::StillCurrent(Tx& tx, const Caller& caller, absl::Time now) {
   return absl::AbortedError("your access changed while this call ran: run it again");
 }
 
+bool Attempt::Decide(const Decision& decision) {
+  NoteDecision(event_, decision);
+  return decision.allows();
+}
+
+absl::Status Attempt::Refuse(absl::Status why) {
+  NoteFailure(event_, why);
+  refusal_ = std::move(why);
+  then_ = Then::kRecord;
+  return absl::OkStatus();
+}
+
+absl::Status Attempt::RefuseAndUndo(absl::Status why) {
+  refusal_ = why;
+  then_ = Then::kUndoAndRecord;
+  return why;
+}
+
+absl::Status Attempt::RefuseInput(absl::Status why) {
+  refusal_ = std::move(why);
+  then_ = Then::kNotRecord;
+  return absl::OkStatus();
+}
+
+absl::Status Vault::Run(Attempt& attempt, const Presented& presented, absl::string_view fingerprint,
+                        Step step) {
+  return RunAttempt(attempt, &presented, fingerprint, nullptr, step);
+}
+
+absl::Status Vault::Run(Attempt& attempt, const Caller& caller, Step step) {
+  return RunAttempt(attempt, nullptr, "", &caller, step);
+}
+
+absl::Status Vault::Run(Attempt& attempt, Step step) {
+  return RunAttempt(attempt, nullptr, "", nullptr, step);
+}
+
+absl::Status Vault::RunAttempt(Attempt& attempt, const Presented* presented,
+                               absl::string_view fingerprint, const Caller* caller, Step step) {
+  const absl::Time now = attempt.now();
+  audit::AuditEvent& event = attempt.event_;
+  auto record = [&](Tx& tx, const audit::AuditEvent& what, bool checkpoint) -> absl::Status {
+    absl::StatusOr<int64_t> seq = audit::Append(tx, what, now, checkpointer().get(), checkpoint);
+    if (!seq.ok()) return seq.status();
+    attempt.recorded_seq_ = *seq;
+    return absl::OkStatus();
+  };
+  auto in_one_write = [&](Tx& tx) -> absl::Status {
+    // 1. Who.
+    if (presented != nullptr) {
+      absl::StatusOr<Identified> who = Identify(tx, fingerprint, *presented, now);
+      if (!who.ok()) return who.status();
+      if (!who->refused.ok()) {
+        attempt.unauthenticated_ = who->refused;
+        return record(tx, who->refusal, false);
+      }
+      attempt.identified_ = std::move(who->caller);
+      caller = &*attempt.identified_;
+      event.actor = caller->user;
+      event.certificate = caller->fingerprint;
+      event.peer = caller->peer;
+    } else if (caller != nullptr) {
+      if (absl::Status current = StillCurrent(tx, *caller, now); !current.ok()) {
+        if (!absl::IsAborted(current)) return current;  // a storage error
+        NoteChangedDuringCall(event, current);
+        attempt.refusal_ = current;
+        return record(tx, event, false);
+      }
+    }
+    attempt.caller_ = caller;
+    // 2, 3. Decide and do.
+    if (absl::Status s = step(tx, attempt); !s.ok()) return s;  // a storage error, or undone
+    // 4. Record.
+    if (attempt.then_ == Attempt::Then::kNotRecord) return absl::OkStatus();
+    if (attempt.steps_record_themselves_) return absl::OkStatus();
+    return record(tx, event, attempt.checkpoint_ && attempt.refusal_.ok());
+  };
+  // A release's step changes rows only after its last refusal: no savepoint needed.
+  const storage::Database::Failure failure = presented != nullptr
+                                                 ? storage::Database::Failure::kBeforeChanging
+                                                 : storage::Database::Failure::kAnywhere;
+  const absl::Status stored = db_->Write(in_one_write, failure);
+  // 5. The status returned.
+  if (attempt.then_ == Attempt::Then::kUndoAndRecord && !attempt.refusal_.ok()) {
+    NoteFailure(event, attempt.refusal_);
+    auto record_refusal = [&](Tx& tx) { return record(tx, event, false); };
+    if (absl::Status s = db_->Write(record_refusal); !s.ok()) return s;
+    return attempt.refusal_;
+  }
+  if (!stored.ok()) return stored;
+  if (!attempt.unauthenticated_.ok()) return attempt.unauthenticated_;
+  return attempt.refusal_;
+}
+
 absl::Status Vault::RunAudited(const Caller& caller, audit::AuditEvent& event, absl::Time now,
                                absl::FunctionRef<absl::Status(Tx&)> body) {
-  absl::Status outcome;
-  absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
-    outcome = StillCurrent(tx, caller, now);
-    if (!outcome.ok()) {
-      NoteChangedDuringCall(event, outcome);
-      return outcome;
-    }
-    outcome = body(tx);
-    if (!outcome.ok()) return outcome;  // roll back whatever the body changed
-    return Record(tx, event, now);
-  });
-  if (outcome.ok()) return stored;  // committed with its record, or failed closed
-  NoteFailure(event, outcome);
-  absl::Status recorded = db_->Write([&](Tx& tx) { return Record(tx, event, now); });
-  if (!recorded.ok()) return recorded;
-  return outcome;
+  Attempt attempt(event, now);
+  auto step = [&](Tx& tx, Attempt& self) -> absl::Status {
+    const absl::Status done = body(tx);
+    self.event() = event;  // as the body filled it in
+    if (!done.ok()) return self.RefuseAndUndo(done);
+    return absl::OkStatus();
+  };
+  const absl::Status status = Run(attempt, caller, step);
+  event = attempt.event();
+  return status;
 }
 
 absl::Status Vault::RefuseInput(const Caller& caller, absl::string_view action, const absl::Status& error) {
   // The message, not the input: it names the field and quotes at most a bounded, escaped part.
-  audit::AuditEvent event = ManagementEvent(caller, action, error.message());
-  event.decision = "deny";
-  event.rule = "input.invalid";
-  event.outcome = OutcomeName(error);
-  if (absl::Status recorded = db_->Write([&](Tx& tx) { return Record(tx, event, clock_.Now()); }); !recorded.ok()) {
-    return recorded;
-  }
-  return error;
+  Attempt attempt(ManagementEvent(caller, action, error.message()), clock_.Now());
+  auto step = [&](Tx&, Attempt& self) -> absl::Status {
+    self.Decide(DeniedBy("input.invalid"));
+    return self.Refuse(error);
+  };
+  return Run(attempt, step);
 }
 
 }  // namespace kluis::server

@@ -16,6 +16,69 @@
 
 namespace kluis::server {
 
+// One audited attempt: what every use case that decides something runs through (Vault::Run).
+//
+//   in one write   1. who     the caller: identified in this write from the certificate it
+//                             presented (a release), checked still current (a Caller identified
+//                             when the call began), or nobody (an enrollment proves a code;
+//                             kluisd itself). A caller not let in is recorded and ends it.
+//                  2. decide  the use case's step decides and notes the decision (Decide);
+//                  3. do      only if allowed, the step makes its change in the same write;
+//                  4. record  the event with its outcome. The change and its record commit
+//                             together, or neither does (fail closed: no record, no release).
+//   after it       5. the status returned, picked in one place (Vault::Run): a storage error,
+//                     else the caller not let in, else the refusal, else OK.
+//
+// A step refuses in one of three ways: Refuse (what it changed commits with the record: an
+// enrollment's attempt counter must survive), RefuseAndUndo (the change rolls back and the refusal
+// is recorded in a write of its own) or RefuseInput (malformed input after identifying the caller:
+// unrecorded, as if refused before the call). A step returns a non-OK status itself only for a
+// storage error (or what RefuseAndUndo returns): the write fails and nothing is recorded.
+class Attempt {
+ public:
+  Attempt(audit::AuditEvent event, absl::Time now) : event_(std::move(event)), now_(now) {}
+  Attempt(const Attempt&) = delete;
+  Attempt& operator=(const Attempt&) = delete;
+
+  absl::Time now() const { return now_; }
+  audit::AuditEvent& event() { return event_; }
+  // Who is calling (step 1); null when nobody is (an enrollment, kluisd itself).
+  const Caller* caller() const { return caller_; }
+
+  // Notes `decision` in the event; true when it allows.
+  bool Decide(const policies::Decision& decision);
+  // Refuses with `why` (noted as the outcome); returns OK, for the step to return.
+  absl::Status Refuse(absl::Status why);
+  // Refuses with `why` and undoes the step's change; returns `why`, for the step to return.
+  absl::Status RefuseAndUndo(absl::Status why);
+  // Refuses malformed input, unrecorded; returns OK, for the step to return.
+  absl::Status RefuseInput(absl::Status why);
+  // The steps record themselves (a kabinetswissel's, one record each): the attempt's own event
+  // is recorded only when the caller is refused in step 1.
+  void StepsRecordThemselves() { steps_record_themselves_ = true; }
+  // The record of this attempt carries a signed checkpoint (an audit export ends on one).
+  void CheckpointTheRecord() { checkpoint_ = true; }
+  // The sequence number of the attempt's record, once committed (0 if none was written).
+  int64_t recorded_seq() const { return recorded_seq_; }
+  // Why the attempt was refused: the caller (step 1) or the step; OK when it was not.
+  const absl::Status& refusal() const { return refusal_; }
+
+ private:
+  friend class Vault;
+  enum class Then { kRecord, kUndoAndRecord, kNotRecord };
+
+  audit::AuditEvent event_;
+  const absl::Time now_;
+  const Caller* caller_ = nullptr;
+  std::optional<Caller> identified_;  // step 1's caller, when identified in the write
+  absl::Status unauthenticated_;      // the caller was not let in (recorded as who it was)
+  absl::Status refusal_;
+  Then then_ = Then::kRecord;
+  bool steps_record_themselves_ = false;
+  bool checkpoint_ = false;
+  int64_t recorded_seq_ = 0;
+};
+
 std::vector<policies::Binding> PolicyBindings(const std::vector<storage::BindingRow>& rows);
 
 policies::Resource ResourceOf(const storage::AccountRow& account);

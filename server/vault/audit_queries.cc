@@ -137,16 +137,8 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
   // filtered, ends with that record and its checkpoint: the record names the head (its own seq)
   // and the filter, so the unsigned header can be checked against what is signed, and nothing can
   // be cut off the end or relabelled unnoticed (docs/AUDIT_FORMAT.md §4).
-  audit::AuditEvent event = ManagementEvent(caller, auditfile::kExportAction, "");
-  const Decision decision = scope.any()
-                                ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
-                                : DeniedBy("deny-by-default");
-  NoteDecision(event, decision);
-  absl::Status current;
-  absl::Status opened = db_->Write([&](Tx& tx) -> absl::Status {
-    current = StillCurrent(tx, caller, now);
-    if (!current.ok()) NoteChangedDuringCall(event, current);
-    const bool allowed = current.ok() && decision.allows();
+  Attempt attempt(ManagementEvent(caller, auditfile::kExportAction, ""), now);
+  auto step = [&](Tx& tx, Attempt& self) -> absl::Status {
     // An auditor of some units reads only theirs: the filter names them as people know them.
     std::vector<std::string> named = filters;
     if (!scope.everything) {
@@ -162,15 +154,18 @@ absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, A
     head.filter = head.filtered ? absl::StrJoin(named, " ") : "none";
     absl::StatusOr<std::optional<storage::AuditRow>> last = tx.LastAuditRecord();
     if (!last.ok()) return last.status();
-    event.reason = auditfile::ExportRecordReason(last->has_value() ? (*last)->seq + 1 : 1, head.filter);
-    absl::StatusOr<int64_t> seq = audit::Append(tx, event, now, checkpointer.get(), /*force_checkpoint=*/allowed);
-    if (!seq.ok()) return seq.status();
-    head.head_seq = *seq;
+    self.event().reason =
+        auditfile::ExportRecordReason(last->has_value() ? (*last)->seq + 1 : 1, head.filter);
+    const Decision decision = scope.any() ? Decision{policies::Verdict::kAllow, "sod.auditor-reads",
+                                                     policies::Role::kAuditor}
+                                          : DeniedBy("deny-by-default");
+    if (!self.Decide(decision))
+      return self.Refuse(DeniedError(decision, "export the audit log (auditors only)"));
+    self.CheckpointTheRecord();
     return absl::OkStatus();
-  });
-  if (!opened.ok()) return opened;
-  if (!current.ok()) return current;
-  if (!decision.allows()) return DeniedError(decision, "export the audit log (auditors only)");
+  };
+  if (absl::Status s = Run(attempt, caller, step); !s.ok()) return s;
+  head.head_seq = attempt.recorded_seq();
   if (!sink.Header(head)) return absl::CancelledError("export stopped by the client");
 
   if (absl::Status s = StreamPages(*db_, head, filter, sink); !s.ok()) return s;

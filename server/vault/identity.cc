@@ -70,10 +70,10 @@ absl::StatusOr<Caller> Vault::Authenticate(const Presented& presented) {
   });
   if (!read.ok()) return read;
   if (who->refused.ok()) return std::move(who->caller);
-  absl::Status stored = db_->Write([&](Tx& tx) { return Record(tx, who->refusal, now); },
-                                   storage::Database::Failure::kBeforeChanging);
-  if (!stored.ok()) return stored;
-  return who->refused;
+  // Step 1 of the attempt, refused: recorded as who it was, through the one pipeline.
+  Attempt attempt(who->refusal, now);
+  auto refuse = [&](Tx&, Attempt& self) { return self.Refuse(who->refused); };
+  return Run(attempt, refuse);
 }
 
 namespace {
@@ -120,21 +120,21 @@ absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string
   if (request_pem.empty() || request_pem.size() > 16 * 1024) {
     return absl::InvalidArgumentError("certificate request is missing or too large");
   }
-  const absl::Time now = clock_.Now();
+  audit::AuditEvent asked;
+  asked.actor = std::string(user_name);
+  asked.action = "enroll";
+  asked.peer = std::string(peer);
+  Attempt attempt(std::move(asked), clock_.Now());
+  const absl::Time now = attempt.now();
   Enrolled enrolled;
-  absl::Status outcome;
-  absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
-    audit::AuditEvent event;
-    event.actor = std::string(user_name);
-    event.action = "enroll";
-    event.peer = std::string(peer);
-    // Refusals commit too: the attempt counter and the audit record must survive the refusal.
+  // Nobody is identified: the code is the proof. Refusals commit with their record: the attempt
+  // counter must survive the refusal.
+  auto step = [&](Tx& tx, Attempt& self) -> absl::Status {
     auto refuse = [&](std::string rule, absl::Status error) {
-      outcome = std::move(error);
-      event.decision = "deny";
-      event.rule = std::move(rule);
-      event.outcome = "unauthenticated";
-      return Record(tx, event, now);
+      self.Decide(DeniedBy(std::move(rule)));
+      const absl::Status refused = self.Refuse(std::move(error));
+      self.event().outcome = "unauthenticated";  // whatever the error: the enrollee was not let in
+      return refused;
     };
     absl::StatusOr<std::optional<storage::UserRow>> user = tx.FindUser(user_name);
     if (!user.ok()) return user.status();
@@ -172,14 +172,12 @@ absl::StatusOr<Enrolled> Vault::Enroll(absl::string_view user_name, absl::string
     }
     if (absl::Status s = tx.MarkEnrollmentCodeUsed(stored_code->id, Micros(now)); !s.ok()) return s;
     enrolled = Enrolled{(*user)->name, *certificate, ca->certificate_pem(), *fingerprint, *revoked};
-    event.decision = "allow";
-    event.rule = "enroll.code-valid";
-    event.reason = absl::StrCat("certificate ", *fingerprint, "; earlier certificates revoked: ", *revoked);
-    event.outcome = "ok";
-    return Record(tx, event, now);
-  });
-  if (!stored.ok()) return stored;
-  if (!outcome.ok()) return outcome;
+    self.Decide(Decision{policies::Verdict::kAllow, "enroll.code-valid", {}});
+    self.event().reason =
+        absl::StrCat("certificate ", *fingerprint, "; earlier certificates revoked: ", *revoked);
+    return absl::OkStatus();
+  };
+  if (absl::Status s = Run(attempt, step); !s.ok()) return s;
   return enrolled;
 }
 

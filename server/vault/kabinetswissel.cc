@@ -305,10 +305,12 @@ absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::
     }
     handback.reset();
   };
-  absl::Status current;
-  absl::Status stored = db_->Write([&](Tx& tx) -> absl::Status {
-    current = StillCurrent(tx, caller, now);
-    if (!current.ok()) return current;
+  // Should the caller's access have changed since it authenticated, the accounts applied so far
+  // stay applied (a second apply goes on from there), nothing more runs, and the refusal is
+  // recorded as this attempt's; otherwise each step records itself.
+  Attempt attempt(ManagementEvent(caller, "kabinetswissel:apply", outcome.plan.id), now);
+  attempt.StepsRecordThemselves();
+  auto run_steps = [&](Tx& tx, Attempt&) -> absl::Status {
     absl::StatusOr<AccountRow> found = ResolveVisibleAccount(tx, caller, entry.account, now);
     if (!found.ok()) {
       none_ran(found.status());
@@ -356,15 +358,9 @@ absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::
       if (absl::Status r = Record(tx, event, now); !r.ok()) return r;
     }
     return absl::OkStatus();
-  });
-  if (!current.ok()) {
-    // The caller's access changed since it authenticated: the accounts applied so far stay
-    // applied (a second apply goes on from there), nothing more runs, and the refusal is recorded.
-    audit::AuditEvent refusal = ManagementEvent(caller, "kabinetswissel:apply", outcome.plan.id);
-    NoteChangedDuringCall(refusal, current);
-    if (absl::Status r = db_->Write([&](Tx& tx) { return Record(tx, refusal, now); }); !r.ok()) return r;
-    return current;
-  }
+  };
+  const absl::Status stored = Run(attempt, caller, run_steps);
+  if (!attempt.refusal().ok()) return attempt.refusal();
   if (!stored.ok()) none_ran(stored);  // nothing of this account committed
   entry.steps = std::move(steps);
   for (const KabinetswisselStep& step : entry.steps) {

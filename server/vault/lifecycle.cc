@@ -284,18 +284,23 @@ absl::Status Vault::ReloadPolicy(const std::string& path) {
                  ? absl::InvalidArgumentError(absl::StrCat(path, ": policy file larger than 1 MiB"))
                  : policies::ParsePolicy(text.str(), path);
   }
-  audit::AuditEvent event;
-  event.actor = "kluisd";
-  event.action = "policy-reload";
-  event.decision = loaded.ok() ? "allow" : "deny";
-  event.rule = loaded.ok() ? "policy.valid" : "policy.invalid";
-  event.reason = loaded.ok() ? absl::StrCat(path, ": policy \"", loaded->name, "\", ",
-                                            loaded->rules.size(), " rules")
-                             : std::string(loaded.status().message());
-  event.outcome = loaded.ok() ? "ok" : OutcomeName(loaded.status());
+  audit::AuditEvent reload;
+  reload.actor = "kluisd";
+  reload.action = "policy-reload";
+  Attempt attempt(std::move(reload), now);
   // The new rules count from the moment the record of them is durable.
-  if (absl::Status s = db_->Write([&](Tx& tx) { return Record(tx, event, now); }); !s.ok()) return s;
-  if (!loaded.ok()) return loaded.status();
+  auto step = [&](Tx&, Attempt& self) -> absl::Status {
+    if (!loaded.ok()) {
+      self.Decide(DeniedBy("policy.invalid"));
+      self.event().reason = std::string(loaded.status().message());
+      return self.Refuse(loaded.status());
+    }
+    self.Decide(Decision{policies::Verdict::kAllow, "policy.valid", {}});
+    self.event().reason =
+        absl::StrCat(path, ": policy \"", loaded->name, "\", ", loaded->rules.size(), " rules");
+    return absl::OkStatus();
+  };
+  if (absl::Status s = Run(attempt, step); !s.ok()) return s;
   absl::MutexLock lock(&policy_mu_);
   policy_ = std::make_shared<const policies::Policy>(*std::move(loaded));
   return absl::OkStatus();

@@ -33,96 +33,80 @@ absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl:
                                                const ReleaseOptions& options, Fetch fetch) {
   absl::StatusOr<std::string> fingerprint = FingerprintOf(presented);
   if (!fingerprint.ok()) return fingerprint.status();
-  const absl::Status input = CheckText("reason", options.reason, 500, false);  // told after identifying
-  const absl::Time now = clock_.Now();
+  const absl::Status input =
+      CheckText("reason", options.reason, 500, false);  // told after identifying
   const std::shared_ptr<const policies::Policy> policy = this->policy();
+  audit::AuditEvent asked;
+  asked.action =
+      absl::StrCat(options.break_glass ? "break-glass:" : "", policies::ActionName(action));
+  asked.account = std::string(account);
+  asked.reason = options.reason;
+  if (options.request_id != 0) asked.request_id = absl::StrCat(options.request_id);
+  Attempt attempt(std::move(asked), clock_.Now());
+  const absl::Time now = attempt.now();
   Released released;
   released.decision = DeniedBy("account-not-visible");
-  absl::Status unauthenticated;
-  absl::Status refusal;
 
-  absl::Status recorded = db_->Write([&](Tx& tx) -> absl::Status {
-    // 0. Who is calling, in the same transaction as the decision and the record: nothing about
-    //    the caller can change between them (a disabled user, a revoked role).
-    absl::StatusOr<Identified> who = Identify(tx, *fingerprint, presented, now);
-    if (!who.ok()) return who.status();
-    if (!who->refused.ok()) {
-      unauthenticated = who->refused;
-      return Record(tx, who->refusal, now);
-    }
-    if (!input.ok()) return absl::OkStatus();  // malformed: refused, as before any call, unrecorded
-    const Caller& caller = who->caller;
+  // 0. Who is calling is identified by Run in the same write as the decision and the record:
+  //    nothing about the caller can change between them (a disabled user, a revoked role).
+  auto step = [&](Tx& tx, Attempt& self) -> absl::Status {
+    if (!input.ok()) return self.RefuseInput(input);  // malformed: as before any call, unrecorded
+    const Caller& caller = *self.caller();
     // 1. Which account: only among those the caller has a role on, so a stranger learns nothing.
     absl::StatusOr<AccountRow> resolved = ResolveVisibleAccount(tx, caller, account, now);
-    if (resolved.ok()) {
-      released.account = *resolved;
-      std::optional<policies::AccessRequest> request;
-      if (options.request_id != 0) {
-        absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(options.request_id);
-        if (!row.ok()) return row.status();
-        // Another's request, or one for another account, reads as one that does not exist.
-        if (row->has_value() && (*row)->requester_id == caller.user_id &&
-            (*row)->account_id == released.account.id) {
-          request = RequestOf(**row);
-        }
+    if (!resolved.ok()) {
+      self.Decide(released.decision);
+      return self.Refuse(resolved.status());
+    }
+    released.account = *resolved;
+    self.event().account = released.account.name();
+    self.event().unit_id = released.account.unit_id;
+    std::optional<policies::AccessRequest> request;
+    if (options.request_id != 0) {
+      absl::StatusOr<std::optional<storage::RequestRow>> row = tx.FindRequest(options.request_id);
+      if (!row.ok()) return row.status();
+      // Another's request, or one for another account, reads as one that does not exist.
+      if (row->has_value() && (*row)->requester_id == caller.user_id &&
+          (*row)->account_id == released.account.id) {
+        request = RequestOf(**row);
       }
-      // 2. Decide, before anything secret is touched.
-      const policies::ReleaseContext context{caller.user_id, options.break_glass, options.reason,
-                                             request ? &*request : nullptr};
-      if (options.request_id != 0 && !request) {
-        refusal = absl::NotFoundError(absl::StrCat("no request ", options.request_id));
-      } else {
-        released.decision = policies::Decide(*policy, caller.policy_bindings, ResourceOf(released.account),
-                                             action, context, now);
-        released.also_allowed =
-            also.has_value() && policies::Decide(*policy, caller.policy_bindings,
-                                                 ResourceOf(released.account), *also, context, now)
-                                    .allows();
+      if (!request) {
+        self.Decide(released.decision);
+        return self.Refuse(absl::NotFoundError(absl::StrCat("no request ", options.request_id)));
       }
-    } else {
-      refusal = resolved.status();
+    }
+    // 2. Decide, before anything secret is touched.
+    const policies::ReleaseContext context{caller.user_id, options.break_glass, options.reason,
+                                           request ? &*request : nullptr};
+    released.decision = policies::Decide(*policy, caller.policy_bindings,
+                                         ResourceOf(released.account), action, context, now);
+    released.also_allowed =
+        also.has_value() && policies::Decide(*policy, caller.policy_bindings,
+                                             ResourceOf(released.account), *also, context, now)
+                                .allows();
+    if (!self.Decide(released.decision)) {
+      return self.Refuse(DeniedError(
+          released.decision,
+          absl::StrCat(policies::ActionName(action), " for ", released.account.name())));
     }
     // A stopped account's secrets last only its retention period (R8), even before the sweep.
-    if (released.decision.allows() && released.account.stopped_us.has_value() &&
+    if (released.account.stopped_us.has_value() &&
         now >= absl::FromUnixMicros(*released.account.stopped_us) + policy->stopped_retention) {
-      refusal = absl::NotFoundError(absl::StrCat("the secrets of stopped account ", released.account.name(),
-                                                 " were destroyed after the retention period"));
+      return self.Refuse(absl::NotFoundError(
+          absl::StrCat("the secrets of stopped account ", released.account.name(),
+                       " were destroyed after the retention period")));
     }
     // 3. Fetch the sealed rows; nothing is opened before the record commits.
-    if (released.decision.allows() && refusal.ok()) {
-      if (absl::Status fetched = fetch(tx, released.account, released.also_allowed);
-          fetched.code() == absl::StatusCode::kNotFound) {
-        refusal = fetched;
-      } else if (!fetched.ok()) {
-        return fetched;
-      }
-    } else if (refusal.ok()) {
-      refusal = DeniedError(released.decision,
-                            absl::StrCat(policies::ActionName(action), " for ", released.account.name()));
+    if (absl::Status fetched = fetch(tx, released.account, released.also_allowed); !fetched.ok()) {
+      if (absl::IsNotFound(fetched)) return self.Refuse(fetched);
+      return fetched;
     }
-    // 4. What must follow a release happens in the same transaction: spend the single-use grant,
-    //    tell whoever the rule names, flag the secret for rotation.
-    if (refusal.ok()) {
-      if (absl::Status s = ApplyObligations(tx, caller, released.account, released.decision,
-                                            options.reason, now);
-          !s.ok()) {
-        return s;
-      }
-    }
-    // 5. Record the attempt. No audit record, no release: this commits before any secret opens.
-    audit::AuditEvent event = Event(
-        caller,
-        absl::StrCat(options.break_glass ? "break-glass:" : "", policies::ActionName(action)),
-        resolved.ok() ? released.account.name() : std::string(account), released.decision,
-        options.reason, resolved.ok() ? std::optional<int64_t>(released.account.unit_id) : std::nullopt);
-    if (options.request_id != 0) event.request_id = absl::StrCat(options.request_id);
-    if (!refusal.ok()) event.outcome = OutcomeName(refusal);
-    return Record(tx, event, now);
-  }, storage::Database::Failure::kBeforeChanging);  // after step 3 only storage errors fail it
-  if (!recorded.ok()) return recorded;
-  if (!unauthenticated.ok()) return unauthenticated;
-  if (!input.ok()) return input;
-  if (!refusal.ok()) return refusal;
+    // 4. What must follow a release happens in the same write: spend the single-use grant, tell
+    //    whoever the rule names, flag the secret for rotation.
+    return ApplyObligations(tx, caller, released.account, released.decision, options.reason, now);
+    // 5. Run records the attempt: no audit record, no release. It commits before any secret opens.
+  };
+  if (absl::Status s = Run(attempt, presented, *fingerprint, step); !s.ok()) return s;
   return released;
 }
 

@@ -31,6 +31,8 @@ class Tx;
 
 namespace kluis::server {
 
+class Attempt;  // server/vault/attempt.h
+
 // What a call presents before the vault knows who is calling: the client certificate TLS
 // verified, and the peer address. The release calls take this rather than a Caller, so that who
 // is calling, what the rules allow and the record are one transaction: nothing about the caller
@@ -536,11 +538,23 @@ class Vault {
   absl::StatusOr<RotationOutcome> FinishRotation(const Caller& caller, absl::string_view account, bool confirm);
   absl::StatusOr<TotpCode> CodeFrom(const storage::AccountRow& account, const storage::SecretRow& sealed,
                                     const std::string& rule);
-  // Runs one use case in one write transaction. `body` resolves, decides and, when allowed,
-  // changes state, filling in `event`; the event commits with the change. When `body` fails or
-  // refuses, its change is rolled back and the attempt is recorded in a transaction of its own.
-  // If no record can be written, the operation fails (fail closed).
-  // `body` runs only while the caller is still who it authenticated as (StillCurrent).
+  // The one audited-attempt pipeline (server/vault/attempt.h): identify the caller, let `step`
+  // decide and do, record the outcome or the refusal, all in one write; then pick the status.
+  using Step = absl::FunctionRef<absl::Status(storage::Tx&, Attempt&)>;
+  // Step 1 from the certificate presented, inside the attempt's write: a release. Its step changes
+  // rows only after its last refusal (it runs without a savepoint: Database::kBeforeChanging), so
+  // it never calls RefuseAndUndo.
+  absl::Status Run(Attempt& attempt, const Presented& presented, absl::string_view fingerprint,
+                   Step step);
+  // Step 1 for a caller authenticated when the call began: checked still current (StillCurrent).
+  absl::Status Run(Attempt& attempt, const Caller& caller, Step step);
+  // No caller: an enrollment (the code is its proof) or kluisd itself.
+  absl::Status Run(Attempt& attempt, Step step);
+  absl::Status RunAttempt(Attempt& attempt, const Presented* presented,
+                          absl::string_view fingerprint, const Caller* caller, Step step);
+  // The common case of Run for a caller: `body` resolves, decides and, when allowed, changes
+  // state, filling in `event`; the event commits with the change. When `body` fails or refuses,
+  // its change is rolled back and the attempt is recorded in a write of its own.
   absl::Status RunAudited(const Caller& caller, audit::AuditEvent& event, absl::Time now,
                           absl::FunctionRef<absl::Status(storage::Tx&)> body);
   // Records a refusal for bad input (the attempt still gets its record, with the error's message,

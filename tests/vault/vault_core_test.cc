@@ -66,20 +66,24 @@ class VaultCoreTest : public ::testing::Test {
     return caller.ok() ? *caller : Caller{};
   }
   int64_t AuditRecords(const std::string& action, const std::string& decision) {
+    int64_t n = 0;
+    for (const auto& row : AuditRows()) n += row.action == action && row.decision == decision;
+    return n;
+  }
+  std::vector<storage::AuditRow> AuditRows() {
     Caller op = Who(operator_);
     // The operator reads no audit log (separation of duties): an auditor is made for it.
     auto code = vault_->AddUser(op, "auditor" + std::to_string(++auditors_), "");
-    if (!code.ok()) return -1;
+    EXPECT_TRUE(code.ok()) << code.status();
+    if (!code.ok()) return {};
     Presented auditor = EnrollAs("auditor" + std::to_string(auditors_), code->code);
-    if (!vault_->GrantRole(op, "auditor" + std::to_string(auditors_), policies::Role::kAuditor,
-                           policies::ScopeKind::kGlobal, "", std::nullopt).ok()) {
-      return -1;
-    }
+    EXPECT_TRUE(vault_
+                    ->GrantRole(op, "auditor" + std::to_string(auditors_), policies::Role::kAuditor,
+                                policies::ScopeKind::kGlobal, "", std::nullopt)
+                    .ok());
     auto rows = vault_->ListAudit(Who(auditor), AuditQuery{});
-    if (!rows.ok()) return -1;
-    int64_t n = 0;
-    for (const auto& row : *rows) n += row.action == action && row.decision == decision;
-    return n;
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    return rows.ok() ? *rows : std::vector<storage::AuditRow>{};
   }
 
   std::filesystem::path dir_;
@@ -103,6 +107,94 @@ TEST_F(VaultCoreTest, R1OperatorIsRefusedTheLoginAndTheRefusalIsRecorded) {
   EXPECT_EQ(login.status().code(), absl::StatusCode::kPermissionDenied) << login.status();
   EXPECT_EQ(AuditRecords("release-login", "deny"), 1);
   EXPECT_EQ(AuditRecords("release-login", "allow"), 0);
+}
+
+// The audited-attempt pipeline (server/vault/attempt.h), one test per way an attempt ends.
+
+TEST_F(VaultCoreTest, AttemptRefusedEnrollmentKeepsItsCounterWithItsRecord) {
+  // Refuse: the step's change (the attempt counter) commits with the record of the refusal.
+  auto code = vault_->AddUser(Who(operator_), "sam.devries", "");
+  ASSERT_TRUE(code.ok()) << code.status();
+  auto key = crypto::GenerateKeyAndRequest("sam.devries");
+  ASSERT_TRUE(key.ok());
+  for (int i = 0; i < Vault::kEnrollmentAttempts; ++i) {
+    EXPECT_EQ(
+        vault_->Enroll("sam.devries", "wrong-code", key->request_pem, "core-test").status().code(),
+        absl::StatusCode::kUnauthenticated);
+  }
+  auto locked = vault_->Enroll("sam.devries", code->code, key->request_pem, "core-test");
+  EXPECT_EQ(locked.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(locked.status().message().find("locked"), std::string::npos) << locked.status();
+  int wrong = 0, after_lock = 0;
+  for (const auto& row : AuditRows()) {
+    if (row.action != "enroll" || row.actor != "sam.devries") continue;
+    EXPECT_EQ(row.decision, "deny");
+    EXPECT_EQ(row.outcome, "unauthenticated");
+    wrong += row.rule == "enroll.wrong-code";
+    after_lock += row.rule == "enroll.locked";
+  }
+  EXPECT_EQ(wrong, Vault::kEnrollmentAttempts);
+  EXPECT_EQ(after_lock, 1);
+}
+
+TEST_F(VaultCoreTest, AttemptAllowedEnrollmentIsRecordedAsAllowed) {
+  int allowed = 0;
+  for (const auto& row : AuditRows()) {
+    if (row.action != "enroll") continue;
+    EXPECT_EQ(row.decision, "allow") << row.actor;
+    EXPECT_EQ(row.rule, "enroll.code-valid");
+    EXPECT_EQ(row.outcome, "ok");
+    allowed += row.actor == "operator" || row.actor == "robin.peters";  // in SetUp
+  }
+  EXPECT_EQ(allowed, 2);
+}
+
+TEST_F(VaultCoreTest, AttemptUndoneRefusalChangesNothingAndIsRecorded) {
+  // RefuseAndUndo (RunAudited): a beheerder may not add accounts; nothing is added, the try is
+  // recorded.
+  auto added =
+      vault_->AddAccount(Who(robin_), "x", "WA_Nieuw", "ijsselmonde", "politie-alleen", "");
+  EXPECT_EQ(added.status().code(), absl::StatusCode::kPermissionDenied) << added.status();
+  auto accounts = vault_->ListAccounts(Who(operator_), "", "");
+  ASSERT_TRUE(accounts.ok()) << accounts.status();
+  for (const auto& account : *accounts) EXPECT_NE(account.account.handle, "WA_Nieuw");
+  EXPECT_EQ(AuditRecords("add-account", "deny"), 1);
+}
+
+TEST_F(VaultCoreTest, AttemptCallerWhoseAccessChangedMidCallIsRefusedAndRecorded) {
+  // Step 1 for an authenticated caller: checked still current inside the write.
+  const Caller robin = Who(robin_);
+  auto revoked = vault_->RevokeRole(Who(operator_), "robin.peters", policies::Role::kBeheerder,
+                                    policies::ScopeKind::kAccount, "WA_Lombardijen1");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  auto set = vault_->SetPassword(robin, "WA_Lombardijen1",
+                                 crypto::SecretBytes::CopyFrom("Ander-wachtwoord-1"));
+  EXPECT_EQ(set.status().code(), absl::StatusCode::kAborted) << set.status();
+  int changed = 0;
+  for (const auto& row : AuditRows())
+    changed += row.rule == "auth.changed-during-call" && row.actor == "robin.peters";
+  EXPECT_EQ(changed, 1);
+}
+
+TEST_F(VaultCoreTest, AttemptMalformedReasonOnAReleaseIsRefusedUnrecordedAfterIdentifying) {
+  // RefuseInput: the caller is identified first (a stranger learns only that it is unknown), then
+  // malformed input is refused as if before the call, with no record.
+  ReleaseOptions options;
+  options.reason = std::string(600, 'x');
+  auto login = vault_->ReleaseCredential(robin_, "WA_Lombardijen1", options);
+  EXPECT_EQ(login.status().code(), absl::StatusCode::kInvalidArgument) << login.status();
+  EXPECT_EQ(AuditRecords("release-login", "allow") + AuditRecords("release-login", "deny"), 0);
+  // A disabled user is told only that, and that refusal is recorded.
+  auto code = vault_->AddUser(Who(operator_), "kim.jansen", "");
+  ASSERT_TRUE(code.ok()) << code.status();
+  const Presented kim = EnrollAs("kim.jansen", code->code);
+  ASSERT_TRUE(vault_->DisableUser(Who(operator_), "kim.jansen").ok());
+  auto refused = vault_->ReleaseCredential(kim, "WA_Lombardijen1", options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated) << refused.status();
+  int recorded = 0;
+  for (const auto& row : AuditRows())
+    recorded += row.actor == "kim.jansen" && row.rule == "auth.user-disabled";
+  EXPECT_EQ(recorded, 1);
 }
 
 // The layer the build enforces, checked in the sources too: the core names neither gRPC nor the
