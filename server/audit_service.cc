@@ -94,11 +94,11 @@ class AuditService final : public pb::Audit::Service {
         const storage::AccountRow& a = line.view.account;
         pb::CustodyAccount* out = response->add_accounts();
         out->set_account(a.name());
-        out->set_kind(a.kind);
+        out->set_kind(std::string(a.kind_name()));
         out->set_platform(a.platform);
         out->set_handle(a.handle);
         out->set_team(absl::StrCat(a.unit_name, "/", a.team_name));
-        out->set_status(a.status);
+        out->set_status(std::string(a.state_name()));
         for (const auto& [user, active] : line.beheerders) {
           pb::CustodyBeheerder* b = out->add_beheerders();
           b->set_user(user);

@@ -23,7 +23,9 @@ absl::StatusOr<policies::Role> RoleFromProto(pb::Role role) {
   return absl::InvalidArgumentError(absl::StrCat("unknown role ", static_cast<int>(role)));
 }
 
-pb::Role RoleToProto(absl::string_view name) { return wire::RoleOfWord(name).value_or(pb::ROLE_UNSPECIFIED); }
+pb::Role RoleToProto(policies::Role role) {
+  return wire::RoleOfWord(policies::RoleName(role)).value_or(pb::ROLE_UNSPECIFIED);
+}
 
 absl::StatusOr<std::string> KindFromProto(pb::AccountKind kind) {
   const absl::string_view word = wire::WordOf(kind);  // "prive" too: the vault refuses it, with R7
@@ -31,8 +33,9 @@ absl::StatusOr<std::string> KindFromProto(pb::AccountKind kind) {
   return std::string(word);
 }
 
-pb::AccountKind KindToProto(absl::string_view kind) {
-  return wire::KindOfWord(kind).value_or(pb::ACCOUNT_KIND_UNSPECIFIED);
+pb::AccountKind KindToProto(std::optional<policies::AccountKind> kind) {
+  if (!kind) return pb::ACCOUNT_KIND_UNSPECIFIED;
+  return wire::KindOfWord(policies::AccountKindName(*kind)).value_or(pb::ACCOUNT_KIND_UNSPECIFIED);
 }
 
 absl::StatusOr<ScopeArg> ScopeFromProto(const pb::Scope& scope) {
@@ -53,10 +56,20 @@ void BindingToProto(const storage::BindingRow& row, pb::RoleBinding* out) {
   out->set_id(row.id);
   out->set_user(row.user_name);
   out->set_role(RoleToProto(row.role));
-  if (row.scope_kind == "account") out->mutable_scope()->set_account(row.scope_name);
-  if (row.scope_kind == "team") out->mutable_scope()->set_team(row.scope_name);
-  if (row.scope_kind == "unit") out->mutable_scope()->set_unit(row.scope_name);
-  if (row.scope_kind == "global") out->mutable_scope()->set_global(true);
+  switch (row.scope_kind) {
+    case policies::ScopeKind::kAccount:
+      out->mutable_scope()->set_account(row.scope_name);
+      break;
+    case policies::ScopeKind::kTeam:
+      out->mutable_scope()->set_team(row.scope_name);
+      break;
+    case policies::ScopeKind::kUnit:
+      out->mutable_scope()->set_unit(row.scope_name);
+      break;
+    case policies::ScopeKind::kGlobal:
+      out->mutable_scope()->set_global(true);
+      break;
+  }
   out->set_granted_by(row.granted_by);
   out->set_valid_from_unix(row.valid_from_us / 1000000);
   out->set_valid_until_unix(row.valid_until_us.value_or(0) / 1000000);
@@ -81,7 +94,7 @@ void AccountToProto(const AccountView& view, pb::Account* out) {
   out->set_unit(view.account.unit_name);
   out->set_team(view.account.team_name);
   out->set_kind(KindToProto(view.account.kind));
-  out->set_status(view.account.status);
+  out->set_status(std::string(view.account.state_name()));
   out->set_has_password(view.has_password);
   out->set_has_linked_email(view.has_linked_email);
   for (const std::string& b : view.beheerders) out->add_beheerders(b);
@@ -109,7 +122,7 @@ void PlanToProto(const KabinetswisselPlan& plan, pb::KabinetswisselPlan* out) {
   for (const KabinetswisselAccount& a : plan.accounts) {
     pb::KabinetswisselAccount* account = out->add_accounts();
     account->set_account(a.account);
-    account->set_kind(a.kind);
+    account->set_kind(std::string(policies::AccountKindName(a.kind)));
     account->set_successor(a.successor);
     account->set_hybrid(a.hybrid);
     account->set_archive_ref(a.archive_ref);
@@ -119,7 +132,7 @@ void PlanToProto(const KabinetswisselPlan& plan, pb::KabinetswisselPlan* out) {
       pb::KabinetswisselStep* step = account->add_steps();
       step->set_name(s.name);
       step->set_description(s.description);
-      step->set_state(s.state);
+      step->set_state(std::string(StepStateName(s.state)));
       step->set_detail(s.detail);
     }
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "policies/roles.h"
 
 namespace kluis::storage {
 
@@ -33,14 +34,15 @@ struct UserRow {
   bool active = false;
 };
 
-// A role binding as stored. `role` and `scope_kind` are the words of DESIGN.md §5 ("beheerder",
-// "account"); scope_id is 0 for the global scope. scope_name is resolved for display.
+// A role binding as stored, its words (DESIGN.md §5: "beheerder", "account") read into their
+// types; scope_id is 0 for the global scope, scope_name resolved for display. A stored binding
+// whose role or scope this kluisd does not know is not read at all: an unknown word grants nothing.
 struct BindingRow {
   int64_t id = 0;
   int64_t user_id = 0;
   std::string user_name;
-  std::string role;
-  std::string scope_kind;
+  policies::Role role = policies::Role::kBeheerder;
+  policies::ScopeKind scope_kind = policies::ScopeKind::kAccount;
   int64_t scope_id = 0;
   std::string scope_name;
   int64_t valid_from_us = 0;
@@ -57,13 +59,20 @@ struct AccountRow {
   std::string unit_name;
   std::string platform;
   std::string handle;
-  std::string kind;
-  std::string status;  // active, stopped, archived
+  // A kind this kluisd does not know reads as none (no rule that names a kind matches it).
+  std::optional<policies::AccountKind> kind;
+  // A state this kluisd does not know reads as archived: it releases nothing.
+  policies::AccountState state = policies::AccountState::kActive;
   bool mandatory = false;  // a mandatory geographic account: never stopped, only handed over (R8)
   std::optional<int64_t> stopped_us;
   std::string stop_reason;
   std::string archive_ref;  // where the posts are archived (R13), before anything is wiped
   std::string name() const { return platform + "/" + handle; }
+  // The stored words, for display and the plan's text.
+  absl::string_view kind_name() const {
+    return kind ? policies::AccountKindName(*kind) : "unknown";
+  }
+  absl::string_view state_name() const { return policies::AccountStateName(state); }
 };
 
 // A kabinetswissel plan as stored: the vault's own encoding of its inputs (server/vault.cc).
@@ -126,6 +135,9 @@ struct PkiRow {
 };
 
 // An access request as stored: facts with their times; the state is derived by the policy.
+// How a request (or its escalation) was answered; the schema allows only these two.
+enum class RequestAnswer { kApprove, kDeny };
+
 struct RequestRow {
   int64_t id = 0;
   int64_t account_id = 0;
@@ -133,11 +145,11 @@ struct RequestRow {
   std::string requester;
   std::string rule_id, purpose, reason;
   int64_t created_us = 0;
-  std::optional<std::string> decision;  // "approve" or "deny"
+  std::optional<RequestAnswer> decision;
   std::string decided_by, decision_reason;
   std::optional<int64_t> decided_us, grant_ttl_us;
   std::optional<int64_t> escalated_us;
-  std::optional<std::string> escalation_decision;
+  std::optional<RequestAnswer> escalation_decision;
   std::string escalation_decided_by, escalation_reason;
   std::optional<int64_t> escalation_decided_us, escalation_ttl_us;
   std::optional<int64_t> used_us;

@@ -136,8 +136,8 @@ absl::StatusOr<int64_t> Tx::InsertBinding(const BindingRow& b) {
                 "INSERT INTO role_bindings (user_id, role, scope_kind, scope_id, valid_from_us, "
                 "valid_until_us, granted_by) VALUES (?, ?, ?, ?, ?, ?, ?)");
   if (absl::Status r = s.Bind(1, b.user_id)
-                           .Bind(2, b.role)
-                           .Bind(3, b.scope_kind)
+                           .Bind(2, policies::RoleName(b.role))
+                           .Bind(3, policies::ScopeKindName(b.scope_kind))
                            .Bind(4, b.scope_id)
                            .Bind(5, b.valid_from_us)
                            .Bind(6, b.valid_until_us)
@@ -166,8 +166,8 @@ absl::StatusOr<std::vector<BindingRow>> Tx::ListBindings(std::optional<int64_t> 
   return Collect<BindingRow>(s, ReadBinding);
 }
 
-absl::StatusOr<int> Tx::EndBindings(int64_t user_id, std::optional<absl::string_view> role,
-                                    std::optional<absl::string_view> scope_kind,
+absl::StatusOr<int> Tx::EndBindings(int64_t user_id, std::optional<policies::Role> role,
+                                    std::optional<policies::ScopeKind> scope_kind,
                                     std::optional<int64_t> scope_id, int64_t now_us,
                                     absl::string_view ended_by) {
   KLUIS_PREPARE(s,
@@ -176,20 +176,29 @@ absl::StatusOr<int> Tx::EndBindings(int64_t user_id, std::optional<absl::string_
                 "AND (?4 IS NULL OR role = ?4) AND (?5 IS NULL OR scope_kind = ?5) "
                 "AND (?6 IS NULL OR scope_id = ?6)");
   s.Bind(1, now_us).Bind(2, ended_by).Bind(3, user_id).Bind(6, scope_id);
-  if (role.has_value()) s.Bind(4, *role); else s.BindNull(4);
-  if (scope_kind.has_value()) s.Bind(5, *scope_kind); else s.BindNull(5);
+  if (role.has_value())
+    s.Bind(4, policies::RoleName(*role));
+  else
+    s.BindNull(4);
+  if (scope_kind.has_value())
+    s.Bind(5, policies::ScopeKindName(*scope_kind));
+  else
+    s.BindNull(5);
   if (absl::Status r = s.Run(); !r.ok()) return r;
   return sqlite3_changes(db_);
 }
 
 absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> Tx::UsersWithRole(
-    absl::string_view scope_kind, int64_t scope_id, absl::string_view role, int64_t now_us) {
+    policies::ScopeKind scope_kind, int64_t scope_id, policies::Role role, int64_t now_us) {
   KLUIS_PREPARE(s,
                 "SELECT DISTINCT u.id, u.name FROM role_bindings b JOIN users u ON u.id = b.user_id "
                 "WHERE b.scope_kind = ?1 AND b.scope_id = ?2 AND b.role = ?3 "
                 "AND b.ended_us IS NULL AND u.active = 1 AND b.valid_from_us <= ?4 "
                 "AND (b.valid_until_us IS NULL OR b.valid_until_us > ?4) ORDER BY u.name");
-  s.Bind(1, scope_kind).Bind(2, scope_id).Bind(3, role).Bind(4, now_us);
+  s.Bind(1, policies::ScopeKindName(scope_kind))
+      .Bind(2, scope_id)
+      .Bind(3, policies::RoleName(role))
+      .Bind(4, now_us);
   return Collect<std::pair<int64_t, std::string>>(
       s, [](const Statement& s) { return std::pair(s.Int(0), s.Text(1)); });
 }

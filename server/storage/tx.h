@@ -62,17 +62,17 @@ class Tx {
   // All bindings (of one user, when given), ended ones included.
   absl::StatusOr<std::vector<BindingRow>> ListBindings(std::optional<int64_t> user_id);
   // Ends the matching active bindings; returns how many.
-  absl::StatusOr<int> EndBindings(int64_t user_id, std::optional<absl::string_view> role,
-                                  std::optional<absl::string_view> scope_kind,
+  absl::StatusOr<int> EndBindings(int64_t user_id, std::optional<policies::Role> role,
+                                  std::optional<policies::ScopeKind> scope_kind,
                                   std::optional<int64_t> scope_id, int64_t now_us,
                                   absl::string_view ended_by);
   // The active users bound as `role` on exactly this scope at `now_us`: (id, name) pairs.
   absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> UsersWithRole(
-      absl::string_view scope_kind, int64_t scope_id, absl::string_view role, int64_t now_us);
+      policies::ScopeKind scope_kind, int64_t scope_id, policies::Role role, int64_t now_us);
 
   // accounts
   absl::StatusOr<int64_t> InsertAccount(int64_t team_id, absl::string_view platform,
-                                        absl::string_view handle, absl::string_view kind,
+                                        absl::string_view handle, policies::AccountKind kind,
                                         int64_t now_us, absl::string_view created_by);
   // Accounts with this handle (case-insensitive), on any platform, or on `platform` when given.
   absl::StatusOr<std::vector<AccountRow>> FindAccounts(absl::string_view handle,

@@ -94,9 +94,10 @@ constexpr char kRequestColumns[] =
     "r.escalation_reason, r.escalation_ttl_us, r.used_us "
     "FROM access_requests r JOIN users u ON u.id = r.requester_id ";
 
-std::optional<std::string> OptionalText(const Statement& s, int column) {
+// An answer as stored: "approve", or anything else (the schema allows only "deny") a denial.
+std::optional<RequestAnswer> AnswerOf(const Statement& s, int column) {
   if (s.IsNull(column)) return std::nullopt;
-  return s.Text(column);
+  return s.Text(column) == "approve" ? RequestAnswer::kApprove : RequestAnswer::kDeny;
 }
 
 RequestRow ReadRequest(const Statement& s) {
@@ -109,13 +110,13 @@ RequestRow ReadRequest(const Statement& s) {
   r.purpose = s.Text(5);
   r.reason = s.Text(6);
   r.created_us = s.Int(7);
-  r.decision = OptionalText(s, 8);
+  r.decision = AnswerOf(s, 8);
   r.decided_by = s.Text(9);
   r.decided_us = s.OptionalInt(10);
   r.decision_reason = s.Text(11);
   r.grant_ttl_us = s.OptionalInt(12);
   r.escalated_us = s.OptionalInt(13);
-  r.escalation_decision = OptionalText(s, 14);
+  r.escalation_decision = AnswerOf(s, 14);
   r.escalation_decided_by = s.Text(15);
   r.escalation_decided_us = s.OptionalInt(16);
   r.escalation_reason = s.Text(17);

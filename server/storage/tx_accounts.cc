@@ -9,7 +9,7 @@
 namespace kluis::storage {
 
 absl::StatusOr<int64_t> Tx::InsertAccount(int64_t team_id, absl::string_view platform,
-                                          absl::string_view handle, absl::string_view kind,
+                                          absl::string_view handle, policies::AccountKind kind,
                                           int64_t now_us, absl::string_view created_by) {
   KLUIS_PREPARE(s,
                 "INSERT INTO accounts (team_id, platform, handle, kind, created_us, created_by) "
@@ -17,7 +17,7 @@ absl::StatusOr<int64_t> Tx::InsertAccount(int64_t team_id, absl::string_view pla
   if (absl::Status r = s.Bind(1, team_id)
                            .Bind(2, platform)
                            .Bind(3, handle)
-                           .Bind(4, kind)
+                           .Bind(4, policies::AccountKindName(kind))
                            .Bind(5, now_us)
                            .Bind(6, created_by)
                            .Run();

@@ -5,6 +5,7 @@
 #define KLUIS_SERVER_STORAGE_TX_INTERNAL_H_
 
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,13 +24,17 @@ inline constexpr char kBindingColumns[] =
     "b.valid_from_us, b.valid_until_us, b.granted_by, b.ended_us "
     "FROM role_bindings b JOIN users u ON u.id = b.user_id ";
 
-inline BindingRow ReadBinding(const Statement& s) {
+// A binding whose role or scope this kluisd does not know is not read: it grants nothing.
+inline std::optional<BindingRow> ReadBinding(const Statement& s) {
   BindingRow b;
+  const std::optional<policies::Role> role = policies::ParseRole(s.Text(3));
+  const std::optional<policies::ScopeKind> scope = policies::ParseScopeKind(s.Text(4));
+  if (!role || !scope) return std::nullopt;
   b.id = s.Int(0);
   b.user_id = s.Int(1);
   b.user_name = s.Text(2);
-  b.role = s.Text(3);
-  b.scope_kind = s.Text(4);
+  b.role = *role;
+  b.scope_kind = *scope;
   b.scope_id = s.Int(5);
   b.scope_name = s.Text(6);
   b.valid_from_us = s.Int(7);
@@ -53,8 +58,8 @@ inline AccountRow ReadAccount(const Statement& s) {
   a.unit_name = s.Text(4);
   a.platform = s.Text(5);
   a.handle = s.Text(6);
-  a.kind = s.Text(7);
-  a.status = s.Text(8);
+  a.kind = policies::ParseAccountKind(s.Text(7));
+  a.state = policies::ParseAccountState(s.Text(8)).value_or(policies::AccountState::kArchived);
   a.mandatory = s.Int(9) != 0;
   a.stopped_us = s.OptionalInt(10);
   a.stop_reason = s.Text(11);
@@ -123,7 +128,12 @@ absl::StatusOr<std::vector<T>> Collect(Statement& statement, Reader read) {
     absl::StatusOr<bool> row = statement.Step();
     if (!row.ok()) return row.status();
     if (!*row) return rows;
-    rows.push_back(read(statement));
+    if constexpr (std::is_same_v<decltype(read(statement)), std::optional<T>>) {
+      if (std::optional<T> known = read(statement))
+        rows.push_back(*std::move(known));  // else skipped
+    } else {
+      rows.push_back(read(statement));
+    }
   }
 }
 

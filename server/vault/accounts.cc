@@ -25,7 +25,8 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
         "private accounts (types 3 and 4) are not facilitated by the organisation, so Kluis does "
         "not store them (rule R7)");
   }
-  if (!policies::ParseAccountKind(kind).has_value()) {
+  const std::optional<policies::AccountKind> known_kind = policies::ParseAccountKind(kind);
+  if (!known_kind.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown account kind ", Quoted(kind),
         ": use politie-alleen, politie-samen, corporate, hybrid or organisatie"));
@@ -49,7 +50,8 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
         AdminAction::kRegisterAccount, now);
     NoteDecision(event, decision);
     if (!decision.allows()) return DeniedError(decision, absl::StrCat("register accounts in ", target->name));
-    absl::StatusOr<int64_t> id = tx.InsertAccount(target->id, platform, handle, kind, Micros(now), caller.user);
+    absl::StatusOr<int64_t> id =
+        tx.InsertAccount(target->id, platform, handle, *known_kind, Micros(now), caller.user);
     if (!id.ok() && id.status().code() == absl::StatusCode::kAlreadyExists) {
       return absl::AlreadyExistsError(absl::StrCat("account ", name, " already exists"));
     }
@@ -140,9 +142,10 @@ absl::StatusOr<AccountView> Vault::StopAccount(const Caller& caller, absl::strin
           found->name(), " is a mandatory account: it cannot be stopped, only handed over (kluis handover ",
           found->name(), " --to USER --reason R; rule R8)"));
     }
-    if (found->status != "active") {
+    if (found->state != policies::AccountState::kActive) {
       return Refused(Refusal::kAccountState,
-                     absl::FailedPreconditionError(absl::StrCat(found->name(), " is already ", found->status)));
+                     absl::FailedPreconditionError(
+                         absl::StrCat(found->name(), " is already ", found->state_name())));
     }
     if (absl::Status s = tx.StopAccount(found->id, reason, Micros(now)); !s.ok()) return s;
     // Pending rotations end with the account: nothing new is set on a platform account that goes.
@@ -181,12 +184,12 @@ absl::StatusOr<AccountView> Vault::RecordAccountDeleted(const Caller& caller, ab
                          "record the deletion of");
     if (!decided.ok()) return decided.status();
     const AccountRow& found = decided->account;
-    if (found.status != "stopped") {
+    if (found.state != policies::AccountState::kStopped) {
       event.decision = "deny";
-      return Refused(Refusal::kAccountState,
-                     absl::FailedPreconditionError(absl::StrCat(found.name(), " is ", found.status,
-                                                                ": only a stopped account is deleted "
-                                                                "(kluis account stop first; R8)")));
+      return Refused(Refusal::kAccountState, absl::FailedPreconditionError(absl::StrCat(
+                                                 found.name(), " is ", found.state_name(),
+                                                 ": only a stopped account is deleted "
+                                                 "(kluis account stop first; R8)")));
     }
     // Gone from the platform: nothing of it is kept, and it releases nothing from now on.
     absl::StatusOr<int> destroyed = tx.DestroyAllSecrets(found.id);

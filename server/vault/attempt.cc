@@ -14,10 +14,8 @@ namespace kluis::server {
 std::vector<policies::Binding> PolicyBindings(const std::vector<storage::BindingRow>& rows) {
   std::vector<policies::Binding> bindings;
   for (const storage::BindingRow& row : rows) {
-    std::optional<policies::Role> role = policies::ParseRole(row.role);
-    std::optional<policies::ScopeKind> scope = policies::ParseScopeKind(row.scope_kind);
-    if (!role || !scope) continue;  // an unknown word grants nothing
-    policies::Binding binding{*role, *scope, row.scope_id, absl::FromUnixMicros(row.valid_from_us)};
+    policies::Binding binding{row.role, row.scope_kind, row.scope_id,
+                              absl::FromUnixMicros(row.valid_from_us)};
     if (row.valid_until_us) binding.valid_until = absl::FromUnixMicros(*row.valid_until_us);
     bindings.push_back(binding);
   }
@@ -25,10 +23,8 @@ std::vector<policies::Binding> PolicyBindings(const std::vector<storage::Binding
 }
 
 policies::Resource ResourceOf(const AccountRow& account) {
-  return policies::Resource{account.id, account.team_id, account.unit_id,
-                            policies::ParseAccountKind(account.kind),
-                            // An unknown state is treated as archived: it releases nothing.
-                            policies::ParseAccountState(account.status).value_or(policies::AccountState::kArchived)};
+  return policies::Resource{account.id, account.team_id, account.unit_id, account.kind,
+                            account.state};
 }
 
 std::string RoleOf(const Decision& decision) {
@@ -102,14 +98,14 @@ void NoteChangedDuringCall(audit::AuditEvent& event, const absl::Status& why) {
   NoteFailure(event, why);
 }
 
-std::optional<policies::RequestDecision> DecisionOf(const std::optional<std::string>& decision,
+std::optional<policies::RequestDecision> DecisionOf(std::optional<storage::RequestAnswer> decision,
                                                     const std::string& by,
                                                     std::optional<int64_t> at_us,
                                                     const std::string& reason,
                                                     std::optional<int64_t> ttl_us) {
   if (!decision.has_value() || !at_us.has_value()) return std::nullopt;
   policies::RequestDecision d;
-  d.approve = *decision == "approve";
+  d.approve = *decision == storage::RequestAnswer::kApprove;
   d.by = by;
   d.at = absl::FromUnixMicros(*at_us);
   d.reason = reason;

@@ -107,7 +107,7 @@ void NoteFailure(audit::AuditEvent& event, const absl::Status& why);
 // Notes in `event` that the call was refused by Vault::StillCurrent with `why`.
 void NoteChangedDuringCall(audit::AuditEvent& event, const absl::Status& why);
 
-std::optional<policies::RequestDecision> DecisionOf(const std::optional<std::string>& decision,
+std::optional<policies::RequestDecision> DecisionOf(std::optional<storage::RequestAnswer> decision,
                                                     const std::string& by,
                                                     std::optional<int64_t> at_us,
                                                     const std::string& reason,

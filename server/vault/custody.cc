@@ -64,8 +64,8 @@ absl::StatusOr<CustodyLine> FactsOf(Tx& tx, const AccountRow& account, const std
 void Judge(CustodyLine& line, const AccountRow& account, const policies::Policy& policy, absl::Time now) {
   std::vector<std::string>& p = line.problems;
   std::vector<std::string>& w = line.warnings;
-  if (account.status != "active") {
-    p.insert(p.begin(), absl::StrCat("account is ", account.status));
+  if (account.state != policies::AccountState::kActive) {
+    p.insert(p.begin(), absl::StrCat("account is ", account.state_name()));
     return;
   }
   bool any_active = false;

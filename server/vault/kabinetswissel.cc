@@ -33,34 +33,47 @@ constexpr char kKeepRemoved[] = "keep-2fa-removed";
 // the ministry's access ends, the vault lets go of the account.
 std::vector<KabinetswisselStep> StepsFor(const KabinetswisselAccount& a) {
   const std::string who = a.predecessors.empty() ? "nobody is bound" : absl::StrJoin(a.predecessors, ", ");
-  if (a.kind == "corporate") {
+  if (a.kind == policies::AccountKind::kCorporate) {
     return {
-        {"archive", absl::StrCat("record where the predecessor's posts are archived: ",
-                                 a.archive_ref.empty() ? "(none given: record one before apply)" : a.archive_ref),
-         "todo", ""},
-        {"wipe", "the predecessor's posts may be removed on the platform (only once archived)", "todo", ""},
-        {"end-predecessor", absl::StrCat("end the bewindspersoon and politiek-assistent access (and grants) of: ", who),
-         "todo", ""},
-        {"rotate-password", absl::StrCat("a new password, pending: set it on the platform, then kluis rotate ",
-                                         a.account, " --confirm"),
-         "todo", ""},
-        {"renew-2fa", absl::StrCat("set up the authenticator anew: kluis secret set-totp ", a.account,
-                                   " --pending, then kluis rotate ", a.account, " --confirm"),
-         "todo", ""},
-        {"bind-successor", absl::StrCat(a.successor, " becomes bewindspersoon of the account"), "todo", ""},
+        {"archive",
+         absl::StrCat(
+             "record where the predecessor's posts are archived: ",
+             a.archive_ref.empty() ? "(none given: record one before apply)" : a.archive_ref),
+         StepState::kTodo, ""},
+        {"wipe", "the predecessor's posts may be removed on the platform (only once archived)",
+         StepState::kTodo, ""},
+        {"end-predecessor",
+         absl::StrCat("end the bewindspersoon and politiek-assistent access (and grants) of: ",
+                      who),
+         StepState::kTodo, ""},
+        {"rotate-password",
+         absl::StrCat("a new password, pending: set it on the platform, then kluis rotate ",
+                      a.account, " --confirm"),
+         StepState::kTodo, ""},
+        {"renew-2fa",
+         absl::StrCat("set up the authenticator anew: kluis secret set-totp ", a.account,
+                      " --pending, then kluis rotate ", a.account, " --confirm"),
+         StepState::kTodo, ""},
+        {"bind-successor", absl::StrCat(a.successor, " becomes bewindspersoon of the account"),
+         StepState::kTodo, ""},
     };
   }
   return {
       a.hybrid == kHandback
           ? KabinetswisselStep{"handback-2fa",
-                               absl::StrCat("hand the authenticator (otpauth URI and QR) to the departing minister: ",
-                                            a.departing.empty() ? "(no bewindspersoon bound)" : absl::StrJoin(a.departing, ", ")),
-                               "todo", ""}
-          : KabinetswisselStep{"remove-2fa", "the minister removes the ministry's authenticator from the account",
-                               "todo", ""},
-      {"end-ministry-bindings", absl::StrCat("end the ministry's access: ", who), "todo", ""},
-      {"release-custody", "destroy the vault's copy of the secrets; the account stays read-only for the audit trail",
-       "todo", ""},
+                               absl::StrCat("hand the authenticator (otpauth URI and QR) to the "
+                                            "departing minister: ",
+                                            a.departing.empty() ? "(no bewindspersoon bound)"
+                                                                : absl::StrJoin(a.departing, ", ")),
+                               StepState::kTodo, ""}
+          : KabinetswisselStep{"remove-2fa",
+                               "the minister removes the ministry's authenticator from the account",
+                               StepState::kTodo, ""},
+      {"end-ministry-bindings", absl::StrCat("end the ministry's access: ", who), StepState::kTodo,
+       ""},
+      {"release-custody",
+       "destroy the vault's copy of the secrets; the account stays read-only for the audit trail",
+       StepState::kTodo, ""},
   };
 }
 
@@ -69,8 +82,9 @@ std::vector<KabinetswisselStep> StepsFor(const KabinetswisselAccount& a) {
 std::string EncodePlan(const KabinetswisselPlan& plan) {
   std::string body = absl::StrCat("unit\t", plan.unit, "\n");
   for (const KabinetswisselAccount& a : plan.accounts) {
-    absl::StrAppend(&body, a.account, "\t", a.kind, "\t", a.successor, "\t", a.hybrid, "\t", a.archive_ref,
-                    "\t", absl::StrJoin(a.predecessors, ","), "\t", absl::StrJoin(a.departing, ","), "\n");
+    absl::StrAppend(&body, a.account, "\t", policies::AccountKindName(a.kind), "\t", a.successor,
+                    "\t", a.hybrid, "\t", a.archive_ref, "\t", absl::StrJoin(a.predecessors, ","),
+                    "\t", absl::StrJoin(a.departing, ","), "\n");
   }
   return body;
 }
@@ -92,9 +106,19 @@ absl::StatusOr<std::vector<KabinetswisselAccount>> DecodePlan(absl::string_view 
       return absl::DataLossError(absl::StrCat("kabinetswissel plan ", plan_id, " is damaged: line ", line_number,
                                               " has ", f.size(), " fields, not 7"));
     }
-    KabinetswisselAccount a{f[0], f[1], f[2], f[3], f[4],
+    const std::optional<policies::AccountKind> kind = policies::ParseAccountKind(f[1]);
+    if (kind != policies::AccountKind::kCorporate && kind != policies::AccountKind::kHybrid) {
+      return absl::DataLossError(absl::StrCat("kabinetswissel plan ", plan_id, " is damaged: line ",
+                                              line_number, " names no minister account's kind"));
+    }
+    KabinetswisselAccount a{f[0],
+                            *kind,
+                            f[2],
+                            f[3],
+                            f[4],
                             absl::StrSplit(f[5], ',', absl::SkipEmpty()),
-                            absl::StrSplit(f[6], ',', absl::SkipEmpty()), {}};
+                            absl::StrSplit(f[6], ',', absl::SkipEmpty()),
+                            {}};
     a.steps = StepsFor(a);
     accounts.push_back(std::move(a));
   }
@@ -122,11 +146,11 @@ absl::StatusOr<KabinetswisselAccount> PlanEntry(Tx& tx, const AccountRow& accoun
                                                 absl::Time now) {
   KabinetswisselAccount entry;
   entry.account = account.name();
-  entry.kind = account.kind;
+  entry.kind = *account.kind;  // corporate or hybrid: chosen so by Plan
   const std::string* successor = ValueFor(input.successors, account);
   const std::string* choice = ValueFor(input.hybrid, account);
   const std::string* archive = ValueFor(input.archives, account);
-  if (account.kind == "corporate") {
+  if (account.kind == policies::AccountKind::kCorporate) {
     if (successor == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(account.name(), " is corporate and passes to the successor: "
                                                      "give --successor ", account.name(), "=USER (R13)"));
@@ -137,14 +161,15 @@ absl::StatusOr<KabinetswisselAccount> PlanEntry(Tx& tx, const AccountRow& accoun
     if (absl::StatusOr<storage::UserRow> user = FindActiveUser(tx, *successor); !user.ok()) return user.status();
     entry.successor = *successor;
     entry.archive_ref = archive != nullptr ? *archive : account.archive_ref;
-    for (const char* role : {"bewindspersoon", "politiek-assistent"}) {
+    for (policies::Role role :
+         {policies::Role::kBewindspersoon, policies::Role::kPolitiekAssistent}) {
       absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
-          tx.UsersWithRole("account", account.id, role, Micros(now));
+          tx.UsersWithRole(policies::ScopeKind::kAccount, account.id, role, Micros(now));
       if (!holders.ok()) return holders.status();
       for (const auto& [id, name] : *holders) {
         if (name == entry.successor) continue;
         entry.predecessors.push_back(name);
-        if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
+        if (role == policies::Role::kBewindspersoon) entry.departing.push_back(name);
       }
     }
   } else {
@@ -158,15 +183,16 @@ absl::StatusOr<KabinetswisselAccount> PlanEntry(Tx& tx, const AccountRow& accoun
           account.name(), " is hybrid: it has no successor and no archive in the ministry's care (R14)"));
     }
     entry.hybrid = *choice;
-    for (const char* role : {"beheerder", "bewindspersoon", "politiek-assistent"}) {
+    for (policies::Role role : {policies::Role::kBeheerder, policies::Role::kBewindspersoon,
+                                policies::Role::kPolitiekAssistent}) {
       absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
-          tx.UsersWithRole("account", account.id, role, Micros(now));
+          tx.UsersWithRole(policies::ScopeKind::kAccount, account.id, role, Micros(now));
       if (!holders.ok()) return holders.status();
       for (const auto& [id, name] : *holders) {
         if (std::find(entry.predecessors.begin(), entry.predecessors.end(), name) == entry.predecessors.end()) {
           entry.predecessors.push_back(name);
         }
-        if (std::string(role) == "bewindspersoon") entry.departing.push_back(name);
+        if (role == policies::Role::kBewindspersoon) entry.departing.push_back(name);
       }
     }
   }
@@ -234,8 +260,9 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
     absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
     if (!accounts.ok()) return accounts.status();
     for (const AccountRow& account : *accounts) {
-      if (account.unit_id != (*unit)->id || account.status != "active" ||
-          (account.kind != "corporate" && account.kind != "hybrid")) {
+      if (account.unit_id != (*unit)->id || account.state != policies::AccountState::kActive ||
+          (account.kind != policies::AccountKind::kCorporate &&
+           account.kind != policies::AccountKind::kHybrid)) {
         continue;
       }
       if (!policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kViewAccount, now).allows()) {
@@ -298,9 +325,9 @@ absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::
   // When nothing of the account could run: its first step failed with `why`, the rest skipped.
   auto none_ran = [&](const absl::Status& why) {
     steps = entry.steps;
-    for (KabinetswisselStep& step : steps) step.state = "skipped";
+    for (KabinetswisselStep& step : steps) step.state = StepState::kSkipped;
     if (!steps.empty()) {
-      steps.front().state = "failed";
+      steps.front().state = StepState::kFailed;
       steps.front().detail = std::string(why.message());
     }
     handback.reset();
@@ -320,13 +347,13 @@ absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::
     bool failed = false;
     for (KabinetswisselStep& step : steps) {
       if (failed) {
-        step.state = "skipped";
+        step.state = StepState::kSkipped;
         continue;
       }
       absl::StatusOr<bool> done = tx.StepDone(outcome.plan.id, account->id, step.name);
       if (!done.ok()) return done.status();
       if (*done) {
-        step.state = "done-earlier";
+        step.state = StepState::kDoneEarlier;
         continue;
       }
       audit::AuditEvent event = ManagementEvent(caller, absl::StrCat("kabinetswissel:", step.name), "");
@@ -348,10 +375,10 @@ absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::
         return tx.MarkStepDone(outcome.plan.id, account->id, step.name, Micros(now), caller.user);
       });
       if (ran.ok()) {
-        step.state = "done";
+        step.state = StepState::kDone;
       } else {
         NoteFailure(event, ran);
-        step.state = "failed";
+        step.state = StepState::kFailed;
         step.detail = std::string(ran.message());
         failed = true;
       }
@@ -364,7 +391,7 @@ absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::
   if (!stored.ok()) none_ran(stored);  // nothing of this account committed
   entry.steps = std::move(steps);
   for (const KabinetswisselStep& step : entry.steps) {
-    if (step.state == "failed") outcome.complete = false;
+    if (step.state == StepState::kFailed) outcome.complete = false;
   }
   // The authenticator opens only after its record committed, like every release.
   if (handback.has_value()) {
@@ -399,7 +426,7 @@ absl::Status Vault::RecordArchiveReference(const Caller& caller, absl::string_vi
                                                        {caller.user_id}, now, event, "record the archive of");
     if (!decided.ok()) return decided.status();
     const AccountRow* found = &decided->account;
-    if (found->kind != "corporate") {
+    if (found->kind != policies::AccountKind::kCorporate) {
       return absl::InvalidArgumentError(absl::StrCat(found->name(), " is not corporate: only corporate accounts are archived by the ministry (R13)"));
     }
     return tx.SetArchiveReference(found->id, reference);

@@ -9,29 +9,44 @@
 #include "server/vault/resolve.h"
 
 namespace kluis::server {
+
+absl::string_view StepStateName(StepState state) {
+  switch (state) {
+    case StepState::kTodo:
+      return "todo";
+    case StepState::kDone:
+      return "done";
+    case StepState::kDoneEarlier:
+      return "done-earlier";
+    case StepState::kFailed:
+      return "failed";
+    case StepState::kSkipped:
+      return "skipped";
+  }
+  return "";
+}
 namespace {
 
 // Ends the account-scoped bindings of `roles` on the account, except those of `keep`; returns
 // "user (role)" for each.
-absl::StatusOr<std::vector<std::string>> EndAccountBindings(Tx& tx, const AccountRow& account,
-                                                            const std::vector<const char*>& roles,
-                                                            absl::string_view keep, absl::Time now,
-                                                            absl::string_view by) {
+absl::StatusOr<std::vector<std::string>> EndAccountBindings(
+    Tx& tx, const AccountRow& account, const std::vector<policies::Role>& roles,
+    absl::string_view keep, absl::Time now, absl::string_view by) {
   std::vector<std::string> ended;
-  for (const char* role : roles) {
+  for (policies::Role role : roles) {
     absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
-        tx.UsersWithRole("account", account.id, role, Micros(now));
+        tx.UsersWithRole(policies::ScopeKind::kAccount, account.id, role, Micros(now));
     if (!holders.ok()) return holders.status();
     for (const auto& [id, name] : *holders) {
       if (name == keep) continue;
-      absl::StatusOr<int> count = tx.EndBindings(id, role, "account", account.id, Micros(now), by);
+      absl::StatusOr<int> count =
+          tx.EndBindings(id, role, policies::ScopeKind::kAccount, account.id, Micros(now), by);
       if (!count.ok()) return count.status();
-      ended.push_back(absl::StrCat(name, " (", role, ")"));
+      ended.push_back(absl::StrCat(name, " (", policies::RoleName(role), ")"));
     }
   }
   return ended;
 }
-
 
 absl::Status TellBeheerders(StepRun& x, const std::string& text) {
   return NotifyHolders(x.tx, x.account, {policies::Role::kBeheerder}, "kabinetswissel",
@@ -67,9 +82,9 @@ absl::Status StepWipe(StepRun& x) {
 }
 
 absl::Status StepEndPredecessor(StepRun& x) {
-  absl::StatusOr<std::vector<std::string>> ended =
-      EndAccountBindings(x.tx, x.account, {"bewindspersoon", "politiek-assistent"},
-                         x.entry.successor, x.now, x.caller.user);
+  absl::StatusOr<std::vector<std::string>> ended = EndAccountBindings(
+      x.tx, x.account, {policies::Role::kBewindspersoon, policies::Role::kPolitiekAssistent},
+      x.entry.successor, x.now, x.caller.user);
   if (!ended.ok()) return ended.status();
   x.detail = ended->empty() ? "nobody else was bound"
                             : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));
@@ -121,8 +136,8 @@ absl::Status StepRenew2fa(StepRun& x) {
 absl::Status StepBindSuccessor(StepRun& x) {
   absl::StatusOr<storage::UserRow> user = FindActiveUser(x.tx, x.entry.successor);
   if (!user.ok()) return user.status();
-  if (absl::Status s =
-          BindOnAccount(x.tx, user->id, "bewindspersoon", x.account, x.now, x.caller.user);
+  if (absl::Status s = BindOnAccount(x.tx, user->id, policies::Role::kBewindspersoon, x.account,
+                                     x.now, x.caller.user);
       !s.ok())
     return s;
   x.detail = absl::StrCat(x.entry.successor, " is bewindspersoon of ", x.name);
@@ -155,8 +170,10 @@ absl::Status StepRemove2fa(StepRun& x) {
 
 absl::Status StepEndMinistryBindings(StepRun& x) {
   absl::StatusOr<std::vector<std::string>> ended =
-      EndAccountBindings(x.tx, x.account, {"beheerder", "bewindspersoon", "politiek-assistent"}, "",
-                         x.now, x.caller.user);
+      EndAccountBindings(x.tx, x.account,
+                         {policies::Role::kBeheerder, policies::Role::kBewindspersoon,
+                          policies::Role::kPolitiekAssistent},
+                         "", x.now, x.caller.user);
   if (!ended.ok()) return ended.status();
   x.detail =
       ended->empty() ? "nobody was bound" : absl::StrCat("ended: ", absl::StrJoin(*ended, ", "));

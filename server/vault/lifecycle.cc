@@ -81,8 +81,8 @@ absl::Status FirstRecords(Tx& tx, const InitOptions& options, const crypto::XCha
   if (!admin.ok()) return admin.status();
   storage::BindingRow binding;
   binding.user_id = *admin;
-  binding.role = "operator";
-  binding.scope_kind = "global";
+  binding.role = policies::Role::kOperator;
+  binding.scope_kind = policies::ScopeKind::kGlobal;
   binding.valid_from_us = Micros(now);
   binding.granted_by = "kluisd-init";
   if (absl::StatusOr<int64_t> id = tx.InsertBinding(binding); !id.ok()) return id.status();

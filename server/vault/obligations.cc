@@ -16,8 +16,8 @@ absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> UsersHolding(Tx& tx
                        : scope == policies::ScopeKind::kTeam  ? account.team_id
                        : scope == policies::ScopeKind::kUnit  ? account.unit_id
                                                               : 0;
-    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> found = tx.UsersWithRole(
-        policies::ScopeKindName(scope), id, policies::RoleName(role), Micros(now));
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> found =
+        tx.UsersWithRole(scope, id, role, Micros(now));
     if (!found.ok()) return found.status();
     for (auto& user : *found) {
       if (std::find(users.begin(), users.end(), user) == users.end()) users.push_back(std::move(user));

@@ -177,8 +177,8 @@ absl::StatusOr<storage::BindingRow> Vault::GrantRole(const Caller& caller, absl:
     if (scope == policies::ScopeKind::kAccount) event.account = resolved->name;
     binding.user_id = target->id;
     binding.user_name = target->name;
-    binding.role = std::string(policies::RoleName(role));
-    binding.scope_kind = std::string(policies::ScopeKindName(scope));
+    binding.role = role;
+    binding.scope_kind = scope;
     binding.scope_id = resolved->id;
     binding.scope_name = resolved->name;
     binding.valid_from_us = Micros(now);
@@ -219,8 +219,7 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
       return s;
     }
     absl::StatusOr<int> count =
-        tx.EndBindings(target->id, policies::RoleName(role), policies::ScopeKindName(scope),
-                       resolved->id, Micros(now), caller.user);
+        tx.EndBindings(target->id, role, scope, resolved->id, Micros(now), caller.user);
     if (!count.ok()) return count.status();
     if (*count == 0) {
       return absl::NotFoundError(absl::StrCat(user, " has no active ", policies::RoleName(role),

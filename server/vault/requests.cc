@@ -278,8 +278,10 @@ absl::StatusOr<std::vector<DueFlag>> Vault::ListDue(const Caller& caller) {
     absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
     if (!accounts.ok()) return accounts.status();
     for (const AccountRow& account : *accounts) {
-      if (account.status != "active" ||
-          !policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kViewAccount, now).allows()) {
+      if (account.state != policies::AccountState::kActive ||
+          !policies::DecideAdmin(caller.policy_bindings, ResourceOf(account),
+                                 AdminAction::kViewAccount, now)
+               .allows()) {
         continue;
       }
       absl::StatusOr<std::optional<storage::SecretRow>> password = tx.CurrentSecret(account.id, kPassword);

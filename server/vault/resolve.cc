@@ -68,18 +68,18 @@ absl::StatusOr<storage::UserRow> FindKnownUser(Tx& tx, absl::string_view name) {
   return **user;
 }
 
-absl::Status BindOnAccount(Tx& tx, int64_t user_id, absl::string_view role, const AccountRow& account,
+absl::Status BindOnAccount(Tx& tx, int64_t user_id, policies::Role role, const AccountRow& account,
                            absl::Time now, absl::string_view by) {
   absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> holders =
-      tx.UsersWithRole("account", account.id, role, Micros(now));
+      tx.UsersWithRole(policies::ScopeKind::kAccount, account.id, role, Micros(now));
   if (!holders.ok()) return holders.status();
   if (std::any_of(holders->begin(), holders->end(), [&](const auto& h) { return h.first == user_id; })) {
     return absl::OkStatus();
   }
   storage::BindingRow binding;
   binding.user_id = user_id;
-  binding.role = std::string(role);
-  binding.scope_kind = "account";
+  binding.role = role;
+  binding.scope_kind = policies::ScopeKind::kAccount;
   binding.scope_id = account.id;
   binding.valid_from_us = Micros(now);
   binding.granted_by = std::string(by);

@@ -42,8 +42,9 @@ absl::StatusOr<storage::UserRow> FindActiveUser(storage::Tx& tx, absl::string_vi
 absl::StatusOr<storage::UserRow> FindKnownUser(storage::Tx& tx, absl::string_view name);
 
 // Binds `user_id` as `role` on the account, unless that binding is there already.
-absl::Status BindOnAccount(storage::Tx& tx, int64_t user_id, absl::string_view role, const storage::AccountRow& account,
-                           absl::Time now, absl::string_view by);
+absl::Status BindOnAccount(storage::Tx& tx, int64_t user_id, policies::Role role,
+                           const storage::AccountRow& account, absl::Time now,
+                           absl::string_view by);
 
 // Finds the scope object of a role binding by name; its id and unit for the audit record.
 struct ScopeTarget {

@@ -144,8 +144,8 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
       return absl::PermissionDeniedError("nobody hands an account to themselves");
     }
     // Who hands over: the named beheerder, else the caller if a beheerder, else all of them.
-    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> current =
-        tx.UsersWithRole("account", found->id, "beheerder", Micros(now));
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> current = tx.UsersWithRole(
+        policies::ScopeKind::kAccount, found->id, policies::Role::kBeheerder, Micros(now));
     if (!current.ok()) return current.status();
     const bool caller_is_beheerder =
         std::any_of(current->begin(), current->end(), [&](const auto& b) { return b.first == caller.user_id; });
@@ -165,11 +165,16 @@ absl::StatusOr<HandoverResult> Vault::Handover(const Caller& caller, absl::strin
       return s;
     }
     for (const auto& [id, name] : predecessors) {
-      absl::StatusOr<int> ended = tx.EndBindings(id, "beheerder", "account", found->id, Micros(now), caller.user);
+      absl::StatusOr<int> ended =
+          tx.EndBindings(id, policies::Role::kBeheerder, policies::ScopeKind::kAccount, found->id,
+                         Micros(now), caller.user);
       if (!ended.ok()) return ended.status();
       result.from.push_back(name);
     }
-    if (absl::Status s = BindOnAccount(tx, successor->id, "beheerder", *found, now, caller.user); !s.ok()) return s;
+    if (absl::Status s =
+            BindOnAccount(tx, successor->id, policies::Role::kBeheerder, *found, now, caller.user);
+        !s.ok())
+      return s;
     event.reason = absl::StrCat(reason, ": ", result.from.empty() ? "-" : absl::StrJoin(result.from, ","), " -> ", to);
     // The successor is told what to do first.
     if (absl::Status s = tx.InsertNotification({0, successor->id, "handover", found->name(), std::nullopt,

@@ -258,16 +258,21 @@ struct KabinetswisselInput {
   std::vector<std::pair<std::string, std::string>> archives;
 };
 
+// Where a kabinetswissel step is: planned, done now, done by an earlier apply, failed (undone and
+// recorded), or skipped because a step before it failed.
+enum class StepState { kTodo, kDone, kDoneEarlier, kFailed, kSkipped };
+absl::string_view StepStateName(StepState state);  // "todo", "done", "done-earlier", ...
+
 struct KabinetswisselStep {
   std::string name;         // archive, wipe, end-predecessor, rotate-password, renew-2fa, ...
   std::string description;  // what it does, for the plan
-  std::string state;        // todo, done, done-earlier, failed, skipped
+  StepState state = StepState::kTodo;
   std::string detail;       // what apply did, or why it failed
 };
 
 struct KabinetswisselAccount {
   std::string account;
-  std::string kind;       // corporate or hybrid
+  policies::AccountKind kind = policies::AccountKind::kCorporate;  // corporate or hybrid
   std::string successor;  // corporate
   std::string hybrid;     // hybrid: handback or keep-2fa-removed
   std::string archive_ref;

@@ -23,8 +23,8 @@ absl::StatusOr<AccountView> ViewOf(Tx& tx, const AccountRow& account, absl::Time
   absl::StatusOr<std::vector<storage::SecretRow>> codes = tx.CurrentSecrets(account.id, kRecoveryCode);
   if (!codes.ok()) return codes.status();
   view.recovery_codes_left = static_cast<int>(codes->size());
-  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> beheerders =
-      tx.UsersWithRole("account", account.id, "beheerder", Micros(now));
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> beheerders = tx.UsersWithRole(
+      policies::ScopeKind::kAccount, account.id, policies::Role::kBeheerder, Micros(now));
   if (!beheerders.ok()) return beheerders.status();
   for (auto& [id, name] : *beheerders) view.beheerders.push_back(std::move(name));
   return view;

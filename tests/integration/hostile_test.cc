@@ -61,8 +61,11 @@ class HostileTest : public ReleaseTest {
       auto requests = tx.ListRequests(std::nullopt, 100000);
       auto flags = tx.OpenRotationFlags(std::nullopt);
       if (!accounts.ok() || !bindings.ok() || !requests.ok() || !flags.ok()) return absl::InternalError("read");
-      for (const auto& a : *accounts) absl::StrAppend(&all, a.name(), a.status, a.archive_ref, ";");
-      for (const auto& b : *bindings) absl::StrAppend(&all, b.user_name, b.role, b.scope_id, b.ended_us.value_or(0), ";");
+      for (const auto& a : *accounts)
+        absl::StrAppend(&all, a.name(), a.state_name(), a.archive_ref, ";");
+      for (const auto& b : *bindings)
+        absl::StrAppend(&all, b.user_name, policies::RoleName(b.role), b.scope_id,
+                        b.ended_us.value_or(0), ";");
       absl::StrAppend(&all, requests->size(), "/", flags->size(), ";");
       for (const auto& a : *accounts) {
         for (storage::SecretKind kind :

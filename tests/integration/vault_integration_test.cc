@@ -575,7 +575,8 @@ TEST_F(StaleCallerTest, ARegisseurRevokedAfterAuthenticatingAppliesNoKabinetswis
   ASSERT_TRUE(applied.ok()) << applied.status();
   ASSERT_EQ(applied->plan.accounts.size(), 1u);
   for (const server::KabinetswisselStep& step : applied->plan.accounts[0].steps) {
-    EXPECT_EQ(step.state, "done") << step.name << ": " << step.detail;  // none "done-earlier"
+    EXPECT_EQ(step.state, kluis::server::StepState::kDone)
+        << step.name << ": " << step.detail;  // none "done-earlier"
   }
 }
 

@@ -112,6 +112,90 @@ TEST_F(DatabaseTest, DuplicateNamesAreAlreadyExists) {
             absl::StatusCode::kAlreadyExists);
 }
 
+// The product's words are read into their types where rows are read (rows.h), once.
+TEST_F(DatabaseTest, StoredWordsAreReadIntoTypesAndABindingWithAnUnknownRoleGrantsNothing) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  ASSERT_TRUE(db.ok()) << db.status();
+  int64_t user = 0;
+  ASSERT_TRUE((*db)
+                  ->Write([&](Tx& tx) -> absl::Status {
+                    absl::StatusOr<int64_t> id = tx.InsertUser("robin.peters", "Robin", 1);
+                    if (!id.ok()) return id.status();
+                    user = *id;
+                    BindingRow binding;
+                    binding.user_id = user;
+                    binding.role = policies::Role::kTeamchef;
+                    binding.scope_kind = policies::ScopeKind::kGlobal;
+                    return tx.InsertBinding(binding).status();
+                  })
+                  .ok());
+  // A word this kluisd does not know (a newer vault's, or a tampered row).
+  ASSERT_TRUE((*db)
+                  ->ExecForTest(absl::StrCat(
+                      "INSERT INTO role_bindings (user_id, role, scope_kind, scope_id, "
+                      "valid_from_us, granted_by) VALUES (",
+                      user, ", 'koning', 'global', 0, 0, 'test')"))
+                  .ok());
+  std::vector<BindingRow> read;
+  ASSERT_TRUE((*db)
+                  ->Read([&](Tx& tx) -> absl::Status {
+                    absl::StatusOr<std::vector<BindingRow>> active = tx.ActiveBindings(user, 10);
+                    if (!active.ok()) return active.status();
+                    read = *active;
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].role, policies::Role::kTeamchef);
+  EXPECT_EQ(read[0].scope_kind, policies::ScopeKind::kGlobal);
+}
+
+TEST_F(DatabaseTest, AnAccountInAStateOrOfAKindNotKnownReadsAsArchivedAndOfNoKind) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  ASSERT_TRUE(db.ok()) << db.status();
+  int64_t known = 0, unknown = 0;
+  ASSERT_TRUE((*db)
+                  ->Write([&](Tx& tx) -> absl::Status {
+                    absl::StatusOr<int64_t> unit = tx.InsertUnit("rotterdam", "R", 1);
+                    if (!unit.ok()) return unit.status();
+                    absl::StatusOr<int64_t> team = tx.InsertTeam(*unit, "ijsselmonde", "I", 1);
+                    if (!team.ok()) return team.status();
+                    absl::StatusOr<int64_t> a = tx.InsertAccount(
+                        *team, "x", "WA_Bekend", policies::AccountKind::kHybrid, 1, "test");
+                    if (!a.ok()) return a.status();
+                    known = *a;
+                    absl::StatusOr<int64_t> b = tx.InsertAccount(
+                        *team, "x", "WA_Vreemd", policies::AccountKind::kCorporate, 1, "test");
+                    if (!b.ok()) return b.status();
+                    unknown = *b;
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(
+      (*db)
+          ->ExecForTest(absl::StrCat("UPDATE accounts SET status = 'zwevend', kind = 'koninklijk' "
+                                     "WHERE id = ",
+                                     unknown))
+          .ok());
+  std::optional<AccountRow> a, b;
+  ASSERT_TRUE((*db)
+                  ->Read([&](Tx& tx) -> absl::Status {
+                    absl::StatusOr<std::optional<AccountRow>> first = tx.FindAccountById(known);
+                    absl::StatusOr<std::optional<AccountRow>> second = tx.FindAccountById(unknown);
+                    if (!first.ok() || !second.ok()) return absl::InternalError("read");
+                    a = *first;
+                    b = *second;
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_EQ(a->kind, policies::AccountKind::kHybrid);
+  EXPECT_EQ(a->state, policies::AccountState::kActive);
+  EXPECT_EQ(b->kind, std::nullopt);
+  EXPECT_EQ(b->state, policies::AccountState::kArchived);  // releases nothing
+  EXPECT_EQ(b->kind_name(), "unknown");
+}
+
 // Group commit: concurrent writers share transactions, yet each one's failure undoes only its own
 // change, and every writer that heard "ok" is in the file after it is reopened.
 // 64 concurrent writers, sharing commits in whatever batches they happen to form; writer i inserts
