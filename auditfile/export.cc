@@ -99,115 +99,159 @@ std::string CheckpointLine(const Checkpoint& c) {
       .Finish();
 }
 
-absl::StatusOr<JsonObject> ParseJsonObject(absl::string_view line) {
-  size_t i = 0;
-  auto error = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat("column ", i + 1, ": ", what));
-  };
-  auto skip_space = [&] {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n')) ++i;
-  };
-  auto parse_string = [&](std::string* out) -> absl::Status {
-    if (i >= line.size() || line[i] != '"') return error("expected a string");
-    ++i;
-    while (i < line.size() && line[i] != '"') {
+namespace {
+
+// Appends the UTF-8 bytes of the code point `code`.
+void AppendUtf8(uint32_t code, std::string* out) {
+  if (code < 0x80) {
+    out->push_back(static_cast<char>(code));
+  } else if (code < 0x800) {
+    out->push_back(static_cast<char>(0xc0 | (code >> 6)));
+    out->push_back(static_cast<char>(0x80 | (code & 0x3f)));
+  } else if (code < 0x10000) {
+    out->push_back(static_cast<char>(0xe0 | (code >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3f)));
+    out->push_back(static_cast<char>(0x80 | (code & 0x3f)));
+  } else {
+    out->push_back(static_cast<char>(0xf0 | (code >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3f)));
+    out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3f)));
+    out->push_back(static_cast<char>(0x80 | (code & 0x3f)));
+  }
+}
+
+// Reads one line of JSON from left to right; every error names the column it stopped at.
+class JsonReader {
+ public:
+  explicit JsonReader(absl::string_view line) : line_(line) {}
+
+  absl::Status Error(absl::string_view what) const {
+    return absl::InvalidArgumentError(absl::StrCat("column ", i_ + 1, ": ", what));
+  }
+  void SkipSpace() {
+    while (i_ < line_.size() &&
+           (line_[i_] == ' ' || line_[i_] == '\t' || line_[i_] == '\r' || line_[i_] == '\n'))
+      ++i_;
+  }
+  // True (and past it) when the next character is `c`.
+  bool Take(char c) {
+    if (i_ >= line_.size() || line_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+  bool Peek(char c) const { return i_ < line_.size() && line_[i_] == c; }
+  bool AtEnd() const { return i_ == line_.size(); }
+
+  absl::Status String(std::string* out) {
+    if (!Take('"')) return Error("expected a string");
+    while (i_ < line_.size() && line_[i_] != '"') {
       // Copy the run up to the next quote or escape at once.
-      size_t run = i;
-      while (run < line.size() && line[run] != '"' && line[run] != '\\') ++run;
-      out->append(line.data() + i, run - i);
-      i = run;
-      if (i >= line.size() || line[i] == '"') break;
-      ++i;  // the backslash
-      if (i >= line.size()) return error("unfinished escape");
-      const char e = line[i++];
-      switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
-        case 'u': {
-          uint32_t code = 0;
-          if (i + 4 > line.size() || !absl::SimpleHexAtoi(line.substr(i, 4), &code)) return error("bad \\u escape");
-          i += 4;
-          if (code >= 0xd800 && code <= 0xdbff && i + 6 <= line.size() && line[i] == '\\' && line[i + 1] == 'u') {
-            uint32_t low = 0;
-            if (absl::SimpleHexAtoi(line.substr(i + 2, 4), &low) && low >= 0xdc00 && low <= 0xdfff) {
-              code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
-              i += 6;
-            }
-          }
-          // UTF-8 of the code point.
-          if (code < 0x80) {
-            out->push_back(static_cast<char>(code));
-          } else if (code < 0x800) {
-            out->push_back(static_cast<char>(0xc0 | (code >> 6)));
-            out->push_back(static_cast<char>(0x80 | (code & 0x3f)));
-          } else if (code < 0x10000) {
-            out->push_back(static_cast<char>(0xe0 | (code >> 12)));
-            out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3f)));
-            out->push_back(static_cast<char>(0x80 | (code & 0x3f)));
-          } else {
-            out->push_back(static_cast<char>(0xf0 | (code >> 18)));
-            out->push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3f)));
-            out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3f)));
-            out->push_back(static_cast<char>(0x80 | (code & 0x3f)));
-          }
-          break;
-        }
-        default:
-          return error("unknown escape");
+      size_t run = i_;
+      while (run < line_.size() && line_[run] != '"' && line_[run] != '\\') ++run;
+      out->append(line_.data() + i_, run - i_);
+      i_ = run;
+      if (i_ >= line_.size() || line_[i_] == '"') break;
+      ++i_;  // the backslash
+      if (absl::Status s = Escape(out); !s.ok()) return s;
+    }
+    if (!Take('"')) return Error("unterminated string");
+    return absl::OkStatus();
+  }
+
+  absl::Status Integer(int64_t* out) {
+    const size_t start = i_;
+    if (i_ < line_.size() && line_[i_] == '-') ++i_;
+    while (i_ < line_.size() && line_[i_] >= '0' && line_[i_] <= '9') ++i_;
+    if (!absl::SimpleAtoi(line_.substr(start, i_ - start), out))
+      return Error("expected a string or an integer");
+    return absl::OkStatus();
+  }
+
+ private:
+  // The escape after a backslash.
+  absl::Status Escape(std::string* out) {
+    if (i_ >= line_.size()) return Error("unfinished escape");
+    const char e = line_[i_++];
+    switch (e) {
+      case '"':
+        out->push_back('"');
+        return absl::OkStatus();
+      case '\\':
+        out->push_back('\\');
+        return absl::OkStatus();
+      case '/':
+        out->push_back('/');
+        return absl::OkStatus();
+      case 'b':
+        out->push_back('\b');
+        return absl::OkStatus();
+      case 'f':
+        out->push_back('\f');
+        return absl::OkStatus();
+      case 'n':
+        out->push_back('\n');
+        return absl::OkStatus();
+      case 'r':
+        out->push_back('\r');
+        return absl::OkStatus();
+      case 't':
+        out->push_back('\t');
+        return absl::OkStatus();
+      case 'u':
+        break;
+      default:
+        return Error("unknown escape");
+    }
+    uint32_t code = 0;
+    if (i_ + 4 > line_.size() || !absl::SimpleHexAtoi(line_.substr(i_, 4), &code))
+      return Error("bad \\u escape");
+    i_ += 4;
+    if (code >= 0xd800 && code <= 0xdbff && i_ + 6 <= line_.size() && line_[i_] == '\\' &&
+        line_[i_ + 1] == 'u') {
+      uint32_t low = 0;
+      if (absl::SimpleHexAtoi(line_.substr(i_ + 2, 4), &low) && low >= 0xdc00 && low <= 0xdfff) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i_ += 6;
       }
     }
-    if (i >= line.size()) return error("unterminated string");
-    ++i;
+    AppendUtf8(code, out);
     return absl::OkStatus();
-  };
+  }
 
+  absl::string_view line_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<JsonObject> ParseJsonObject(absl::string_view line) {
+  JsonReader in(line);
   JsonObject object;
-  skip_space();
-  if (i >= line.size() || line[i] != '{') return error("expected '{'");
-  ++i;
-  skip_space();
-  if (i < line.size() && line[i] == '}') {
-    ++i;
-  } else {
+  in.SkipSpace();
+  if (!in.Take('{')) return in.Error("expected '{'");
+  in.SkipSpace();
+  if (!in.Take('}')) {
     for (;;) {
-      skip_space();
+      in.SkipSpace();
       std::string key;
-      if (absl::Status s = parse_string(&key); !s.ok()) return s;
-      skip_space();
-      if (i >= line.size() || line[i] != ':') return error("expected ':'");
-      ++i;
-      skip_space();
+      if (absl::Status s = in.String(&key); !s.ok()) return s;
+      in.SkipSpace();
+      if (!in.Take(':')) return in.Error("expected ':'");
+      in.SkipSpace();
       JsonValue value;
-      if (i < line.size() && line[i] == '"') {
-        value.is_string = true;
-        if (absl::Status s = parse_string(&value.text); !s.ok()) return s;
-      } else {
-        const size_t start = i;
-        if (i < line.size() && line[i] == '-') ++i;
-        while (i < line.size() && line[i] >= '0' && line[i] <= '9') ++i;
-        if (!absl::SimpleAtoi(line.substr(start, i - start), &value.number)) return error("expected a string or an integer");
-      }
-      if (!object.Add(std::move(key), std::move(value))) return error("duplicate key");
-      skip_space();
-      if (i < line.size() && line[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (i < line.size() && line[i] == '}') {
-        ++i;
-        break;
-      }
-      return error("expected ',' or '}'");
+      value.is_string = in.Peek('"');
+      if (absl::Status s = value.is_string ? in.String(&value.text) : in.Integer(&value.number);
+          !s.ok())
+        return s;
+      if (!object.Add(std::move(key), std::move(value))) return in.Error("duplicate key");
+      in.SkipSpace();
+      if (in.Take(',')) continue;
+      if (in.Take('}')) break;
+      return in.Error("expected ',' or '}'");
     }
   }
-  skip_space();
-  if (i != line.size()) return error("text after the object");
+  in.SkipSpace();
+  if (!in.AtEnd()) return in.Error("text after the object");
   return object;
 }
 

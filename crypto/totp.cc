@@ -3,7 +3,9 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cctype>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -175,6 +177,71 @@ std::string FormatOtp(uint32_t code, int digits) {
   return text;
 }
 
+namespace {
+
+// Applies one otpauth parameter `name`=`value` to `key`; the secret's text is wiped once read.
+absl::Status ApplyParameter(const std::string& name, std::string& value, TotpKey& key) {
+  if (name == "secret") {
+    absl::StatusOr<SecretBytes> secret = DecodeSeed(value);
+    WipeString(value);
+    if (!secret.ok()) return secret.status();
+    key.secret = *std::move(secret);
+  } else if (name == "algorithm") {
+    const std::string upper = absl::AsciiStrToUpper(value);
+    if (upper == "SHA1")
+      key.algorithm = OtpAlgorithm::kSha1;
+    else if (upper == "SHA256")
+      key.algorithm = OtpAlgorithm::kSha256;
+    else if (upper == "SHA512")
+      key.algorithm = OtpAlgorithm::kSha512;
+    else
+      return absl::InvalidArgumentError("otpauth algorithm must be SHA1, SHA256 or SHA512");
+  } else if (name == "digits") {
+    absl::StatusOr<int> digits = SmallNumber("digits", value);
+    if (!digits.ok()) return digits.status();
+    if (*digits != 6 && *digits != 8)
+      return absl::InvalidArgumentError("otpauth digits must be 6 or 8");
+    key.digits = *digits;
+  } else if (name == "period") {
+    absl::StatusOr<int> period = SmallNumber("period", value);
+    if (!period.ok()) return period.status();
+    if (*period < 10 || *period > 300)
+      return absl::InvalidArgumentError("otpauth period must be 10 to 300 seconds");
+    key.period = *period;
+  } else if (name == "issuer") {
+    const std::string issuer(absl::StripAsciiWhitespace(value));
+    if (!key.issuer.empty() && key.issuer != issuer) {
+      return absl::InvalidArgumentError("otpauth issuer parameter differs from the label's issuer");
+    }
+    key.issuer = issuer;
+  } else if (name == "image" || name == "color") {
+    // Cosmetic parameters some platforms add; ignored.
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown otpauth parameter \"", absl::CHexEscape(name.substr(0, 32)), "\""));
+  }
+  return absl::OkStatus();
+}
+
+// The label's issuer and account: bounded, printable, and the issuer without a colon.
+absl::Status CheckLabel(const TotpKey& key) {
+  for (const std::string* field : {&key.issuer, &key.account}) {
+    if (field->size() > 200) return absl::InvalidArgumentError("otpauth label is too long");
+    for (unsigned char c : *field) {
+      if (c < 0x20 || c == 0x7f)
+        return absl::InvalidArgumentError("otpauth label contains a control character");
+    }
+  }
+  // The Key URI format separates issuer and account with a colon, so neither may hold one: a key
+  // that did would not read back the same from its stored form (found by tests/fuzz).
+  if (key.issuer.find(':') != std::string::npos) {
+    return absl::InvalidArgumentError("otpauth issuer contains a colon");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<TotpKey> ParseOtpauth(absl::string_view text) {
   text = absl::StripAsciiWhitespace(text);
   if (text.size() > 2048) return absl::InvalidArgumentError("TOTP input is too long");
@@ -204,71 +271,26 @@ absl::StatusOr<TotpKey> ParseOtpauth(absl::string_view text) {
   } else {
     key.account = *label;
   }
-  bool seen_secret = false, seen_algorithm = false, seen_digits = false, seen_period = false,
-       seen_issuer = false;
+  std::vector<std::string> seen;  // each parameter may appear once
   for (absl::string_view pair : absl::StrSplit(rest.substr(question + 1), '&', absl::SkipEmpty())) {
     const size_t equals = pair.find('=');
     const std::string name = absl::AsciiStrToLower(pair.substr(0, equals));
     absl::StatusOr<std::string> value =
         PercentDecode(equals == absl::string_view::npos ? "" : pair.substr(equals + 1));
     if (!value.ok()) return value.status();
-    auto once = [&](bool& seen) -> absl::Status {
-      if (seen) return absl::InvalidArgumentError(absl::StrCat("otpauth parameter ", name, " is repeated"));
-      seen = true;
-      return absl::OkStatus();
-    };
-    if (name == "secret") {
-      if (absl::Status s = once(seen_secret); !s.ok()) return s;
-      absl::StatusOr<SecretBytes> secret = DecodeSeed(*value);
-      WipeString(*value);
-      if (!secret.ok()) return secret.status();
-      key.secret = *std::move(secret);
-    } else if (name == "algorithm") {
-      if (absl::Status s = once(seen_algorithm); !s.ok()) return s;
-      const std::string upper = absl::AsciiStrToUpper(*value);
-      if (upper == "SHA1") key.algorithm = OtpAlgorithm::kSha1;
-      else if (upper == "SHA256") key.algorithm = OtpAlgorithm::kSha256;
-      else if (upper == "SHA512") key.algorithm = OtpAlgorithm::kSha512;
-      else return absl::InvalidArgumentError("otpauth algorithm must be SHA1, SHA256 or SHA512");
-    } else if (name == "digits") {
-      if (absl::Status s = once(seen_digits); !s.ok()) return s;
-      absl::StatusOr<int> digits = SmallNumber("digits", *value);
-      if (!digits.ok()) return digits.status();
-      if (*digits != 6 && *digits != 8) return absl::InvalidArgumentError("otpauth digits must be 6 or 8");
-      key.digits = *digits;
-    } else if (name == "period") {
-      if (absl::Status s = once(seen_period); !s.ok()) return s;
-      absl::StatusOr<int> period = SmallNumber("period", *value);
-      if (!period.ok()) return period.status();
-      if (*period < 10 || *period > 300) {
-        return absl::InvalidArgumentError("otpauth period must be 10 to 300 seconds");
+    if (name != "image" && name != "color") {  // the cosmetic ones may repeat
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+        WipeString(*value);
+        return absl::InvalidArgumentError(absl::StrCat("otpauth parameter ", name, " is repeated"));
       }
-      key.period = *period;
-    } else if (name == "issuer") {
-      if (absl::Status s = once(seen_issuer); !s.ok()) return s;
-      const std::string issuer(absl::StripAsciiWhitespace(*value));
-      if (!key.issuer.empty() && key.issuer != issuer) {
-        return absl::InvalidArgumentError("otpauth issuer parameter differs from the label's issuer");
-      }
-      key.issuer = issuer;
-    } else if (name == "image" || name == "color") {
-      // Cosmetic parameters some platforms add; ignored.
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown otpauth parameter \"", absl::CHexEscape(name.substr(0, 32)), "\""));
+      seen.push_back(name);
     }
+    if (absl::Status s = ApplyParameter(name, *value, key); !s.ok()) return s;
   }
-  if (!seen_secret) return absl::InvalidArgumentError("otpauth URI has no secret");
-  for (const std::string* field : {&key.issuer, &key.account}) {
-    if (field->size() > 200) return absl::InvalidArgumentError("otpauth label is too long");
-    for (unsigned char c : *field) {
-      if (c < 0x20 || c == 0x7f) return absl::InvalidArgumentError("otpauth label contains a control character");
-    }
+  if (std::find(seen.begin(), seen.end(), "secret") == seen.end()) {
+    return absl::InvalidArgumentError("otpauth URI has no secret");
   }
-  // The Key URI format separates issuer and account with a colon, so neither may hold one: a key
-  // that did would not read back the same from its stored form (found by tests/fuzz).
-  if (key.issuer.find(':') != std::string::npos) {
-    return absl::InvalidArgumentError("otpauth issuer contains a colon");
-  }
+  if (absl::Status s = CheckLabel(key); !s.ok()) return s;
   return key;
 }
 

@@ -235,6 +235,96 @@ int RunRekey(const std::string& data_dir, const std::string& passphrase_file, co
   std::cout << "the root key of " << data_dir << " is sealed under the new passphrase\n";
   return 0;
 }
+
+// kluisd's flags, as CLI11 fills them in.
+struct Flags {
+  std::string data_dir, passphrase_file, admin, listen = "127.0.0.1:7443", argon2 = "moderate";
+  std::vector<std::string> server_names;
+  std::string serve_listen, port_file, policy_file;
+  int64_t checkpoint_every = kluis::server::Vault::kCheckpointEveryRecords;
+  int64_t checkpoint_seconds = absl::ToInt64Seconds(kluis::server::Vault::kCheckpointEvery);
+  std::string backup_file, new_passphrase_file;
+  std::string check_file;
+};
+
+// kluisd's subcommands.
+struct Subcommands {
+  CLI::App *init, *serve, *backup, *restore, *rekey, *check_vault, *policy_cmd, *policy_show,
+      *check;
+};
+
+Subcommands Declare(CLI::App& app, Flags& f) {
+  Subcommands c{};
+  c.init = app.add_subcommand("init", "create a new vault");
+  c.init->add_option("--data-dir", f.data_dir, "directory for the vault")->required();
+  c.init->add_option("--passphrase-file", f.passphrase_file, "file holding the passphrase")
+      ->required();
+  c.init->add_option("--admin", f.admin, "the first operator's user name")->required();
+  c.init->add_option("--listen", f.listen, "address serve listens on by default");
+  c.init->add_option("--server-name", f.server_names,
+                     "extra DNS name or address for the certificate");
+  c.init->add_option("--argon2", f.argon2, "passphrase stretching cost")
+      ->check(CLI::IsMember({"interactive", "moderate", "sensitive"}));
+
+  c.serve = app.add_subcommand("serve", "serve a vault");
+  c.serve->add_option("--data-dir", f.data_dir, "the vault's directory")->required();
+  c.serve->add_option("--passphrase-file", f.passphrase_file, "file holding the passphrase")
+      ->required();
+  c.serve->add_option("--listen", f.serve_listen, "host:port (default: as given at init)");
+  c.serve->add_option("--port-file", f.port_file, "write the bound port here once serving");
+  c.serve
+      ->add_option("--checkpoint-every", f.checkpoint_every,
+                   "sign an audit checkpoint every N records (default 100)")
+      ->check(CLI::PositiveNumber);
+  c.serve
+      ->add_option("--checkpoint-seconds", f.checkpoint_seconds,
+                   "or on the first record after T seconds (default 60)")
+      ->check(CLI::PositiveNumber);
+  c.serve->add_option(
+      "--policy", f.policy_file,
+      "release rules (protobuf text format); default: the built-in policies/default.textproto; "
+      "SIGHUP reloads it");
+
+  c.backup = app.add_subcommand("backup",
+                                "an encrypted, consistent backup of a vault, also while it serves");
+  c.backup->add_option("--data-dir", f.data_dir, "the vault's directory")->required();
+  c.backup->add_option("--passphrase-file", f.passphrase_file, "file holding the passphrase")
+      ->required();
+  c.backup->add_option("--out", f.backup_file, "the backup file to write (not overwritten)")
+      ->required();
+  c.restore =
+      app.add_subcommand("restore", "unpack a backup into a new data directory and check it");
+  c.restore->add_option("--in", f.backup_file, "the backup file")->required();
+  c.restore->add_option("--data-dir", f.data_dir, "a directory without a vault")->required();
+  c.restore
+      ->add_option("--passphrase-file", f.passphrase_file, "the passphrase of the backed-up vault")
+      ->required();
+  c.rekey = app.add_subcommand("rekey-passphrase", "seal the root key under a new passphrase");
+  c.rekey->add_option("--data-dir", f.data_dir, "the vault's directory")->required();
+  c.rekey->add_option("--passphrase-file", f.passphrase_file, "the current passphrase")->required();
+  c.rekey->add_option("--new-passphrase-file", f.new_passphrase_file, "the new passphrase")
+      ->required();
+  c.rekey->add_option("--argon2", f.argon2, "passphrase stretching cost")
+      ->check(CLI::IsMember({"interactive", "moderate", "sensitive"}));
+
+  c.check_vault = app.add_subcommand(
+      "check",
+      "check a vault in full: passphrase, every database page and index, the whole audit chain");
+  c.check_vault->add_option("--data-dir", f.data_dir, "the vault's directory")->required();
+  c.check_vault->add_option("--passphrase-file", f.passphrase_file, "file holding the passphrase")
+      ->required();
+
+  c.policy_cmd = app.add_subcommand("policy", "the release rules");
+  c.policy_cmd->require_subcommand(1);
+  c.policy_show = c.policy_cmd->add_subcommand(
+      "show",
+      "print the built-in policy (policies/default.textproto), to start a policy file from");
+
+  c.check = app.add_subcommand("check-policy", "validate a policy file and summarise it");
+  c.check->add_option("FILE", f.check_file, "policy file")->required();
+
+  return c;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -248,79 +338,25 @@ int main(int argc, char** argv) {
   CLI::App app{"kluisd: the Kluis credential vault server"};
   app.require_subcommand(1);
 
-  std::string data_dir, passphrase_file, admin, listen = "127.0.0.1:7443", argon2 = "moderate";
-  std::vector<std::string> server_names;
-  CLI::App* init = app.add_subcommand("init", "create a new vault");
-  init->add_option("--data-dir", data_dir, "directory for the vault")->required();
-  init->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
-  init->add_option("--admin", admin, "the first operator's user name")->required();
-  init->add_option("--listen", listen, "address serve listens on by default");
-  init->add_option("--server-name", server_names, "extra DNS name or address for the certificate");
-  init->add_option("--argon2", argon2, "passphrase stretching cost")
-      ->check(CLI::IsMember({"interactive", "moderate", "sensitive"}));
-
-  std::string serve_listen, port_file, policy_file;
-  CLI::App* serve = app.add_subcommand("serve", "serve a vault");
-  serve->add_option("--data-dir", data_dir, "the vault's directory")->required();
-  serve->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
-  serve->add_option("--listen", serve_listen, "host:port (default: as given at init)");
-  serve->add_option("--port-file", port_file, "write the bound port here once serving");
-  int64_t checkpoint_every = kluis::server::Vault::kCheckpointEveryRecords;
-  int64_t checkpoint_seconds = absl::ToInt64Seconds(kluis::server::Vault::kCheckpointEvery);
-  serve->add_option("--checkpoint-every", checkpoint_every, "sign an audit checkpoint every N records (default 100)")
-      ->check(CLI::PositiveNumber);
-  serve->add_option("--checkpoint-seconds", checkpoint_seconds,
-                    "or on the first record after T seconds (default 60)")
-      ->check(CLI::PositiveNumber);
-  serve->add_option("--policy", policy_file,
-                    "release rules (protobuf text format); default: the built-in policies/default.textproto; "
-                    "SIGHUP reloads it");
-
-  std::string backup_file, new_passphrase_file;
-  CLI::App* backup = app.add_subcommand("backup", "an encrypted, consistent backup of a vault, also while it serves");
-  backup->add_option("--data-dir", data_dir, "the vault's directory")->required();
-  backup->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
-  backup->add_option("--out", backup_file, "the backup file to write (not overwritten)")->required();
-  CLI::App* restore = app.add_subcommand("restore", "unpack a backup into a new data directory and check it");
-  restore->add_option("--in", backup_file, "the backup file")->required();
-  restore->add_option("--data-dir", data_dir, "a directory without a vault")->required();
-  restore->add_option("--passphrase-file", passphrase_file, "the passphrase of the backed-up vault")->required();
-  CLI::App* rekey = app.add_subcommand("rekey-passphrase", "seal the root key under a new passphrase");
-  rekey->add_option("--data-dir", data_dir, "the vault's directory")->required();
-  rekey->add_option("--passphrase-file", passphrase_file, "the current passphrase")->required();
-  rekey->add_option("--new-passphrase-file", new_passphrase_file, "the new passphrase")->required();
-  rekey->add_option("--argon2", argon2, "passphrase stretching cost")
-      ->check(CLI::IsMember({"interactive", "moderate", "sensitive"}));
-
-  CLI::App* check_vault = app.add_subcommand(
-      "check", "check a vault in full: passphrase, every database page and index, the whole audit chain");
-  check_vault->add_option("--data-dir", data_dir, "the vault's directory")->required();
-  check_vault->add_option("--passphrase-file", passphrase_file, "file holding the passphrase")->required();
-
-  CLI::App* policy_cmd = app.add_subcommand("policy", "the release rules");
-  policy_cmd->require_subcommand(1);
-  CLI::App* policy_show = policy_cmd->add_subcommand(
-      "show", "print the built-in policy (policies/default.textproto), to start a policy file from");
-
-  std::string check_file;
-  CLI::App* check = app.add_subcommand("check-policy", "validate a policy file and summarise it");
-  check->add_option("FILE", check_file, "policy file")->required();
+  Flags f;
+  const Subcommands c = Declare(app, f);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 1;
   }
-  if (*init) return RunInit(data_dir, passphrase_file, admin, listen, server_names, argon2);
-  if (*check) return RunCheckPolicy(check_file);
-  if (*policy_show) {
+  if (*c.init)
+    return RunInit(f.data_dir, f.passphrase_file, f.admin, f.listen, f.server_names, f.argon2);
+  if (*c.check) return RunCheckPolicy(f.check_file);
+  if (*c.policy_show) {
     std::cout << kluis::policies::DefaultPolicyText();
     return 0;
   }
-  if (*check_vault) return RunCheckVault(data_dir, passphrase_file);
-  if (*backup) return RunBackup(data_dir, passphrase_file, backup_file);
-  if (*restore) return RunRestore(backup_file, data_dir, passphrase_file);
-  if (*rekey) return RunRekey(data_dir, passphrase_file, new_passphrase_file, argon2);
-  return RunServe(data_dir, passphrase_file, serve_listen, port_file, policy_file, checkpoint_every,
-                  checkpoint_seconds);
+  if (*c.check_vault) return RunCheckVault(f.data_dir, f.passphrase_file);
+  if (*c.backup) return RunBackup(f.data_dir, f.passphrase_file, f.backup_file);
+  if (*c.restore) return RunRestore(f.backup_file, f.data_dir, f.passphrase_file);
+  if (*c.rekey) return RunRekey(f.data_dir, f.passphrase_file, f.new_passphrase_file, f.argon2);
+  return RunServe(f.data_dir, f.passphrase_file, f.serve_listen, f.port_file, f.policy_file,
+                  f.checkpoint_every, f.checkpoint_seconds);
 }

@@ -359,20 +359,9 @@ absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::
       audit::AuditEvent event = ManagementEvent(caller, absl::StrCat("kabinetswissel:", step.name), "");
       event.account = entry.account;
       event.unit_id = account->unit_id;
-      const absl::Status ran = tx.Savepoint([&]() -> absl::Status {
-        absl::StatusOr<std::optional<AccountRow>> fresh = tx.FindAccountById(account->id);
-        if (!fresh.ok()) return fresh.status();
-        // Decide each step afresh, on the account as the steps before left it.
-        const Decision decision = policies::Decide(policy, caller.policy_bindings, ResourceOf(**fresh),
-                                                   Action::kKabinetswissel, {caller.user_id}, now);
-        NoteDecision(event, decision);
-        if (!decision.allows()) return DeniedError(decision, absl::StrCat("change ", entry.account, " at a kabinetswissel"));
-        if (absl::Status s = RunKabinetswisselStep(tx, caller, entry, **fresh, step.name, now, step.detail, handback);
-            !s.ok()) {
-          return s;
-        }
-        event.reason = absl::StrCat(outcome.plan.id, ": ", step.detail);
-        return tx.MarkStepDone(outcome.plan.id, account->id, step.name, Micros(now), caller.user);
+      const absl::Status ran = tx.Savepoint([&] {
+        return RunKabinetswisselStep(tx, caller, policy, outcome.plan.id, entry, account->id, step,
+                                     now, event, handback);
       });
       if (ran.ok()) {
         step.state = StepState::kDone;
@@ -402,16 +391,31 @@ absl::Status Vault::ApplyKabinetswisselTo(const Caller& caller, const policies::
   return absl::OkStatus();
 }
 
-absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller, const KabinetswisselAccount& entry,
-                                          const AccountRow& account, absl::string_view step, absl::Time now,
-                                          std::string& detail, std::optional<storage::SecretRow>& handback) {
+absl::Status Vault::RunKabinetswisselStep(Tx& tx, const Caller& caller,
+                                          const policies::Policy& policy, absl::string_view plan_id,
+                                          const KabinetswisselAccount& entry, int64_t account_id,
+                                          KabinetswisselStep& step, absl::Time now,
+                                          audit::AuditEvent& event,
+                                          std::optional<storage::SecretRow>& handback) {
+  absl::StatusOr<std::optional<AccountRow>> fresh = tx.FindAccountById(account_id);
+  if (!fresh.ok()) return fresh.status();
+  if (!fresh->has_value()) return absl::NotFoundError(absl::StrCat("no account ", entry.account));
+  const AccountRow& account = **fresh;
+  const Decision decision = policies::Decide(policy, caller.policy_bindings, ResourceOf(account),
+                                             Action::kKabinetswissel, {caller.user_id}, now);
+  NoteDecision(event, decision);
+  if (!decision.allows())
+    return DeniedError(decision, absl::StrCat("change ", entry.account, " at a kabinetswissel"));
   // Named, so they outlive `run`: a FunctionRef only refers to them.
   auto generate = [&](absl::string_view platform) { return GeneratePassword(platform); };
   auto insert = [&](storage::SecretKind kind, const crypto::SecretBytes& secret, bool pending, absl::string_view by) {
     return InsertVersion(tx, account, kind, secret, pending, by);
   };
-  StepRun run{tx, caller, entry, account, account.name(), now, detail, handback, generate, insert};
-  return RunStep(step, run);
+  StepRun run{tx,  caller,      entry,    account,  account.name(),
+              now, step.detail, handback, generate, insert};
+  if (absl::Status s = RunStep(step.name, run); !s.ok()) return s;
+  event.reason = absl::StrCat(plan_id, ": ", step.detail);
+  return tx.MarkStepDone(plan_id, account_id, step.name, Micros(now), caller.user);
 }
 
 absl::Status Vault::RecordArchiveReference(const Caller& caller, absl::string_view account,

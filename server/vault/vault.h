@@ -531,11 +531,14 @@ class Vault {
   // its own record; the authenticator handed back opens after the commit.
   absl::Status ApplyKabinetswisselTo(const Caller& caller, const policies::Policy& policy,
                                      KabinetswisselOutcome& outcome, KabinetswisselAccount& entry);
-  // One step of a kabinetswissel on one account, inside its transaction.
+  // One step of a kabinetswissel on one account, inside its transaction: decided afresh on the
+  // account as the steps before left it, run, and marked done; `event` notes the decision and
+  // what the step did. A failure leaves the step's changes for the caller's savepoint to undo.
   absl::Status RunKabinetswisselStep(storage::Tx& tx, const Caller& caller,
-                                     const KabinetswisselAccount& entry,
-                                     const storage::AccountRow& account, absl::string_view step,
-                                     absl::Time now, std::string& detail,
+                                     const policies::Policy& policy, absl::string_view plan_id,
+                                     const KabinetswisselAccount& entry, int64_t account_id,
+                                     KabinetswisselStep& step, absl::Time now,
+                                     audit::AuditEvent& event,
                                      std::optional<storage::SecretRow>& handback);
   // Sends the export's own record (`head_seq`) and the checkpoint signed on it: how every export ends.
   absl::Status ExportClosing(int64_t head_seq, AuditSink& sink);
