@@ -103,10 +103,11 @@ int RunKluis(int argc, char** argv) {
       "export that does not verify).\n"
       "kluis COMMAND --help describes each command.");
   app.fallthrough();  // --profile may stand after the subcommand too
-  Options a;
-  app.add_option("--profile", a.profile, "profile directory (default $KLUIS_PROFILE, ~/.config/kluis)");
-  // Each group registers its commands, their options and handlers (client/commands/*.cc).
-  Commands commands(app, a);
+  Session session;
+  app.add_option("--profile", session.profile,
+                 "profile directory (default $KLUIS_PROFILE, ~/.config/kluis)");
+  // Each group registers its commands, their flags and handlers (client/commands/*.cc).
+  Commands commands(app, session);
   AddEnrollCommands(commands);
   AddOrganisationCommands(commands);
   AddAccountCommands(commands);

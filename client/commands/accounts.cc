@@ -14,7 +14,14 @@
 namespace kluis::client {
 namespace {
 
-absl::Status RunAccountAdd(Client& c, const Options& a, const std::string&) {
+// The flags of the account commands.
+struct AccountFlags {
+  std::string account, email, kind, reason, ref, team, unit;
+  std::string format = "table";
+  bool mandatory = false;
+};
+
+absl::Status RunAccountAdd(Client& c, const AccountFlags& a, const std::string&) {
   pb::AddAccountRequest request;
   const size_t slash = a.account.find('/');
   if (slash == std::string::npos) {
@@ -39,7 +46,7 @@ absl::Status RunAccountAdd(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunAccountList(Client& c, const Options& a, const std::string&) {
+absl::Status RunAccountList(Client& c, const AccountFlags& a, const std::string&) {
   pb::ListAccountsRequest request;
   request.set_unit(a.unit);
   request.set_team(a.team);
@@ -51,7 +58,7 @@ absl::Status RunAccountList(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunAccountShow(Client& c, const Options& a, const std::string&) {
+absl::Status RunAccountShow(Client& c, const AccountFlags& a, const std::string&) {
   pb::ShowAccountRequest request;
   request.set_account(a.account);
   absl::StatusOr<pb::ShowAccountResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::ShowAccount, request);
@@ -68,7 +75,7 @@ absl::Status RunAccountShow(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunAccountStop(Client& c, const Options& a, const std::string&) {
+absl::Status RunAccountStop(Client& c, const AccountFlags& a, const std::string&) {
   pb::StopAccountRequest request;
   request.set_account(a.account);
   request.set_reason(a.reason);
@@ -81,7 +88,7 @@ absl::Status RunAccountStop(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunAccountDeleted(Client& c, const Options& a, const std::string&) {
+absl::Status RunAccountDeleted(Client& c, const AccountFlags& a, const std::string&) {
   pb::RecordAccountDeletedRequest request;
   request.set_account(a.account);
   request.set_reference(a.ref);
@@ -97,10 +104,11 @@ absl::Status RunAccountDeleted(Client& c, const Options& a, const std::string&) 
 
 void AddAccountCommands(Commands& commands) {
   CLI::App& app = commands.app();
-  Options& a = commands.options();
+  Group<AccountFlags> group(commands);
+  AccountFlags& a = group.flags();
 
   CLI::App* account = app.add_subcommand("account", "accounts")->require_subcommand(1);
-  CLI::App* account_add = commands.Add(account, "add", "register an account", "account add");
+  CLI::App* account_add = group.Add(account, "add", "register an account", "account add");
   account_add->add_option("ACCOUNT", a.account, "PLATFORM/HANDLE")->required();
   account_add->add_option("--team", a.team, "owning team (UNIT/TEAM)")->required();
   account_add->add_option("--kind", a.kind,
@@ -110,30 +118,33 @@ void AddAccountCommands(Commands& commands) {
       ->required();
   account_add->add_option("--email", a.email, "linked e-mail address (kept sealed)");
   account_add->add_flag("--mandatory", a.mandatory, "a mandatory geographic account: never stopped, only handed over (R8)");
-  CLI::App* account_stop = commands.Add(account, "stop", "stop an account (R8): it waits to be deleted on the platform",
-                                   "account stop");
+  CLI::App* account_stop =
+      group.Add(account, "stop", "stop an account (R8): it waits to be deleted on the platform",
+                "account stop");
   account_stop->add_option("ACCOUNT", a.account)->required();
   account_stop->add_option("--reason", a.reason, "why (recorded; the regisseur or beheerders are told)")->required();
-  CLI::App* account_deleted = commands.Add(account, "deleted",
-                                      "record that a stopped account was deleted on the platform (R8): its secrets "
-                                      "are destroyed at once",
-                                      "account deleted");
+  CLI::App* account_deleted =
+      group.Add(account, "deleted",
+                "record that a stopped account was deleted on the platform (R8): its secrets "
+                "are destroyed at once",
+                "account deleted");
   account_deleted->add_option("ACCOUNT", a.account)->required();
   account_deleted->add_option("--ref", a.ref, "the platform's confirmation or a ticket, where it can be checked")
       ->required();
-  CLI::App* account_list = commands.Add(account, "list", "accounts you have a role on", "account list");
+  CLI::App* account_list =
+      group.Add(account, "list", "accounts you have a role on", "account list");
   account_list->add_option("--unit", a.unit);
   account_list->add_option("--team", a.team);
-  commands.Listing(account_list);
-  CLI::App* account_show = commands.Add(account, "show", "one account", "account show");
+  Commands::Listing(account_list, a.format);
+  CLI::App* account_show = group.Add(account, "show", "one account", "account show");
   account_show->add_option("ACCOUNT", a.account)->required();
   account_show->add_option("--format", a.format)->check(CLI::IsMember({"table", "json"}));
 
-  commands.Handle("account add", RunAccountAdd);
-  commands.Handle("account list", RunAccountList);
-  commands.Handle("account show", RunAccountShow);
-  commands.Handle("account stop", RunAccountStop);
-  commands.Handle("account deleted", RunAccountDeleted);
+  group.Handle("account add", RunAccountAdd);
+  group.Handle("account list", RunAccountList);
+  group.Handle("account show", RunAccountShow);
+  group.Handle("account stop", RunAccountStop);
+  group.Handle("account deleted", RunAccountDeleted);
 }
 
 }  // namespace kluis::client

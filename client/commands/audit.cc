@@ -20,9 +20,16 @@
 namespace kluis::client {
 namespace {
 
+// The flags of the audit and custody commands.
+struct AuditFlags {
+  std::string account, actor, out, plan, public_key, since, unit, until;
+  std::string format = "table";
+  int limit = 0;
+};
+
 // The filters that audit list, access and export share.
 template <typename Request>
-absl::Status FillAuditFilter(const Options& a, Request* request) {
+absl::Status FillAuditFilter(const AuditFlags& a, Request* request) {
   absl::StatusOr<int64_t> since = ParseTimeArg(a.since, "--since");
   if (!since.ok()) return since.status();
   absl::StatusOr<int64_t> until = ParseTimeArg(a.until, "--until");
@@ -36,7 +43,7 @@ absl::Status FillAuditFilter(const Options& a, Request* request) {
 
 // kluis audit export: streamed from the server straight into the file, line by line, so memory
 // stays flat however long the log. Written to FILE.part and renamed when complete.
-absl::Status ExportAudit(Client& c, const Options& a) {
+absl::Status ExportAudit(Client& c, const AuditFlags& a) {
   if (a.format != "jsonl" && a.format != "csv") {
     return absl::InvalidArgumentError("audit export --format is jsonl or csv");
   }
@@ -111,7 +118,7 @@ absl::StatusOr<std::string> PublicKeyArg(const std::string& text) {
 }
 
 // kluis audit verify: offline, no server and no profile.
-absl::Status VerifyAuditFile(const Options& a) {
+absl::Status VerifyAuditFile(const AuditFlags& a, const Session&) {
   absl::StatusOr<std::string> key = PublicKeyArg(a.public_key);
   if (!key.ok()) return key.status();
   std::ifstream in(a.plan, std::ios::binary);
@@ -136,7 +143,7 @@ absl::Status VerifyAuditFile(const Options& a) {
   return absl::OkStatus();
 }
 
-absl::Status RunAuditList(Client& c, const Options& a, const std::string& command) {
+absl::Status RunAuditList(Client& c, const AuditFlags& a, const std::string& command) {
   pb::ListAuditRequest request;
   if (absl::Status s = FillAuditFilter(a, &request); !s.ok()) return s;
   request.set_limit(a.limit);
@@ -160,11 +167,11 @@ absl::Status RunAuditList(Client& c, const Options& a, const std::string& comman
   return absl::OkStatus();
 }
 
-absl::Status RunAuditExport(Client& c, const Options& a, const std::string&) {
+absl::Status RunAuditExport(Client& c, const AuditFlags& a, const std::string&) {
   return ExportAudit(c, a);
 }
 
-absl::Status RunAuditPubkey(Client& c, const Options& a, const std::string&) {
+absl::Status RunAuditPubkey(Client& c, const AuditFlags& a, const std::string&) {
   absl::StatusOr<pb::AuditPublicKey> r =
       c.Call(c.audit(), &pb::Audit::Stub::GetAuditPublicKey, pb::GetAuditPublicKeyRequest());
   if (!r.ok()) return r.status();
@@ -172,7 +179,7 @@ absl::Status RunAuditPubkey(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunCustodyReport(Client& c, const Options& a, const std::string&) {
+absl::Status RunCustodyReport(Client& c, const AuditFlags& a, const std::string&) {
   pb::CustodyReportRequest request;
   request.set_unit(a.unit);
   absl::StatusOr<pb::CustodyReportResponse> r = c.Call(c.audit(), &pb::Audit::Stub::CustodyReport, request);
@@ -219,25 +226,27 @@ absl::Status RunCustodyReport(Client& c, const Options& a, const std::string&) {
 
 void AddAuditCommands(Commands& commands) {
   CLI::App& app = commands.app();
-  Options& a = commands.options();
+  Group<AuditFlags> group(commands);
+  AuditFlags& a = group.flags();
 
   CLI::App* audit = app.add_subcommand("audit", "the audit log")->require_subcommand(1);
-  CLI::App* audit_list = commands.Add(audit, "list", "list audit records", "audit list");
+  CLI::App* audit_list = group.Add(audit, "list", "list audit records", "audit list");
   audit_list->add_option("--since", a.since, "from (date or RFC 3339)");
   audit_list->add_option("--until", a.until, "before (date or RFC 3339)");
   audit_list->add_option("--account", a.account);
   audit_list->add_option("--actor", a.actor);
   audit_list->add_option("--limit", a.limit, "at most this many records (default 1000)");
-  commands.Listing(audit_list);
-  CLI::App* audit_access = commands.Add(audit, "access", "who released what, when, under which rule", "audit access");
+  Commands::Listing(audit_list, a.format);
+  CLI::App* audit_access =
+      group.Add(audit, "access", "who released what, when, under which rule", "audit access");
   audit_access->add_option("--actor", a.actor, "what this user released");
   audit_access->add_option("--account", a.account, "who released this account");
   audit_access->add_option("--since", a.since, "from (date or RFC 3339)");
   audit_access->add_option("--until", a.until, "before (date or RFC 3339)");
-  commands.Listing(audit_access);
+  Commands::Listing(audit_access, a.format);
 
-  CLI::App* audit_export = commands.Add(audit, "export", "the log for offline verification (jsonl) or reading (csv)",
-                                  "audit export");
+  CLI::App* audit_export = group.Add(
+      audit, "export", "the log for offline verification (jsonl) or reading (csv)", "audit export");
   audit_export->add_option("--format", a.format, "jsonl (verifiable) or csv (RFC 4180)")
       ->check(CLI::IsMember({"jsonl", "csv"}))
       ->required();
@@ -246,25 +255,27 @@ void AddAuditCommands(Commands& commands) {
   audit_export->add_option("--until", a.until, "before (date or RFC 3339)");
   audit_export->add_option("--account", a.account);
   audit_export->add_option("--actor", a.actor);
-  CLI::App* audit_verify = commands.Add(audit, "verify", "check an export offline: exit 0, or 6 naming the first bad record",
-                                  "audit verify");
+  CLI::App* audit_verify = group.Add(
+      audit, "verify", "check an export offline: exit 0, or 6 naming the first bad record",
+      "audit verify");
   audit_verify->add_option("FILE", a.plan, "a JSON Lines export")->required();
   audit_verify->add_option("--public-key", a.public_key, "the vault's checkpoint key: hex, or a file (kluis audit pubkey)")
       ->required();
-  commands.Add(audit, "pubkey", "the key audit checkpoints are signed with, and its fingerprint", "audit pubkey");
+  group.Add(audit, "pubkey", "the key audit checkpoints are signed with, and its fingerprint",
+            "audit pubkey");
 
   CLI::App* custody = app.add_subcommand("custody", "custody of the unit's passwords (R4)")->require_subcommand(1);
-  CLI::App* custody_report = commands.Add(custody, "report", "per account: is custody in order, and if not why",
-                                     "custody report");
+  CLI::App* custody_report = group.Add(
+      custody, "report", "per account: is custody in order, and if not why", "custody report");
   custody_report->add_option("--unit", a.unit, "the unit (default: every unit in your scope)");
-  commands.Listing(custody_report);
+  Commands::Listing(custody_report, a.format);
 
-  commands.HandleOffline("audit verify", VerifyAuditFile);  // offline: no server, no profile
-  commands.Handle("audit list", RunAuditList);
-  commands.Handle("audit access", RunAuditList);
-  commands.Handle("audit export", RunAuditExport);
-  commands.Handle("audit pubkey", RunAuditPubkey);
-  commands.Handle("custody report", RunCustodyReport);
+  group.HandleOffline("audit verify", VerifyAuditFile);  // offline: no server, no profile
+  group.Handle("audit list", RunAuditList);
+  group.Handle("audit access", RunAuditList);
+  group.Handle("audit export", RunAuditExport);
+  group.Handle("audit pubkey", RunAuditPubkey);
+  group.Handle("custody report", RunCustodyReport);
 }
 
 }  // namespace kluis::client

@@ -33,8 +33,9 @@ CLI::App* Commands::Add(CLI::App* parent, const std::string& name, const std::st
   return sub;
 }
 
-void Commands::Listing(CLI::App* sub) {
-  sub->add_option("--format", options_.format, "table, json or csv")->check(CLI::IsMember({"table", "json", "csv"}));
+void Commands::Listing(CLI::App* sub, std::string& format) {
+  sub->add_option("--format", format, "table, json or csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
 }
 
 void Commands::Handle(const std::string& full, Handler run) { handlers_.emplace_back(full, std::move(run)); }
@@ -53,15 +54,15 @@ std::string Commands::Parsed() const {
 
 absl::Status Commands::Run(const std::string& full) {
   for (const auto& [name, run] : offline_) {
-    if (name == full) return run(options_);
+    if (name == full) return run(session_);
   }
   for (const auto& [name, run] : handlers_) {
     if (name != full) continue;
-    absl::StatusOr<Profile> profile = Profile::Load(Profile::DefaultDir(options_.profile));
+    absl::StatusOr<Profile> profile = Profile::Load(Profile::DefaultDir(session_.profile));
     if (!profile.ok()) return profile.status();
     absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(*profile);
     if (!client.ok()) return client.status();
-    return run(**client, options_, full);
+    return run(**client, full);
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown command ", full));
 }
@@ -240,19 +241,6 @@ absl::StatusOr<int64_t> ParseTimeArg(const std::string& text, const char* what) 
   }
   return absl::InvalidArgumentError(
       absl::StrCat(what, " must be a date (2026-01-31) or RFC 3339 time, got \"", text, "\""));
-}
-
-absl::StatusOr<pb::Scope> ScopeOf(const Options& a) {
-  pb::Scope scope;
-  int given = 0;
-  if (!a.scope_account.empty()) { scope.set_account(a.scope_account); ++given; }
-  if (!a.scope_team.empty()) { scope.set_team(a.scope_team); ++given; }
-  if (!a.scope_unit.empty()) { scope.set_unit(a.scope_unit); ++given; }
-  if (a.scope_global) { scope.set_global(true); ++given; }
-  if (given != 1) {
-    return absl::InvalidArgumentError("give exactly one of --account, --team, --unit, --global");
-  }
-  return scope;
 }
 
 absl::StatusOr<pb::Role> RoleOf(const std::string& word) {

@@ -1,15 +1,15 @@
-// What the kluis commands share: the parsed options, the registry that ties a command to its
+// What the kluis commands share: the session, the registry that ties a command to its flags and
 // handler, and the words, tables, prompts and arguments more than one command group uses.
 #ifndef KLUIS_CLIENT_COMMANDS_COMMON_H_
 #define KLUIS_CLIENT_COMMANDS_COMMON_H_
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -24,43 +24,27 @@ namespace kluis::client {
 
 namespace pb = ::kluis::v1;
 
-// Everything the subcommands were given on the command line. One struct: CLI11 binds each flag
-// to a field, and a command reads the fields its own flags set.
-struct Options {
-  std::string profile, format = "table";
-  std::string server, ca_cert, user, code;
-  std::string unit, team, name, account, kind, email, role, until, reason, field;
-  std::string scope_account, scope_team, scope_unit;
-  bool scope_global = false;
-  std::string since, actor, purpose, ttl;
-  int64_t request_id = 0;
-  bool emergency = false, pending = false, confirm = false, abort = false;
-  int previous = 0;
-  std::string platform;
-  int limit = 0;
-  bool mandatory = false;
-  std::vector<std::string> successors, hybrid, archives;
-  std::string out, plan, ref, public_key;
-  std::string fingerprint;
+// What every command shares: the flags of kluis itself (not of a command).
+struct Session {
+  std::string profile;  // --profile: the profile directory ("" for the default)
 };
 
-// Runs one command over a connection to the vault.
-using Handler = std::function<absl::Status(Client& c, const Options& a, const std::string& command)>;
+// Runs one command over a connection to the vault; `command` is its full name ("role grant").
+using Handler = std::function<absl::Status(Client& c, const std::string& command)>;
 // Runs one command that needs no connection and no profile (enroll, audit verify).
-using OfflineHandler = std::function<absl::Status(const Options& a)>;
+using OfflineHandler = std::function<absl::Status(const Session& session)>;
 
-// The commands of kluis: each command group registers its subcommands, options and handlers here
+// The commands of kluis: each command group registers its subcommands, flags and handlers here
 // (client/commands/*.cc); RunKluis parses, picks the one parsed, and runs its handler.
 class Commands {
  public:
-  Commands(CLI::App& app, Options& options) : app_(app), options_(options) {}
+  Commands(CLI::App& app, Session& session) : app_(app), session_(session) {}
 
   CLI::App& app() { return app_; }
-  Options& options() { return options_; }
   // A subcommand `name` of `parent`, known as `full` ("role grant") in errors and dispatch.
   CLI::App* Add(CLI::App* parent, const std::string& name, const std::string& help, const std::string& full);
-  // --format table|json|csv for a listing.
-  void Listing(CLI::App* sub);
+  // --format table|json|csv for a listing, into `format`.
+  static void Listing(CLI::App* sub, std::string& format);
   void Handle(const std::string& full, Handler run);
   void HandleOffline(const std::string& full, OfflineHandler run);
 
@@ -72,10 +56,38 @@ class Commands {
 
  private:
   CLI::App& app_;
-  Options& options_;
+  Session& session_;
   std::vector<std::pair<CLI::App*, std::string>> commands_;
   std::vector<std::pair<std::string, Handler>> handlers_;
   std::vector<std::pair<std::string, OfflineHandler>> offline_;
+};
+
+// A command group's own flags: one `F` (a struct of the group's), which its subcommands bind their
+// flags to and its handlers read. Only one command is parsed per run, so they share one.
+template <typename F>
+class Group {
+ public:
+  explicit Group(Commands& commands) : commands_(commands), flags_(std::make_shared<F>()) {}
+
+  CLI::App& app() { return commands_.app(); }
+  F& flags() { return *flags_; }
+  CLI::App* Add(CLI::App* parent, const std::string& name, const std::string& help,
+                const std::string& full) {
+    return commands_.Add(parent, name, help, full);
+  }
+  void Handle(const std::string& full, absl::Status (*run)(Client&, const F&, const std::string&)) {
+    commands_.Handle(full, [flags = flags_, run](Client& c, const std::string& command) {
+      return run(c, *flags, command);
+    });
+  }
+  void HandleOffline(const std::string& full, absl::Status (*run)(const F&, const Session&)) {
+    commands_.HandleOffline(
+        full, [flags = flags_, run](const Session& session) { return run(*flags, session); });
+  }
+
+ private:
+  Commands& commands_;
+  std::shared_ptr<F> flags_;
 };
 
 void AddEnrollCommands(Commands& commands);
@@ -119,8 +131,6 @@ void PrintRequest(const pb::AccessRequest& r);
 absl::StatusOr<int64_t> ParseDurationArg(const std::string& text);
 
 absl::StatusOr<int64_t> ParseTimeArg(const std::string& text, const char* what);
-
-absl::StatusOr<pb::Scope> ScopeOf(const Options& a);
 
 absl::StatusOr<pb::Role> RoleOf(const std::string& word);
 

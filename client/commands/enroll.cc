@@ -12,7 +12,12 @@
 namespace kluis::client {
 namespace {
 
-absl::Status Enroll(const Options& a) {
+// The flags of enroll.
+struct EnrollFlags {
+  std::string ca_cert, code, server, user;
+};
+
+absl::Status Enroll(const EnrollFlags& a, const Session& session) {
   absl::StatusOr<std::string> ca = ReadTextFile(a.ca_cert);
   if (!ca.ok()) return ca.status();
   std::string code = a.code;
@@ -21,7 +26,7 @@ absl::Status Enroll(const Options& a) {
     if (!typed.ok()) return typed.status();
     code = std::string(typed->Reveal());
   }
-  const std::string dir = Profile::DefaultDir(a.profile);
+  const std::string dir = Profile::DefaultDir(session.profile);
   int earlier_revoked = 0;
   absl::StatusOr<Profile> profile = Client::Enroll(a.server, *ca, a.user, code, dir, &earlier_revoked);
   if (!profile.ok()) return profile.status();
@@ -38,15 +43,17 @@ absl::Status Enroll(const Options& a) {
 
 void AddEnrollCommands(Commands& commands) {
   CLI::App& app = commands.app();
-  Options& a = commands.options();
+  Group<EnrollFlags> group(commands);
+  EnrollFlags& a = group.flags();
 
-  CLI::App* enroll = commands.Add(&app, "enroll", "enroll this machine with a one-time code", "enroll");
+  CLI::App* enroll =
+      group.Add(&app, "enroll", "enroll this machine with a one-time code", "enroll");
   enroll->add_option("--server", a.server, "vault address, host:port")->required();
   enroll->add_option("--ca-cert", a.ca_cert, "the vault's CA certificate (PEM)")->required();
   enroll->add_option("--user", a.user, "your user name")->required();
   enroll->add_option("--code", a.code, "one-time enrollment code (omit to be prompted)");
 
-  commands.HandleOffline("enroll", Enroll);
+  group.HandleOffline("enroll", Enroll);
 }
 
 }  // namespace kluis::client

@@ -19,6 +19,13 @@
 namespace kluis::client {
 namespace {
 
+// The flags of the kabinetswissel commands.
+struct KabinetswisselFlags {
+  std::string account, out, plan, ref, unit;
+  std::string format = "table";
+  std::vector<std::string> archives, hybrid, successors;
+};
+
 // "ACCOUNT=VALUE" pairs of the kabinetswissel plan, each checked for its '='.
 absl::Status AddChoices(const std::vector<std::string>& pairs, const char* flag,
                         google::protobuf::RepeatedPtrField<pb::AccountChoice>* out) {
@@ -50,7 +57,7 @@ Table PlanTable(const pb::KabinetswisselPlan& plan, bool with_state) {
   return table;
 }
 
-absl::Status RunKabinetswisselPlan(Client& c, const Options& a, const std::string&) {
+absl::Status RunKabinetswisselPlan(Client& c, const KabinetswisselFlags& a, const std::string&) {
   pb::PlanKabinetswisselRequest request;
   request.set_unit(a.unit);
   for (auto [pairs, flag, field] : {std::tuple{&a.successors, "--successor", request.mutable_successors()},
@@ -74,7 +81,7 @@ absl::Status RunKabinetswisselPlan(Client& c, const Options& a, const std::strin
   return absl::OkStatus();
 }
 
-absl::Status RunKabinetswisselApply(Client& c, const Options& a, const std::string&) {
+absl::Status RunKabinetswisselApply(Client& c, const KabinetswisselFlags& a, const std::string&) {
   absl::StatusOr<std::string> text = ReadTextFile(a.plan);
   if (!text.ok()) return text.status();
   pb::KabinetswisselPlan plan;
@@ -110,7 +117,7 @@ absl::Status RunKabinetswisselApply(Client& c, const Options& a, const std::stri
   return absl::OkStatus();
 }
 
-absl::Status RunKabinetswisselArchive(Client& c, const Options& a, const std::string&) {
+absl::Status RunKabinetswisselArchive(Client& c, const KabinetswisselFlags& a, const std::string&) {
   pb::RecordArchiveReferenceRequest request;
   request.set_account(a.account);
   request.set_reference(a.ref);
@@ -125,30 +132,34 @@ absl::Status RunKabinetswisselArchive(Client& c, const Options& a, const std::st
 
 void AddKabinetswisselCommands(Commands& commands) {
   CLI::App& app = commands.app();
-  Options& a = commands.options();
+  Group<KabinetswisselFlags> group(commands);
+  KabinetswisselFlags& a = group.flags();
 
   CLI::App* kabinetswissel =
       app.add_subcommand("kabinetswissel", "change of cabinet for a ministry (R13, R14)")->require_subcommand(1);
-  CLI::App* kw_plan = commands.Add(kabinetswissel, "plan", "print every step for every minister account and write a plan file",
-                              "kabinetswissel plan");
+  CLI::App* kw_plan = group.Add(kabinetswissel, "plan",
+                                "print every step for every minister account and write a plan file",
+                                "kabinetswissel plan");
   kw_plan->add_option("--unit", a.unit, "the ministry unit")->required();
   kw_plan->add_option("--successor", a.successors, "corporate ACCOUNT=USER (the new bewindspersoon)");
   kw_plan->add_option("--hybrid", a.hybrid, "hybrid ACCOUNT=handback|keep-2fa-removed");
   kw_plan->add_option("--archive", a.archives, "corporate ACCOUNT=REFERENCE (archive account or RDDI reference)");
   kw_plan->add_option("--out", a.out, "plan file (default PLAN-ID.json)");
-  commands.Listing(kw_plan);
-  CLI::App* kw_apply = commands.Add(kabinetswissel, "apply", "carry out a plan; run again to finish after a failure",
-                               "kabinetswissel apply");
+  Commands::Listing(kw_plan, a.format);
+  CLI::App* kw_apply =
+      group.Add(kabinetswissel, "apply", "carry out a plan; run again to finish after a failure",
+                "kabinetswissel apply");
   kw_apply->add_option("PLAN", a.plan, "the plan file")->required();
   kw_apply->add_option("--format", a.format)->check(CLI::IsMember({"table", "json"}));
-  CLI::App* kw_archive = commands.Add(kabinetswissel, "archive", "record where a corporate account's posts are archived",
-                                 "kabinetswissel archive");
+  CLI::App* kw_archive =
+      group.Add(kabinetswissel, "archive", "record where a corporate account's posts are archived",
+                "kabinetswissel archive");
   kw_archive->add_option("ACCOUNT", a.account)->required();
   kw_archive->add_option("--ref", a.ref, "archive account or RDDI reference")->required();
 
-  commands.Handle("kabinetswissel plan", RunKabinetswisselPlan);
-  commands.Handle("kabinetswissel apply", RunKabinetswisselApply);
-  commands.Handle("kabinetswissel archive", RunKabinetswisselArchive);
+  group.Handle("kabinetswissel plan", RunKabinetswisselPlan);
+  group.Handle("kabinetswissel apply", RunKabinetswisselApply);
+  group.Handle("kabinetswissel archive", RunKabinetswisselArchive);
 }
 
 }  // namespace kluis::client

@@ -12,7 +12,28 @@
 namespace kluis::client {
 namespace {
 
-absl::Status RunWhoami(Client& c, const Options& a, const std::string&) {
+// The flags of the organisation commands (units, teams, users, certificates, roles).
+struct OrganisationFlags {
+  std::string fingerprint, name, reason, role, scope_account, scope_team, scope_unit, team, unit,
+      until, user;
+  std::string format = "table";
+  bool scope_global = false;
+};
+
+// The one scope the flags name.
+absl::StatusOr<pb::Scope> ScopeOf(const OrganisationFlags& a) {
+  const int given = int{!a.scope_account.empty()} + int{!a.scope_team.empty()} + int{!a.scope_unit.empty()} +
+                    int{a.scope_global};
+  if (given != 1) return absl::InvalidArgumentError("give exactly one of --account, --team, --unit, --global");
+  pb::Scope scope;
+  if (!a.scope_account.empty()) scope.set_account(a.scope_account);
+  if (!a.scope_team.empty()) scope.set_team(a.scope_team);
+  if (!a.scope_unit.empty()) scope.set_unit(a.scope_unit);
+  if (a.scope_global) scope.set_global(true);
+  return scope;
+}
+
+absl::Status RunWhoami(Client& c, const OrganisationFlags& a, const std::string&) {
   absl::StatusOr<pb::WhoAmIResponse> r =
       c.Call(c.organisation(), &pb::Organisation::Stub::WhoAmI, pb::WhoAmIRequest());
   if (!r.ok()) return r.status();
@@ -21,7 +42,7 @@ absl::Status RunWhoami(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunUnitAdd(Client& c, const Options& a, const std::string&) {
+absl::Status RunUnitAdd(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::AddUnitRequest request;
   request.set_unit(a.unit);
   request.set_display_name(a.name);
@@ -31,7 +52,7 @@ absl::Status RunUnitAdd(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunTeamAdd(Client& c, const Options& a, const std::string&) {
+absl::Status RunTeamAdd(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::AddTeamRequest request;
   request.set_unit(a.unit);
   request.set_team(a.team);
@@ -42,7 +63,7 @@ absl::Status RunTeamAdd(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunUserAdd(Client& c, const Options& a, const std::string& command) {
+absl::Status RunUserAdd(Client& c, const OrganisationFlags& a, const std::string& command) {
   absl::StatusOr<std::pair<std::string, int64_t>> code;
   if (command == "user add") {
     pb::AddUserRequest request;
@@ -66,7 +87,7 @@ absl::Status RunUserAdd(Client& c, const Options& a, const std::string& command)
   return absl::OkStatus();
 }
 
-absl::Status RunUserDisable(Client& c, const Options& a, const std::string&) {
+absl::Status RunUserDisable(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::DisableUserRequest request;
   request.set_user(a.user);
   absl::StatusOr<pb::DisableUserResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::DisableUser, request);
@@ -76,7 +97,7 @@ absl::Status RunUserDisable(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunUserCerts(Client& c, const Options& a, const std::string&) {
+absl::Status RunUserCerts(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::ListCertificatesRequest request;
   request.set_user(a.user);
   absl::StatusOr<pb::ListCertificatesResponse> r =
@@ -92,7 +113,7 @@ absl::Status RunUserCerts(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunCertRevoke(Client& c, const Options& a, const std::string&) {
+absl::Status RunCertRevoke(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::RevokeCertificateRequest request;
   request.set_fingerprint(a.fingerprint);
   request.set_reason(a.reason);
@@ -106,7 +127,7 @@ absl::Status RunCertRevoke(Client& c, const Options& a, const std::string&) {
 
 // USER ROLE --account|--team|--unit|--global, as a grant or a revocation names the binding.
 template <typename Request>
-absl::Status SetBinding(const Options& a, Request* request) {
+absl::Status SetBinding(const OrganisationFlags& a, Request* request) {
   request->set_user(a.user);
   absl::StatusOr<pb::Role> role = RoleOf(a.role);
   if (!role.ok()) return role.status();
@@ -117,7 +138,7 @@ absl::Status SetBinding(const Options& a, Request* request) {
   return absl::OkStatus();
 }
 
-absl::Status RunRoleGrant(Client& c, const Options& a, const std::string&) {
+absl::Status RunRoleGrant(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::GrantRoleRequest request;
   if (absl::Status s = SetBinding(a, &request); !s.ok()) return s;
   absl::StatusOr<int64_t> until = ParseTimeArg(a.until, "--until");
@@ -131,7 +152,7 @@ absl::Status RunRoleGrant(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunRoleRevoke(Client& c, const Options& a, const std::string&) {
+absl::Status RunRoleRevoke(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::RevokeRoleRequest request;
   if (absl::Status s = SetBinding(a, &request); !s.ok()) return s;
   absl::StatusOr<pb::RevokeRoleResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::RevokeRole, request);
@@ -140,7 +161,7 @@ absl::Status RunRoleRevoke(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunRoleList(Client& c, const Options& a, const std::string&) {
+absl::Status RunRoleList(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::ListRolesRequest request;
   request.set_user(a.user);
   absl::StatusOr<pb::ListRolesResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::ListRoles, request);
@@ -153,44 +174,50 @@ absl::Status RunRoleList(Client& c, const Options& a, const std::string&) {
 
 void AddOrganisationCommands(Commands& commands) {
   CLI::App& app = commands.app();
-  Options& a = commands.options();
+  Group<OrganisationFlags> group(commands);
+  OrganisationFlags& a = group.flags();
 
-  commands.Listing(commands.Add(&app, "whoami", "who you are and your roles", "whoami"));
+  Commands::Listing(group.Add(&app, "whoami", "who you are and your roles", "whoami"), a.format);
 
   CLI::App* unit = app.add_subcommand("unit", "units")->require_subcommand(1);
-  CLI::App* unit_add = commands.Add(unit, "add", "add a unit", "unit add");
+  CLI::App* unit_add = group.Add(unit, "add", "add a unit", "unit add");
   unit_add->add_option("UNIT", a.unit)->required();
   unit_add->add_option("--name", a.name, "display name");
 
   CLI::App* team = app.add_subcommand("team", "teams")->require_subcommand(1);
-  CLI::App* team_add = commands.Add(team, "add", "add a team to a unit", "team add");
+  CLI::App* team_add = group.Add(team, "add", "add a team to a unit", "team add");
   team_add->add_option("UNIT", a.unit)->required();
   team_add->add_option("TEAM", a.team)->required();
   team_add->add_option("--name", a.name, "display name");
 
   CLI::App* user = app.add_subcommand("user", "users")->require_subcommand(1);
-  CLI::App* user_add = commands.Add(user, "add", "add a user; prints a one-time enrollment code", "user add");
+  CLI::App* user_add =
+      group.Add(user, "add", "add a user; prints a one-time enrollment code", "user add");
   user_add->add_option("USER", a.user)->required();
   user_add->add_option("--name", a.name, "full name")->required();
-  CLI::App* user_disable = commands.Add(user, "disable", "disable a user at once", "user disable");
+  CLI::App* user_disable = group.Add(user, "disable", "disable a user at once", "user disable");
   user_disable->add_option("USER", a.user)->required();
-  CLI::App* user_code = commands.Add(user, "code", "a new enrollment code for a user (enrolling with it revokes "
-                                "the user's earlier certificates)", "user code");
+  CLI::App* user_code = group.Add(user, "code",
+                                  "a new enrollment code for a user (enrolling with it revokes "
+                                  "the user's earlier certificates)",
+                                  "user code");
   user_code->add_option("USER", a.user)->required();
-  CLI::App* user_certs = commands.Add(user, "certs", "a user's certificates: fingerprint, issued, expires, revoked",
-                                 "user certs");
+  CLI::App* user_certs = group.Add(
+      user, "certs", "a user's certificates: fingerprint, issued, expires, revoked", "user certs");
   user_certs->add_option("USER", a.user)->required();
-  commands.Listing(user_certs);
+  Commands::Listing(user_certs, a.format);
 
   CLI::App* cert = app.add_subcommand("cert", "client certificates")->require_subcommand(1);
-  CLI::App* cert_revoke = commands.Add(cert, "revoke", "revoke one certificate (a lost laptop): refused on its next call",
-                                  "cert revoke");
+  CLI::App* cert_revoke =
+      group.Add(cert, "revoke", "revoke one certificate (a lost laptop): refused on its next call",
+                "cert revoke");
   cert_revoke->add_option("FINGERPRINT", a.fingerprint, "as kluis user certs prints it")->required();
   cert_revoke->add_option("--reason", a.reason, "why (audited)")->required();
 
   CLI::App* role = app.add_subcommand("role", "role bindings")->require_subcommand(1);
   for (const char* verb : {"grant", "revoke"}) {
-    CLI::App* sub = commands.Add(role, verb, std::string(verb) + " a role", std::string("role ") + verb);
+    CLI::App* sub =
+        group.Add(role, verb, std::string(verb) + " a role", std::string("role ") + verb);
     sub->add_option("USER", a.user)->required();
     sub->add_option("ROLE", a.role)->required();
     sub->add_option("--account", a.scope_account, "scope: an account");
@@ -205,21 +232,21 @@ void AddOrganisationCommands(Commands& commands) {
     }
     if (std::string(verb) == "grant") sub->add_option("--until", a.until, "end of validity (date or RFC 3339)");
   }
-  CLI::App* role_list = commands.Add(role, "list", "list role bindings", "role list");
+  CLI::App* role_list = group.Add(role, "list", "list role bindings", "role list");
   role_list->add_option("USER", a.user);
-  commands.Listing(role_list);
+  Commands::Listing(role_list, a.format);
 
-  commands.Handle("whoami", RunWhoami);
-  commands.Handle("unit add", RunUnitAdd);
-  commands.Handle("team add", RunTeamAdd);
-  commands.Handle("user add", RunUserAdd);
-  commands.Handle("user code", RunUserAdd);
-  commands.Handle("user disable", RunUserDisable);
-  commands.Handle("user certs", RunUserCerts);
-  commands.Handle("cert revoke", RunCertRevoke);
-  commands.Handle("role grant", RunRoleGrant);
-  commands.Handle("role revoke", RunRoleRevoke);
-  commands.Handle("role list", RunRoleList);
+  group.Handle("whoami", RunWhoami);
+  group.Handle("unit add", RunUnitAdd);
+  group.Handle("team add", RunTeamAdd);
+  group.Handle("user add", RunUserAdd);
+  group.Handle("user code", RunUserAdd);
+  group.Handle("user disable", RunUserDisable);
+  group.Handle("user certs", RunUserCerts);
+  group.Handle("cert revoke", RunCertRevoke);
+  group.Handle("role grant", RunRoleGrant);
+  group.Handle("role revoke", RunRoleRevoke);
+  group.Handle("role list", RunRoleList);
 }
 
 }  // namespace kluis::client

@@ -14,7 +14,15 @@
 namespace kluis::client {
 namespace {
 
-absl::Status RunGet(Client& c, const Options& a, const std::string& command) {
+// The flags of the release commands.
+struct ReleaseFlags {
+  std::string account, field, reason;
+  bool emergency = false;
+  int64_t request_id = 0;
+  int previous = 0;
+};
+
+absl::Status RunGet(Client& c, const ReleaseFlags& a, const std::string& command) {
   pb::ReleaseCredentialRequest request;
   request.set_account(a.account);
   request.set_reason(a.reason);
@@ -44,7 +52,7 @@ absl::Status RunGet(Client& c, const Options& a, const std::string& command) {
   return absl::OkStatus();
 }
 
-absl::Status RunTotp(Client& c, const Options& a, const std::string&) {
+absl::Status RunTotp(Client& c, const ReleaseFlags& a, const std::string&) {
   pb::GetTotpCodeRequest request;
   request.set_account(a.account);
   request.set_reason(a.reason);
@@ -61,7 +69,7 @@ absl::Status RunTotp(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunTotpExport(Client& c, const Options& a, const std::string&) {
+absl::Status RunTotpExport(Client& c, const ReleaseFlags& a, const std::string&) {
   pb::ExportTotpRequest request;
   request.set_account(a.account);
   request.set_reason(a.reason);
@@ -78,7 +86,7 @@ absl::Status RunTotpExport(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunRecovery(Client& c, const Options& a, const std::string&) {
+absl::Status RunRecovery(Client& c, const ReleaseFlags& a, const std::string&) {
   pb::ReleaseRecoveryCodeRequest request;
   request.set_account(a.account);
   request.set_reason(a.reason);
@@ -95,26 +103,30 @@ absl::Status RunRecovery(Client& c, const Options& a, const std::string&) {
 
 void AddReleaseCommands(Commands& commands) {
   CLI::App& app = commands.app();
-  Options& a = commands.options();
+  Group<ReleaseFlags> group(commands);
+  ReleaseFlags& a = group.flags();
 
-  CLI::App* totp = commands.Add(&app, "totp", "the current 2FA code of an account (the seed stays in the vault)", "totp");
+  CLI::App* totp = group.Add(
+      &app, "totp", "the current 2FA code of an account (the seed stays in the vault)", "totp");
   totp->add_option("ACCOUNT", a.account);
   totp->add_option("--reason", a.reason, "why (recorded)");
   totp->add_option("--request", a.request_id, "use the grant of this approved request");
   totp->add_flag("--emergency", a.emergency, "break-glass, for roles whose rule is break-glass (needs --reason)");
   totp->add_option("--field", a.field, "print only the code")->check(CLI::IsMember({"code"}));
-  CLI::App* totp_export = commands.Add(totp, "export", "hand the authenticator over: otpauth URI and QR code", "totp export");
+  CLI::App* totp_export = group.Add(
+      totp, "export", "hand the authenticator over: otpauth URI and QR code", "totp export");
   totp_export->add_option("ACCOUNT", a.account)->required();
   totp_export->add_option("--reason", a.reason, "why (recorded; the regisseur is told)")->required();
   totp_export->add_flag("--qr{qr}", a.field, "draw the QR code even when not on a terminal");
 
-  CLI::App* recovery = commands.Add(&app, "recovery", "release one recovery code (it is used up)", "recovery");
+  CLI::App* recovery =
+      group.Add(&app, "recovery", "release one recovery code (it is used up)", "recovery");
   recovery->add_option("ACCOUNT", a.account)->required();
   recovery->add_option("--reason", a.reason, "why (recorded)");
   recovery->add_option("--request", a.request_id, "use the grant of this approved request");
   recovery->add_flag("--emergency", a.emergency, "break-glass (needs --reason)");
 
-  CLI::App* get = commands.Add(&app, "get", "release the login of an account", "get");
+  CLI::App* get = group.Add(&app, "get", "release the login of an account", "get");
   get->add_option("ACCOUNT", a.account, "PLATFORM/HANDLE, or the bare handle when only one platform has it")->required();
   get->footer(
       "The beheerder gets the login at any time. --reason is needed where the rules ask for one: a replaced\n"
@@ -126,16 +138,18 @@ void AddReleaseCommands(Commands& commands) {
   get->add_option("--request", a.request_id, "use the grant of this approved request");
   get->add_option("--previous", a.previous, "a replaced version (beheerder, with --reason)");
 
-  CLI::App* emergency = commands.Add(&app, "emergency", "break-glass release, with a reason; everyone concerned is told", "emergency");
+  CLI::App* emergency =
+      group.Add(&app, "emergency", "break-glass release, with a reason; everyone concerned is told",
+                "emergency");
   emergency->add_option("ACCOUNT", a.account)->required();
   emergency->add_option("--reason", a.reason, "why (recorded, and sent to the beheerders and regisseur)")->required();
   emergency->add_option("--field", a.field, "print only this field")->check(CLI::IsMember({"password", "email"}));
 
-  commands.Handle("get", RunGet);
-  commands.Handle("emergency", RunGet);
-  commands.Handle("totp", RunTotp);
-  commands.Handle("totp export", RunTotpExport);
-  commands.Handle("recovery", RunRecovery);
+  group.Handle("get", RunGet);
+  group.Handle("emergency", RunGet);
+  group.Handle("totp", RunTotp);
+  group.Handle("totp export", RunTotpExport);
+  group.Handle("recovery", RunRecovery);
 }
 
 }  // namespace kluis::client

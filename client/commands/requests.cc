@@ -11,7 +11,14 @@
 namespace kluis::client {
 namespace {
 
-absl::Status RunRequest(Client& c, const Options& a, const std::string&) {
+// The flags of the request commands.
+struct RequestFlags {
+  std::string account, purpose, reason, ttl;
+  std::string format = "table";
+  int64_t request_id = 0;
+};
+
+absl::Status RunRequest(Client& c, const RequestFlags& a, const std::string&) {
   pb::RequestAccessRequest request;
   request.set_account(a.account);
   request.set_purpose(a.purpose);
@@ -24,7 +31,7 @@ absl::Status RunRequest(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunRequests(Client& c, const Options& a, const std::string&) {
+absl::Status RunRequests(Client& c, const RequestFlags& a, const std::string&) {
   absl::StatusOr<pb::ListRequestsResponse> r =
       c.Call(c.vault(), &pb::Vault::Stub::ListRequests, pb::ListRequestsRequest());
   if (!r.ok()) return r.status();
@@ -40,7 +47,7 @@ absl::Status RunRequests(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunApprove(Client& c, const Options& a, const std::string& command) {
+absl::Status RunApprove(Client& c, const RequestFlags& a, const std::string& command) {
   pb::DecideRequestRequest request;
   request.set_id(a.request_id);
   request.set_approve(command == "approve");
@@ -54,7 +61,7 @@ absl::Status RunApprove(Client& c, const Options& a, const std::string& command)
   return absl::OkStatus();
 }
 
-absl::Status RunEscalate(Client& c, const Options& a, const std::string&) {
+absl::Status RunEscalate(Client& c, const RequestFlags& a, const std::string&) {
   pb::EscalateRequestRequest request;
   request.set_id(a.request_id);
   request.set_reason(a.reason);
@@ -65,7 +72,7 @@ absl::Status RunEscalate(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunInbox(Client& c, const Options& a, const std::string&) {
+absl::Status RunInbox(Client& c, const RequestFlags& a, const std::string&) {
   absl::StatusOr<pb::Inbox> r = c.Call(c.vault(), &pb::Vault::Stub::GetInbox, pb::GetInboxRequest());
   if (!r.ok()) return r.status();
   if (a.format == "json") {
@@ -91,7 +98,7 @@ absl::Status RunInbox(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunDue(Client& c, const Options& a, const std::string&) {
+absl::Status RunDue(Client& c, const RequestFlags& a, const std::string&) {
   absl::StatusOr<pb::ListDueResponse> r = c.Call(c.vault(), &pb::Vault::Stub::ListDue, pb::ListDueRequest());
   if (!r.ok()) return r.status();
   Table table{{"ACCOUNT", "RAISED", "BY", "CAUSE"}, {}};
@@ -106,35 +113,39 @@ absl::Status RunDue(Client& c, const Options& a, const std::string&) {
 
 void AddRequestCommands(Commands& commands) {
   CLI::App& app = commands.app();
-  Options& a = commands.options();
+  Group<RequestFlags> group(commands);
+  RequestFlags& a = group.flags();
 
-  CLI::App* request = commands.Add(&app, "request", "ask for the login of an account", "request");
+  CLI::App* request = group.Add(&app, "request", "ask for the login of an account", "request");
   request->add_option("ACCOUNT", a.account)->required();
   request->add_option("--purpose", a.purpose, "koppelen, ziekte, verlof, uitdienst, overlijden, stopzetten, overig")
       ->required();
   request->add_option("--reason", a.reason, "what for")->required();
-  commands.Listing(commands.Add(&app, "requests", "my requests and those I can decide", "requests"));
-  CLI::App* approve = commands.Add(&app, "approve", "approve a request", "approve");
+  Commands::Listing(group.Add(&app, "requests", "my requests and those I can decide", "requests"),
+                    a.format);
+  CLI::App* approve = group.Add(&app, "approve", "approve a request", "approve");
   approve->add_option("ID", a.request_id)->required();
   approve->add_option("--ttl", a.ttl, "a shorter grant than the policy's: 2d, 4h or 90m");
   approve->add_option("--reason", a.reason, "note (recorded)");
-  CLI::App* deny = commands.Add(&app, "deny", "deny a request", "deny");
+  CLI::App* deny = group.Add(&app, "deny", "deny a request", "deny");
   deny->add_option("ID", a.request_id)->required();
   deny->add_option("--reason", a.reason, "why (the requester sees it)")->required();
-  CLI::App* escalate = commands.Add(&app, "escalate", "take a denied request to the landelijk regisseur", "escalate");
+  CLI::App* escalate =
+      group.Add(&app, "escalate", "take a denied request to the landelijk regisseur", "escalate");
   escalate->add_option("ID", a.request_id)->required();
   escalate->add_option("--reason", a.reason, "why (recorded)");
-  CLI::App* inbox = commands.Add(&app, "inbox", "requests to decide, notices, my grants", "inbox");
+  CLI::App* inbox = group.Add(&app, "inbox", "requests to decide, notices, my grants", "inbox");
   inbox->add_option("--format", a.format)->check(CLI::IsMember({"table", "json"}));
-  commands.Listing(commands.Add(&app, "due", "accounts whose password is due for rotation", "due"));
+  Commands::Listing(group.Add(&app, "due", "accounts whose password is due for rotation", "due"),
+                    a.format);
 
-  commands.Handle("request", RunRequest);
-  commands.Handle("requests", RunRequests);
-  commands.Handle("approve", RunApprove);
-  commands.Handle("deny", RunApprove);
-  commands.Handle("escalate", RunEscalate);
-  commands.Handle("inbox", RunInbox);
-  commands.Handle("due", RunDue);
+  group.Handle("request", RunRequest);
+  group.Handle("requests", RunRequests);
+  group.Handle("approve", RunApprove);
+  group.Handle("deny", RunApprove);
+  group.Handle("escalate", RunEscalate);
+  group.Handle("inbox", RunInbox);
+  group.Handle("due", RunDue);
 }
 
 }  // namespace kluis::client

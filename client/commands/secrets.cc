@@ -13,7 +13,15 @@
 namespace kluis::client {
 namespace {
 
-absl::Status RunSecretSet(Client& c, const Options& a, const std::string&) {
+// The flags of the secret, rotation and handover commands.
+struct SecretFlags {
+  std::string account, actor, platform, reason, user;
+  bool abort = false;
+  bool confirm = false;
+  bool pending = false;
+};
+
+absl::Status RunSecretSet(Client& c, const SecretFlags& a, const std::string&) {
   absl::StatusOr<crypto::SecretBytes> password = ReadSecret(absl::StrCat("password for ", a.account, ": "));
   if (!password.ok()) return password.status();
   pb::SetPasswordRequest request;
@@ -27,7 +35,7 @@ absl::Status RunSecretSet(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunSecretSetTotp(Client& c, const Options& a, const std::string&) {
+absl::Status RunSecretSetTotp(Client& c, const SecretFlags& a, const std::string&) {
   absl::StatusOr<crypto::SecretBytes> seed =
       ReadSecret(absl::StrCat("otpauth:// URI or base32 seed for ", a.account, ": "));
   if (!seed.ok()) return seed.status();
@@ -49,7 +57,7 @@ absl::Status RunSecretSetTotp(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunSecretSetRecovery(Client& c, const Options& a, const std::string&) {
+absl::Status RunSecretSetRecovery(Client& c, const SecretFlags& a, const std::string&) {
   absl::StatusOr<std::vector<crypto::SecretBytes>> codes = ReadSecretLines("recovery code");
   if (!codes.ok()) return codes.status();
   pb::SetRecoveryCodesRequest request;
@@ -62,7 +70,7 @@ absl::Status RunSecretSetRecovery(Client& c, const Options& a, const std::string
   return absl::OkStatus();
 }
 
-absl::Status RunSecretGenerate(Client& c, const Options& a, const std::string&) {
+absl::Status RunSecretGenerate(Client& c, const SecretFlags& a, const std::string&) {
   pb::GeneratePasswordRequest request;
   request.set_platform(a.platform);
   absl::StatusOr<pb::GeneratePasswordResponse> r = c.Call(c.vault(), &pb::Vault::Stub::GeneratePassword, request);
@@ -72,7 +80,7 @@ absl::Status RunSecretGenerate(Client& c, const Options& a, const std::string&) 
   return absl::OkStatus();
 }
 
-absl::Status RunRotate(Client& c, const Options& a, const std::string&) {
+absl::Status RunRotate(Client& c, const SecretFlags& a, const std::string&) {
   if (a.confirm && a.abort) return absl::InvalidArgumentError("give --confirm or --abort, not both");
   pb::RotateRequest request;
   request.set_account(a.account);
@@ -93,7 +101,7 @@ absl::Status RunRotate(Client& c, const Options& a, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status RunHandover(Client& c, const Options& a, const std::string&) {
+absl::Status RunHandover(Client& c, const SecretFlags& a, const std::string&) {
   pb::HandoverRequest request;
   request.set_account(a.account);
   request.set_to(a.user);
@@ -112,30 +120,37 @@ absl::Status RunHandover(Client& c, const Options& a, const std::string&) {
 
 void AddSecretCommands(Commands& commands) {
   CLI::App& app = commands.app();
-  Options& a = commands.options();
+  Group<SecretFlags> group(commands);
+  SecretFlags& a = group.flags();
 
   CLI::App* secret = app.add_subcommand("secret", "store secrets")->require_subcommand(1);
-  CLI::App* secret_set = commands.Add(secret, "set", "store the password (from stdin or a prompt)", "secret set");
+  CLI::App* secret_set =
+      group.Add(secret, "set", "store the password (from stdin or a prompt)", "secret set");
   secret_set->add_option("ACCOUNT", a.account)->required();
 
-  CLI::App* secret_totp = commands.Add(secret, "set-totp", "store the 2FA key: otpauth:// URI or base32 seed (stdin or prompt)",
-                                 "secret set-totp");
+  CLI::App* secret_totp = group.Add(
+      secret, "set-totp", "store the 2FA key: otpauth:// URI or base32 seed (stdin or prompt)",
+      "secret set-totp");
   secret_totp->add_option("ACCOUNT", a.account)->required();
   secret_totp->add_flag("--pending", a.pending, "a new key that waits for kluis rotate --confirm");
-  CLI::App* secret_generate = commands.Add(secret, "generate", "show a password made by a platform's rules (not stored)",
-                                      "secret generate");
+  CLI::App* secret_generate =
+      group.Add(secret, "generate", "show a password made by a platform's rules (not stored)",
+                "secret generate");
   secret_generate->add_option("--platform", a.platform, "x, instagram, facebook, linkedin, threads, tiktok, youtube")
       ->required();
-  CLI::App* rotate = commands.Add(&app, "rotate", "two-phase password rotation: new pending password, then --confirm",
-                             "rotate");
+  CLI::App* rotate =
+      group.Add(&app, "rotate", "two-phase password rotation: new pending password, then --confirm",
+                "rotate");
   rotate->add_option("ACCOUNT", a.account)->required();
   rotate->add_flag("--confirm", a.confirm, "the new password (or TOTP key) is set on the platform: make it current");
   rotate->add_flag("--abort", a.abort, "drop the pending password (or TOTP key)");
-  CLI::App* secret_recovery = commands.Add(secret, "set-recovery", "store recovery codes, one per line (stdin or prompt)",
-                                      "secret set-recovery");
+  CLI::App* secret_recovery =
+      group.Add(secret, "set-recovery", "store recovery codes, one per line (stdin or prompt)",
+                "secret set-recovery");
   secret_recovery->add_option("ACCOUNT", a.account)->required();
 
-  CLI::App* handover = commands.Add(&app, "handover", "hand an account to a successor (R6)", "handover");
+  CLI::App* handover =
+      group.Add(&app, "handover", "hand an account to a successor (R6)", "handover");
   handover->add_option("ACCOUNT", a.account)->required();
   handover->add_option("--to", a.user, "the successor")->required();
   handover->add_option("--reason", a.reason, "ziekte, verlof, uitdienst, overlijden, functiewijziging, overig")
@@ -143,12 +158,12 @@ void AddSecretCommands(Commands& commands) {
       ->check(CLI::IsMember({"ziekte", "verlof", "uitdienst", "overlijden", "functiewijziging", "overig"}));
   handover->add_option("--from", a.actor, "the beheerder who hands over (default: you, or all beheerders)");
 
-  commands.Handle("secret set", RunSecretSet);
-  commands.Handle("secret set-totp", RunSecretSetTotp);
-  commands.Handle("secret set-recovery", RunSecretSetRecovery);
-  commands.Handle("secret generate", RunSecretGenerate);
-  commands.Handle("rotate", RunRotate);
-  commands.Handle("handover", RunHandover);
+  group.Handle("secret set", RunSecretSet);
+  group.Handle("secret set-totp", RunSecretSetTotp);
+  group.Handle("secret set-recovery", RunSecretSetRecovery);
+  group.Handle("secret generate", RunSecretGenerate);
+  group.Handle("rotate", RunRotate);
+  group.Handle("handover", RunHandover);
 }
 
 }  // namespace kluis::client
