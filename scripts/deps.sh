@@ -7,7 +7,7 @@ KLUIS_PACKAGES=(
   libsodium-dev libsqlcipher-dev sqlcipher libssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libre2-dev libc-ares-dev zlib1g-dev  # the CLI links their archives (client/CMakeLists.txt)
-  libcli11-dev libqrencode-dev
+  libcli11-dev libqrencode-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   oathtool gdb  # gdb: gcore, for the test that a core image holds no released secret
   python3 python3-nacl python3-grpcio python3-protobuf python3-cryptography

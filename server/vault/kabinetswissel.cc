@@ -1,6 +1,4 @@
 // The kabinetswissel (R13): the plan for a change of cabinet, and applying it step by step.
-#include "server/vault/vault.h"
-
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
@@ -15,10 +13,12 @@
 #include "server/vault/attempt.h"
 #include "server/vault/checks.h"
 #include "server/vault/internal.h"
+#include "server/vault/kabinetswissel_plan.h"
 #include "server/vault/kabinetswissel_steps.h"
 #include "server/vault/obligations.h"
 #include "server/vault/refusal.h"
 #include "server/vault/resolve.h"
+#include "server/vault/vault.h"
 
 namespace kluis::server {
 
@@ -75,57 +75,6 @@ std::vector<KabinetswisselStep> StepsFor(const KabinetswisselAccount& a) {
        "destroy the vault's copy of the secrets; the account stays read-only for the audit trail",
        StepState::kTodo, ""},
   };
-}
-
-// The stored form of a plan: the unit, then one line per account, tab-separated, in plan order.
-// Every field was checked by CheckName or CheckText, so none holds a tab or a newline.
-std::string EncodePlan(const KabinetswisselPlan& plan) {
-  std::string body = absl::StrCat("unit\t", plan.unit, "\n");
-  for (const KabinetswisselAccount& a : plan.accounts) {
-    absl::StrAppend(&body, a.account, "\t", policies::AccountKindName(a.kind), "\t", a.successor,
-                    "\t", a.hybrid, "\t", a.archive_ref, "\t", absl::StrJoin(a.predecessors, ","),
-                    "\t", absl::StrJoin(a.departing, ","), "\n");
-  }
-  return body;
-}
-
-// The plan back from its stored form; a row that is not what EncodePlan wrote is damage, named.
-absl::StatusOr<std::vector<KabinetswisselAccount>> DecodePlan(absl::string_view plan_id, absl::string_view body,
-                                                              std::string* unit) {
-  std::vector<KabinetswisselAccount> accounts;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(body, '\n', absl::SkipEmpty())) {
-    ++line_number;
-    std::vector<std::string> f = absl::StrSplit(line, '\t');
-    if (line_number == 1) {
-      if (f.size() != 2 || f[0] != "unit") break;
-      *unit = f[1];
-      continue;
-    }
-    if (f.size() != 7) {
-      return absl::DataLossError(absl::StrCat("kabinetswissel plan ", plan_id, " is damaged: line ", line_number,
-                                              " has ", f.size(), " fields, not 7"));
-    }
-    const std::optional<policies::AccountKind> kind = policies::ParseAccountKind(f[1]);
-    if (kind != policies::AccountKind::kCorporate && kind != policies::AccountKind::kHybrid) {
-      return absl::DataLossError(absl::StrCat("kabinetswissel plan ", plan_id, " is damaged: line ",
-                                              line_number, " names no minister account's kind"));
-    }
-    KabinetswisselAccount a{f[0],
-                            *kind,
-                            f[2],
-                            f[3],
-                            f[4],
-                            absl::StrSplit(f[5], ',', absl::SkipEmpty()),
-                            absl::StrSplit(f[6], ',', absl::SkipEmpty()),
-                            {}};
-    a.steps = StepsFor(a);
-    accounts.push_back(std::move(a));
-  }
-  if (unit->empty()) {
-    return absl::DataLossError(absl::StrCat("kabinetswissel plan ", plan_id, " is damaged: it names no unit"));
-  }
-  return accounts;
 }
 
 // The one entry of `pairs` that names `account` (PLATFORM/HANDLE, or the bare handle).
@@ -297,10 +246,11 @@ absl::StatusOr<KabinetswisselOutcome> Vault::ApplyKabinetswissel(const Caller& c
     outcome.plan.id = (*row)->id;
     outcome.plan.created = absl::FromUnixMicros((*row)->created_us);
     outcome.plan.created_by = (*row)->created_by;
-    absl::StatusOr<std::vector<KabinetswisselAccount>> accounts =
-        DecodePlan((*row)->id, (*row)->body, &outcome.plan.unit);
-    if (!accounts.ok()) return accounts.status();
-    outcome.plan.accounts = *std::move(accounts);
+    absl::StatusOr<DecodedPlan> decoded = DecodePlan((*row)->id, (*row)->body);
+    if (!decoded.ok()) return decoded.status();
+    outcome.plan.unit = decoded->unit;
+    outcome.plan.accounts = std::move(decoded->accounts);
+    for (KabinetswisselAccount& account : outcome.plan.accounts) account.steps = StepsFor(account);
     return absl::OkStatus();
   });
   if (!read.ok()) return read;

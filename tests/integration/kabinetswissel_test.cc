@@ -6,10 +6,19 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "crypto/kdf.h"
+#include "crypto/root_key.h"
+#include "server/storage/database.h"
+#include "server/storage/tx.h"
+#include "server/vault/vault.h"
 #include "tests/integration/cli_fixture.h"
 
 namespace kluis::testing {
@@ -60,6 +69,21 @@ class KabinetswisselTest : public CliTest {
       ASSERT_EQ(set.exit_code, 0) << set.err;
     }
     ASSERT_EQ(Kluis("minister.jansen", {"secret", "set-totp", "x/JanJansen"}, kJansenSeed).exit_code, 0);
+  }
+
+  // The vault's database, opened beside the running server as an attacker or an old kluisd might.
+  std::unique_ptr<storage::Database> OpenDatabase() {
+    std::ifstream in(server::RootKeyPath(data_), std::ios::binary);
+    std::stringstream sealed;
+    sealed << in.rdbuf();
+    auto root =
+        crypto::RootKey::Open(sealed.str(), crypto::SecretBytes::CopyFrom("cli test passphrase"));
+    EXPECT_TRUE(root.ok()) << root.status();
+    auto db = storage::Database::Open(
+        server::DatabasePath(data_), *crypto::DeriveSubkey(*root, crypto::SubkeyPurpose::kDatabase),
+        storage::Database::Mode::kOpenExisting);
+    EXPECT_TRUE(db.ok()) << db.status();
+    return *std::move(db);
   }
 
   // The pending password shown to the beheerder, or "" when none is pending.
@@ -197,6 +221,69 @@ TEST_F(KabinetswisselTest, R13NoWipeWithoutAnArchiveReference) {
   EXPECT_EQ(CountLines(roles.out, "bewindspersoon,account x/MinPres"), 1) << roles.out;
   // keep-2fa-removed: no authenticator leaves the vault.
   EXPECT_FALSE(absl::StrContains(applied.out, "secret=")) << applied.out;
+}
+
+// The plan the vault keeps is versioned JSON; one stored by an older kluisd (tab-separated, format
+// 1) still applies the same; a damaged one is refused, named, and nothing of it runs.
+TEST_F(KabinetswisselTest,
+       R13APlanIsStoredAsVersionedJsonAnOlderOneStillAppliesADamagedOneIsRefused) {
+  SetUpMinistry();
+  Result plan =
+      Kluis("regisseur.az",
+            {"kabinetswissel", "plan", "--unit", "az", "--successor", "x/MinPres=minister.devries",
+             "--successor", "instagram/minpres=minister.devries", "--hybrid",
+             "x/JanJansen=keep-2fa-removed", "--out", root_ + "/plan.json"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  const nlohmann::json file = nlohmann::json::parse(Slurp(root_ + "/plan.json"));
+  const std::string id = file.at("id").get<std::string>();
+  std::unique_ptr<storage::Database> db = OpenDatabase();
+  std::string stored;
+  ASSERT_TRUE(db->Read([&](storage::Tx& tx) -> absl::Status {
+                  auto row = tx.FindPlan(id);
+                  if (!row.ok()) return row.status();
+                  if (row->has_value()) stored = (*row)->body;
+                  return absl::OkStatus();
+                }).ok());
+  const nlohmann::json body = nlohmann::json::parse(stored, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << stored;
+  EXPECT_EQ(body.at("format"), "kluis-plan/2");
+  EXPECT_EQ(body.at("unit"), "az");
+  ASSERT_EQ(body.at("accounts").size(), 3u) << stored;
+
+  // The same plan as kluisd wrote it before: the unit, then a tab-separated line per account.
+  std::string tabs = "unit\taz\n";
+  for (const nlohmann::json& a : body.at("accounts")) {
+    absl::StrAppend(&tabs, a.at("account").get<std::string>(), "\t",
+                    a.at("kind").get<std::string>(), "\t", a.at("successor").get<std::string>(),
+                    "\t", a.at("hybrid").get<std::string>(), "\t",
+                    a.at("archive_ref").get<std::string>(), "\t",
+                    absl::StrJoin(a.at("predecessors").get<std::vector<std::string>>(), ","), "\t",
+                    absl::StrJoin(a.at("departing").get<std::vector<std::string>>(), ","), "\n");
+  }
+  auto store = [&](const std::string& text) {
+    std::string quoted = text;
+    absl::StrReplaceAll({{"'", "''"}}, &quoted);
+    ASSERT_TRUE(db->ExecForTest(absl::StrCat("UPDATE kabinetswissel_plans SET body = '", quoted,
+                                             "' WHERE id = '", id, "'"))
+                    .ok());
+  };
+  store(
+      R"({"format":"kluis-plan/2","unit":"az","accounts":[{"account":"x/MinPres","kind":"koning"}]})");
+  Result damaged = Kluis("regisseur.az", {"kabinetswissel", "apply", root_ + "/plan.json"});
+  EXPECT_EQ(damaged.exit_code, 6) << damaged.err;
+  EXPECT_TRUE(absl::StrContains(damaged.err, "is damaged: account 1")) << damaged.err;
+  store("{\"format\":\"kluis-plan/9\"}");
+  EXPECT_EQ(Kluis("regisseur.az", {"kabinetswissel", "apply", root_ + "/plan.json"}).exit_code, 6);
+  Result log = Kluis("auditor.az", {"audit", "list", "--format", "csv"});
+  EXPECT_EQ(CountLines(log.out, "kabinetswissel:"), 0) << "nothing of a damaged plan runs\n"
+                                                       << log.out;
+
+  store(tabs);
+  Result applied = Kluis("regisseur.az", {"kabinetswissel", "apply", root_ + "/plan.json"});
+  EXPECT_EQ(applied.exit_code, 4)
+      << applied.err;  // as R13NoWipeWithoutAnArchiveReference: no archive yet
+  EXPECT_EQ(CountLines(applied.out, "no archive reference"), 2) << applied.out;
+  EXPECT_TRUE(absl::StrContains(applied.out, "remove-2fa")) << applied.out;
 }
 
 }  // namespace

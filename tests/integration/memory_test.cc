@@ -7,9 +7,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "tests/integration/cli_fixture.h"
 
 #if defined(__has_feature)
@@ -41,8 +44,31 @@ class MemoryTest : public CliTest {
       ASSERT_TRUE(absl::StrContains(got.out, kPassword));
       ASSERT_TRUE(absl::StrContains(got.out, kEmail));
     }
-    // The calls are over and their connections closed; give the server a moment to let go.
+    // The calls are over: wait until the server has let go of their connections (its transport
+    // tears them down on its own threads, later under load), then give it a moment more.
+    WaitUntilNoConnections();
     std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+
+  // Waits (up to 30 s) until no TCP connection to the server's port is open: only its listening
+  // socket, and connections in TIME_WAIT (which no process holds), remain in /proc/net/tcp.
+  void WaitUntilNoConnections() {
+    const std::string port = absl::StrCat(
+        ":", absl::Hex(std::stoi(address_.substr(address_.rfind(':') + 1)), absl::kZeroPad4));
+    for (int i = 0; i < 300; ++i) {
+      std::ifstream tcp("/proc/net/tcp");
+      bool open = false;
+      for (std::string line; std::getline(tcp, line);) {
+        std::istringstream fields(line);
+        std::string slot, local, remote, state;
+        fields >> slot >> local >> remote >> state;
+        if (!absl::EndsWithIgnoreCase(local, port)) continue;
+        open |= state != "0A" && state != "06";  // LISTEN, TIME_WAIT
+      }
+      if (!open) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "kluisd still holds a connection 30 s after the calls";
   }
 
   // A core image of the running kluisd (gdb's gcore attaches as root, as an attacker on the host
