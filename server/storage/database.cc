@@ -156,6 +156,32 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenAtVersionForTest(
   return OpenInternal(path, key, Mode::kCreate, schema_version);
 }
 
+namespace {
+
+// Keys a freshly opened connection with the raw key: the first statement on it. The hex text is
+// built in guarded memory and passed straight to SQLite, which wipes its copy on close.
+absl::Status Key(sqlite3* db, const crypto::SecretBytes& key) {
+  std::string hex = crypto::HexEncode(key.Reveal());
+  // NUL-terminated: sqlite3_exec reads a C string.
+  crypto::SecretBytes pragma = crypto::SecretBytes::CopyFrom(
+      absl::StrCat("PRAGMA key = \"x'", hex, "'\";", absl::string_view("\0", 1)));
+  crypto::WipeString(hex);
+  const int rc =
+      sqlite3_exec(db, reinterpret_cast<const char*>(pragma.data()), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, "keying the database failed");
+  return absl::OkStatus();
+}
+
+absl::Status ExecOn(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  if (rc == SQLITE_OK) return absl::OkStatus();
+  sqlite3_free(error);
+  return SqliteError(db, rc, "statement failed");
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::string& path,
                                                                  const crypto::SecretBytes& key,
                                                                  Mode mode, int target_version) {
@@ -186,18 +212,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::stri
   std::unique_ptr<Database> db(new Database(raw, path));
   if (rc != SQLITE_OK) return SqliteError(raw, rc, absl::StrCat("cannot open ", path));
 
-  // The raw key must be the first statement. The hex text is built in guarded memory and passed
-  // straight to SQLite, which wipes its copy of the key schedule on close.
-  {
-    std::string hex = crypto::HexEncode(key.Reveal());
-    // NUL-terminated: sqlite3_exec reads a C string.
-    crypto::SecretBytes pragma = crypto::SecretBytes::CopyFrom(
-        absl::StrCat("PRAGMA key = \"x'", hex, "'\";", absl::string_view("\0", 1)));
-    crypto::WipeString(hex);
-    const int key_rc = sqlite3_exec(raw, reinterpret_cast<const char*>(pragma.data()), nullptr,
-                                    nullptr, nullptr);
-    if (key_rc != SQLITE_OK) return SqliteError(raw, key_rc, "keying the database failed");
-  }
+  // The raw key must be the first statement.
+  if (absl::Status s = Key(raw, key); !s.ok()) return s;
   if (absl::Status s = db->Exec("PRAGMA cipher_page_size = 4096;"); !s.ok()) return s;
   // Another process writing the same file (kluisd backup, an operator's tool) makes us wait for
   // it briefly instead of failing at once.
@@ -221,10 +237,54 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenInternal(const std::stri
                      LatestSchemaVersion(), "): upgrade kluisd"));
   }
   if (absl::Status s = db->Migrate(target_version); !s.ok()) return s;
+  if (absl::Status s = db->OpenReaders(key); !s.ok()) return s;
   return db;
 }
 
+Database::Reader::~Reader() {
+  statements.Clear();
+  if (db != nullptr) sqlite3_close_v2(db);
+}
+
+absl::Status Database::OpenReaders(const crypto::SecretBytes& key) {
+  for (size_t i = 0; i < kReaders; ++i) {
+    auto reader = std::make_unique<Reader>();
+    // Read-only: a write in a Read body fails instead of racing the writer. Each connection is
+    // used by one Read at a time (BorrowReader), so SQLite's own connection mutex would guard
+    // nothing.
+    const int rc = sqlite3_open_v2(path_.c_str(), &reader->db,
+                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK)
+      return SqliteError(reader->db, rc, absl::StrCat("cannot open ", path_, " for reading"));
+    if (absl::Status s = Key(reader->db, key); !s.ok()) return s;
+    sqlite3_busy_timeout(reader->db, 5000);
+    for (const char* pragma : {"PRAGMA cipher_page_size = 4096;", "PRAGMA temp_store = MEMORY;",
+                               "SELECT count(*) FROM sqlite_master;"}) {
+      if (absl::Status s = ExecOn(reader->db, pragma); !s.ok()) return s;
+    }
+    readers_.push_back(std::move(reader));
+  }
+  absl::MutexLock lock(&readers_mu_);
+  for (const std::unique_ptr<Reader>& reader : readers_) idle_.push_back(reader.get());
+  return absl::OkStatus();
+}
+
+Database::Reader* Database::BorrowReader() {
+  absl::MutexLock lock(&readers_mu_);
+  readers_mu_.Await(absl::Condition(
+      +[](std::vector<Reader*>* idle) { return !idle->empty(); }, &idle_));
+  Reader* reader = idle_.back();
+  idle_.pop_back();
+  return reader;
+}
+
+void Database::ReturnReader(Reader* reader) {
+  absl::MutexLock lock(&readers_mu_);
+  idle_.push_back(reader);
+}
+
 Database::~Database() {
+  readers_.clear();  // each read connection closes before the writer's
   {
     absl::MutexLock lock(&mu_);
     statements_.Clear();
@@ -232,13 +292,7 @@ Database::~Database() {
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
-absl::Status Database::Exec(const char* sql) {
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
-  if (rc == SQLITE_OK) return absl::OkStatus();
-  sqlite3_free(error);
-  return SqliteError(db_, rc, "statement failed");
-}
+absl::Status Database::Exec(const char* sql) { return ExecOn(db_, sql); }
 
 absl::Status Database::Control(const char* sql) {
   absl::StatusOr<Statement> statement = statements_.Prepare(db_, sql);
@@ -391,11 +445,19 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body, Failure 
 }
 
 absl::Status Database::Read(absl::FunctionRef<absl::Status(Tx&)> body) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = Control("BEGIN;"); !s.ok()) return s;
-  Tx tx(db_, &statements_);
-  absl::Status result = body(tx);
-  Control("COMMIT;").IgnoreError();
+  Reader* reader = BorrowReader();
+  auto control = [&](const char* sql) -> absl::Status {
+    absl::StatusOr<Statement> statement = reader->statements.Prepare(reader->db, sql);
+    if (!statement.ok()) return statement.status();
+    return statement->Run();
+  };
+  absl::Status result = control("BEGIN;");
+  if (result.ok()) {
+    Tx tx(reader->db, &reader->statements);
+    result = body(tx);
+    control("COMMIT;").IgnoreError();  // a read transaction: nothing to lose
+  }
+  ReturnReader(reader);
   return result;
 }
 

@@ -1,7 +1,6 @@
 #ifndef KLUIS_SERVER_STORAGE_DATABASE_H_
 #define KLUIS_SERVER_STORAGE_DATABASE_H_
 
-#include "absl/strings/string_view.h"
 #include <sqlcipher/sqlite3.h>
 
 #include <atomic>
@@ -10,11 +9,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "crypto/secret_bytes.h"
 
@@ -91,12 +91,15 @@ class StatementCache {
 // temp storage. A wrong key or a file that is not a Kluis database is reported as
 // kPermissionDenied "wrong passphrase or not a Kluis database", never as a crash.
 //
-// Thread-safe: one connection, and every Read or Write body runs under one mutex, so a body sees
-// and makes a consistent state. Write bodies run in BEGIN IMMEDIATE … COMMIT: committed in full,
-// durably (fsync), or not at all. Concurrent writes share commits (group commit): each body runs
-// in a savepoint of its own inside the batch's transaction (unless it declares it fails only
-// before changing anything, see Failure), so one body's failure undoes only its own changes, and
-// each caller returns only after the COMMIT that holds its change.
+// Thread-safe. Writes go through one connection under one mutex. Reads run on connections of
+// their own (a small pool, opened read-only with the same key), never under the writer's mutex:
+// in WAL mode a read transaction sees one consistent snapshot, the last commit before it began,
+// however long it runs and whatever commits meanwhile; a custody report does not stall releases.
+// Write bodies run in BEGIN IMMEDIATE … COMMIT: committed in full, durably (fsync), or not at all.
+// Concurrent writes share commits (group commit): each body runs in a savepoint of its own inside
+// the batch's transaction (unless it declares it fails only before changing anything, see Failure),
+// so one body's failure undoes only its own changes, and each caller returns only after the COMMIT
+// that holds its change.
 class Database {
  public:
   enum class Mode { kCreate, kOpenExisting };
@@ -119,8 +122,12 @@ class Database {
 
   // Runs `body` in one write transaction; commits if it returns OK, rolls back otherwise.
   absl::Status Write(absl::FunctionRef<absl::Status(Tx&)> body, Failure failure = Failure::kAnywhere);
-  // Runs `body` in one read transaction (a consistent snapshot).
+  // Runs `body` in one read transaction (a consistent snapshot) on a read connection: it waits
+  // only for a free read connection, never for a write. A write attempted in `body` fails
+  // (the connection is read-only).
   absl::Status Read(absl::FunctionRef<absl::Status(Tx&)> body);
+  // How many read connections the pool holds.
+  static constexpr size_t kReaders = 4;
 
   int SchemaVersion();
   // How many writes may share a commit (0: the default). For the group-commit benchmark only.
@@ -155,6 +162,21 @@ class Database {
   };
   static constexpr size_t kMaxBatch = 64;
   static std::atomic<size_t> max_batch_for_bench_;  // 0: kMaxBatch
+
+  // One read connection and its statements, used by one Read at a time.
+  struct Reader {
+    sqlite3* db = nullptr;
+    StatementCache statements;
+    ~Reader();
+  };
+  // Opens the read connections; after migration, so they see the final schema.
+  absl::Status OpenReaders(const crypto::SecretBytes& key);
+  Reader* BorrowReader();
+  void ReturnReader(Reader* reader);
+
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<Reader>> readers_;  // fixed once opened
+  std::vector<Reader*> idle_ ABSL_GUARDED_BY(readers_mu_);
 
   absl::Mutex queue_mu_;
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);

@@ -1,18 +1,20 @@
 #include "server/storage/database.h"
 
 #include <gtest/gtest.h>
-
-#include "absl/strings/match.h"
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "crypto/random.h"
 #include "server/storage/schema.h"
 #include "server/storage/tx.h"
@@ -110,6 +112,131 @@ TEST_F(DatabaseTest, DuplicateNamesAreAlreadyExists) {
   ASSERT_TRUE((*db)->Write([](Tx& tx) { return tx.InsertUnit("rotterdam", "R", 1).status(); }).ok());
   EXPECT_EQ((*db)->Write([](Tx& tx) { return tx.InsertUnit("rotterdam", "R", 1).status(); }).code(),
             absl::StatusCode::kAlreadyExists);
+}
+
+// Reads run on their own connections (issue 18): never behind the writer, one snapshot each.
+int64_t CountUnits(Tx& tx, std::initializer_list<const char*> names) {
+  int64_t found = 0;
+  for (const char* name : names) {
+    absl::StatusOr<std::optional<UnitRow>> unit = tx.FindUnit(name);
+    found += unit.ok() && unit->has_value();
+  }
+  return found;
+}
+
+TEST_F(DatabaseTest, AReadDoesNotWaitForAWriteInProgressAndSeesTheLastCommit) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Write([](Tx& tx) { return tx.InsertUnit("a", "A", 1).status(); }).ok());
+  absl::Notification in_write, release;
+  std::thread writer([&] {
+    EXPECT_TRUE(
+        (*db)
+            ->Write([&](Tx& tx) -> absl::Status {
+              if (absl::Status s = tx.InsertUnit("b", "B", 1).status(); !s.ok()) return s;
+              in_write.Notify();
+              release.WaitForNotification();  // the write holds the writer's lock, uncommitted
+              return absl::OkStatus();
+            })
+            .ok());
+  });
+  in_write.WaitForNotification();
+  absl::Notification read_done;
+  int64_t seen = -1;
+  std::thread reader([&] {
+    EXPECT_TRUE((*db)
+                    ->Read([&](Tx& tx) -> absl::Status {
+                      seen = CountUnits(tx, {"a", "b"});
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    read_done.Notify();
+  });
+  // A bound so that a read queued behind the writer fails the test instead of hanging it.
+  EXPECT_TRUE(read_done.WaitForNotificationWithTimeout(absl::Seconds(60)))
+      << "the read waited for the write";
+  release.Notify();
+  writer.join();
+  reader.join();
+  EXPECT_EQ(seen, 1) << "the read saw the last commit: a, not the write in progress";
+  ASSERT_TRUE(
+      (*db)
+          ->Read([&](Tx& tx) -> absl::Status {
+            EXPECT_EQ(CountUnits(tx, {"a", "b"}), 2) << "once committed, the next read sees it";
+            return absl::OkStatus();
+          })
+          .ok());
+}
+
+TEST_F(DatabaseTest, AReadSeesOneSnapshotWhileWritesCommitBesideIt) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Write([](Tx& tx) { return tx.InsertUnit("a", "A", 1).status(); }).ok());
+  int64_t before = -1, after = -1;
+  absl::Notification committed;
+  std::optional<std::thread> writer;
+  ASSERT_TRUE(
+      (*db)
+          ->Read([&](Tx& tx) -> absl::Status {
+            before = CountUnits(tx, {"a", "b"});
+            // A write commits while this read is open; it does not wait for the read, nor does the
+            // read see it. (Bounded, so that a write queued behind the read fails the test, not
+            // hangs it.)
+            writer.emplace([&] {
+              EXPECT_TRUE(
+                  (*db)->Write([](Tx& w) { return w.InsertUnit("b", "B", 1).status(); }).ok());
+              committed.Notify();
+            });
+            EXPECT_TRUE(committed.WaitForNotificationWithTimeout(absl::Seconds(60)))
+                << "the write waited for the read";
+            after = CountUnits(tx, {"a", "b"});
+            return absl::OkStatus();
+          })
+          .ok());
+  writer->join();
+  EXPECT_EQ(before, 1);
+  EXPECT_EQ(after, 1) << "a read transaction is one snapshot";
+  ASSERT_TRUE((*db)
+                  ->Read([&](Tx& tx) -> absl::Status {
+                    EXPECT_EQ(CountUnits(tx, {"a", "b"}), 2);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+TEST_F(DatabaseTest, AWriteInsideAReadFailsAndChangesNothing) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  ASSERT_TRUE(db.ok()) << db.status();
+  const absl::Status refused =
+      (*db)->Read([](Tx& tx) { return tx.InsertUnit("a", "A", 1).status(); });
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.message(), "readonly")) << refused;
+  ASSERT_TRUE((*db)
+                  ->Read([&](Tx& tx) -> absl::Status {
+                    EXPECT_EQ(CountUnits(tx, {"a"}), 0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+TEST_F(DatabaseTest, ManyConcurrentReadsShareThePoolAndAllFinish) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Write([](Tx& tx) { return tx.InsertUnit("a", "A", 1).status(); }).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> seen{0};
+  for (size_t i = 0; i < 4 * Database::kReaders; ++i) {
+    threads.emplace_back([&] {
+      EXPECT_TRUE((*db)
+                      ->Read([&](Tx& tx) -> absl::Status {
+                        seen += static_cast<int>(CountUnits(tx, {"a"}));
+                        return absl::OkStatus();
+                      })
+                      .ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(seen.load(), static_cast<int>(4 * Database::kReaders));
 }
 
 // The product's words are read into their types where rows are read (rows.h), once.
