@@ -254,8 +254,9 @@ absl::Status Database::OpenReaders(const crypto::SecretBytes& key) {
     // nothing.
     const int rc = sqlite3_open_v2(path_.c_str(), &reader->db,
                                    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
       return SqliteError(reader->db, rc, absl::StrCat("cannot open ", path_, " for reading"));
+    }
     if (absl::Status s = Key(reader->db, key); !s.ok()) return s;
     sqlite3_busy_timeout(reader->db, 5000);
     for (const char* pragma : {"PRAGMA cipher_page_size = 4096;", "PRAGMA temp_store = MEMORY;",
@@ -294,11 +295,18 @@ Database::~Database() {
 
 absl::Status Database::Exec(const char* sql) { return ExecOn(db_, sql); }
 
-absl::Status Database::Control(const char* sql) {
-  absl::StatusOr<Statement> statement = statements_.Prepare(db_, sql);
+namespace {
+
+// One transaction-control statement (BEGIN, SAVEPOINT, COMMIT…) on `db`, prepared once.
+absl::Status RunControl(sqlite3* db, StatementCache& statements, const char* sql) {
+  absl::StatusOr<Statement> statement = statements.Prepare(db, sql);
   if (!statement.ok()) return statement.status();
   return statement->Run();
 }
+
+}  // namespace
+
+absl::Status Database::Control(const char* sql) { return RunControl(db_, statements_, sql); }
 
 absl::Status Database::BackupTo(const std::string& path, const crypto::SecretBytes& key) {
   // The destination is keyed exactly like the source, so SQLCipher copies the encrypted pages as
@@ -446,16 +454,14 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body, Failure 
 
 absl::Status Database::Read(absl::FunctionRef<absl::Status(Tx&)> body) {
   Reader* reader = BorrowReader();
-  auto control = [&](const char* sql) -> absl::Status {
-    absl::StatusOr<Statement> statement = reader->statements.Prepare(reader->db, sql);
-    if (!statement.ok()) return statement.status();
-    return statement->Run();
-  };
-  absl::Status result = control("BEGIN;");
+  absl::Status result = RunControl(reader->db, reader->statements, "BEGIN;");
   if (result.ok()) {
     Tx tx(reader->db, &reader->statements);
     result = body(tx);
-    control("COMMIT;").IgnoreError();  // a read transaction: nothing to lose
+    // A read transaction: nothing to lose. It must end, though, for the next Read to begin.
+    if (!RunControl(reader->db, reader->statements, "COMMIT;").ok()) {
+      RunControl(reader->db, reader->statements, "ROLLBACK;").IgnoreError();
+    }
   }
   ReturnReader(reader);
   return result;
