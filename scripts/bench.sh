@@ -58,6 +58,11 @@ for delay in 1 2 5; do
   "$BIN/kluis_bench" release --flush-ms "$delay" --seconds 5 --repeat 3 >> "$OUT"
 done
 
+section "3b. Releases beside custody reports and full audit exports (kluis_bench readers)"
+echo "Release latency at 32 clients alone, beside a regisseur's custody reports and an auditor's full audit exports, and the same with every read on the write connection (as before the read pool; issue 18)." >> "$OUT"
+echo >> "$OUT"
+"$BIN/kluis_bench" readers --seconds 5 --repeat 3 --records 100000 >> "$OUT"
+
 section "6. Kabinetswissel of 1,000 accounts (kluis_bench kabinetswissel)"
 for _ in 1 2 3; do "$BIN/kluis_bench" kabinetswissel --accounts 1000 | sed 's/^/- /' >> "$OUT"; done
 

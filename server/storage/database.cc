@@ -380,6 +380,7 @@ absl::Status Database::Migrate(int target_version) {
 }
 
 std::atomic<size_t> Database::max_batch_for_bench_{0};
+std::atomic<bool> Database::read_on_writer_for_bench_{false};
 
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body, Failure failure) {
   // Group commit (DESIGN.md §11), after leveldb's DBImpl::Write: writers queue up; the one at the
@@ -453,6 +454,14 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Tx&)> body, Failure 
 }
 
 absl::Status Database::Read(absl::FunctionRef<absl::Status(Tx&)> body) {
+  if (read_on_writer_for_bench_) {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Control("BEGIN;"); !s.ok()) return s;
+    Tx tx(db_, &statements_);
+    const absl::Status result = body(tx);
+    Control("COMMIT;").IgnoreError();
+    return result;
+  }
   Reader* reader = BorrowReader();
   absl::Status result = RunControl(reader->db, reader->statements, "BEGIN;");
   if (result.ok()) {

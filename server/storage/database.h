@@ -132,6 +132,9 @@ class Database {
   int SchemaVersion();
   // How many writes may share a commit (0: the default). For the group-commit benchmark only.
   static void SetMaxBatchForBench(size_t writes) { max_batch_for_bench_ = writes; }
+  // Reads on the write connection under its mutex, as before the read pool. For the bench's
+  // baseline only.
+  static void ReadOnTheWriterForBench(bool on) { read_on_writer_for_bench_ = on; }
   // Copies the whole database, as one consistent snapshot, into a new file at `path` encrypted
   // with the same key (SQLite's online backup: writers elsewhere go on meanwhile).
   absl::Status BackupTo(const std::string& path, const crypto::SecretBytes& key);
@@ -162,6 +165,7 @@ class Database {
   };
   static constexpr size_t kMaxBatch = 64;
   static std::atomic<size_t> max_batch_for_bench_;  // 0: kMaxBatch
+  static std::atomic<bool> read_on_writer_for_bench_;
 
   // One read connection and its statements, used by one Read at a time.
   struct Reader {

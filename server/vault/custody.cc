@@ -96,7 +96,9 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
   CustodyReport report;
   report.as_of = now;
   audit::AuditEvent event = ManagementEvent(caller, "custody-report", unit);
-  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
+  // Computed on a read snapshot, so that the writer (and every release) does not wait for it; the
+  // report holds no secret. It is recorded after, in a short write of its own.
+  const absl::Status computed = db_->Read([&](Tx& tx) -> absl::Status {
     std::optional<int64_t> unit_id;
     if (!unit.empty()) {
       absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);
@@ -130,7 +132,8 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
       if (!line.ok()) return line.status();
       Judge(*line, account, *policy, now);
       const std::string team = absl::StrCat(account.unit_name, "/", account.team_name);
-      if (report.teams.empty() || report.teams.back().team != team) report.teams.push_back({team, 0, 0});
+      if (report.teams.empty() || report.teams.back().team != team)
+        report.teams.push_back({team, 0, 0});
       ++report.teams.back().accounts;
       report.teams.back().in_order += line->problems.empty();
       report.lines.push_back(*std::move(line));
@@ -144,6 +147,8 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
                                 " accounts");
     return absl::OkStatus();
   });
+  // Recorded while the caller is still who they were (StillCurrent); a refusal is recorded too.
+  absl::Status done = RunAudited(caller, event, now, [&](Tx&) { return computed; });
   if (!done.ok()) return done;
   return report;
 }
