@@ -104,8 +104,9 @@ absl::StatusOr<Vault::Released> Vault::Release(const Presented& presented, absl:
     // 4. What must follow a release happens in the same write: spend the single-use grant, tell
     //    whoever the rule names, flag the secret for rotation.
     return ApplyObligations(tx, caller, released.account, released.decision, options.reason, now);
-    // 5. Run records the attempt: no audit record, no release. It commits before any secret opens.
   };
+  // 5. Run records the attempt, in the same write: no audit record, no release. It commits before
+  //    any secret opens.
   if (absl::Status s = Run(attempt, presented, *fingerprint, step); !s.ok()) return s;
   return released;
 }
