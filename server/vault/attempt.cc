@@ -78,11 +78,16 @@ absl::Status UserDisabled(absl::string_view user) {
   return Refused(Refusal::kUserDisabled, absl::FailedPreconditionError(absl::StrCat("user ", user, " is disabled")));
 }
 
+namespace {
+
+// How an attempt ended, as the audit record names it: "permission-denied", "not-found", …
 std::string OutcomeName(const absl::Status& status) {
   std::string code = absl::AsciiStrToLower(absl::StatusCodeToString(status.code()));
   std::replace(code.begin(), code.end(), '_', '-');
   return code;
 }
+
+}  // namespace
 
 void NoteFailure(audit::AuditEvent& event, const absl::Status& why) {
   if (event.decision.empty()) event.decision = "deny";
@@ -90,13 +95,6 @@ void NoteFailure(audit::AuditEvent& event, const absl::Status& why) {
   event.outcome = OutcomeName(why);
 }
 
-void NoteChangedDuringCall(audit::AuditEvent& event, const absl::Status& why) {
-  if (absl::IsAborted(why)) {  // otherwise a storage error, recorded as such
-    event.decision = "deny";
-    event.rule = "auth.changed-during-call";
-  }
-  NoteFailure(event, why);
-}
 
 std::optional<policies::RequestDecision> DecisionOf(std::optional<storage::RequestAnswer> decision,
                                                     const std::string& by,
@@ -214,7 +212,9 @@ absl::Status Vault::RunAttempt(Attempt& attempt, const Presented* presented,
     } else if (caller != nullptr) {
       if (absl::Status current = StillCurrent(tx, *caller, now); !current.ok()) {
         if (!absl::IsAborted(current)) return current;  // a storage error
-        NoteChangedDuringCall(event, current);
+        event.decision = "deny";
+        event.rule = "auth.changed-during-call";
+        NoteFailure(event, current);
         attempt.refusal_ = current;
         return record(tx, event, false);
       }

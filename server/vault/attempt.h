@@ -98,14 +98,9 @@ policies::Decision DeniedBy(std::string rule);
 
 absl::Status UserDisabled(absl::string_view user);
 
-std::string OutcomeName(const absl::Status& status);
-
 // Notes in `event` that the attempt failed with `why`: denied unless a decision says otherwise,
 // by the rule that refused it ("input" when no rule did), and how it ended.
 void NoteFailure(audit::AuditEvent& event, const absl::Status& why);
-
-// Notes in `event` that the call was refused by Vault::StillCurrent with `why`.
-void NoteChangedDuringCall(audit::AuditEvent& event, const absl::Status& why);
 
 std::optional<policies::RequestDecision> DecisionOf(std::optional<storage::RequestAnswer> decision,
                                                     const std::string& by,
