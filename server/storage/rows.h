@@ -203,6 +203,41 @@ struct AuditFilter {
   int64_t limit = 1000;
 };
 
+// Listings walk the accounts in id order, a page at a time (a keyset: the page after `after_id`).
+struct AccountPage {
+  std::optional<int64_t> unit_id;  // only the accounts of this unit
+  std::optional<int64_t> team_id;  // only the accounts of this team
+  int64_t after_id = 0;
+  int64_t limit = 1000;
+  // Only the accounts with something due: an open rotation flag, or (active) a current password
+  // created at or before `password_due_us`.
+  bool only_due = false;
+  std::optional<int64_t> password_due_us;
+  bool with_last_release = false;  // fill AccountSummary::last_release_us (the custody report)
+};
+
+// One account with what the listings show of it, read in one statement (no secret value).
+struct AccountSummary {
+  AccountRow account;
+  std::optional<int64_t> password_set_us;  // the current password's, if there is one
+  bool has_linked_email = false;
+  bool has_totp = false;
+  int recovery_codes_left = 0;
+  bool pending_rotation = false;  // a pending password or 2FA key
+  int open_flags = 0;
+  std::optional<int64_t> last_release_us;  // with AccountPage::with_last_release
+};
+
+// A binding of a user on one account that has not ended, whatever its validity.
+struct HolderRow {
+  int64_t account_id = 0;
+  int64_t user_id = 0;
+  std::string user;
+  bool user_active = false;
+  bool binding_valid = false;  // valid at the time asked
+  bool enrolled = false;       // holds a certificate not revoked or expired then
+};
+
 }  // namespace kluis::storage
 
 #endif  // KLUIS_SERVER_STORAGE_ROWS_H_

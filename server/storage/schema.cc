@@ -214,6 +214,12 @@ ALTER TABLE certificates ADD COLUMN revoke_reason TEXT;
 ALTER TABLE accounts ADD COLUMN deleted_ref TEXT;
 CREATE INDEX certificates_by_user ON certificates (user_id);
 )sql",
+      // 8: the requests waiting for a decision, found by when they were asked or escalated (the
+      // inbox reads the requests of one waiting period, not every request ever made).
+      R"sql(
+CREATE INDEX access_requests_by_created ON access_requests (created_us);
+CREATE INDEX access_requests_by_escalated ON access_requests (escalated_us);
+)sql",
   };
   return kMigrations;
 }

@@ -163,10 +163,35 @@ class Tx {
   absl::Status InsertNotification(const NotificationRow& notification);
   absl::StatusOr<std::vector<NotificationRow>> ListNotifications(int64_t user_id, int64_t limit);
 
+  // Requests not yet used on the accounts with ids first..last.
+  absl::StatusOr<std::vector<RequestRow>> UnusedRequestsOf(int64_t first_account_id,
+                                                           int64_t last_account_id);
+  // Requests that may still wait for a decision (kWaitingRequestsSql): newest first, before
+  // `before_id`, asked or escalated after `waiting_since_us`.
+  absl::StatusOr<std::vector<RequestRow>> WaitingRequests(int64_t before_id,
+                                                          int64_t waiting_since_us, int64_t limit);
+
   // rotation flags
   absl::Status RaiseRotationFlag(int64_t account_id, absl::string_view cause,
                                  absl::string_view raised_by, int64_t now_us);
   absl::StatusOr<std::vector<RotationFlagRow>> OpenRotationFlags(std::optional<int64_t> account_id);
+
+  // listings (tx_listings.cc): one statement per page, not one per account
+  absl::StatusOr<std::vector<AccountSummary>> AccountSummaries(const AccountPage& page);
+  // The bindings of `role` on the accounts with ids first..last that have not ended.
+  absl::StatusOr<std::vector<HolderRow>> HoldersOf(int64_t first_account_id,
+                                                   int64_t last_account_id, policies::Role role,
+                                                   int64_t now_us);
+  // The ids of the scopes of `kind` where an active user holds `role` at `now_us`.
+  absl::StatusOr<std::vector<int64_t>> ScopesHeld(policies::ScopeKind kind, policies::Role role,
+                                                  int64_t now_us);
+  // The open rotation flags of the accounts with ids first..last.
+  absl::StatusOr<std::vector<RotationFlagRow>> OpenFlagsOf(int64_t first_account_id,
+                                                           int64_t last_account_id);
+  // The accounts in one scope: an account, a team's, a unit's, or (global) all.
+  absl::StatusOr<std::vector<AccountRow>> AccountsIn(policies::ScopeKind kind, int64_t scope_id);
+  // The plan SQLite chooses for `sql`, one line per step.
+  absl::StatusOr<std::vector<std::string>> QueryPlan(absl::string_view sql);
 
   // audit
   absl::StatusOr<std::optional<AuditRow>> LastAuditRecord();
@@ -195,6 +220,9 @@ class Tx {
   sqlite3* db_;
   StatementCache* statements_;
 };
+
+// The listings' statements by name, for tests that check their query plans.
+const std::vector<std::pair<std::string, std::string>>& ListingStatements();
 
 }  // namespace kluis::storage
 

@@ -87,18 +87,13 @@ absl::StatusOr<bool> Tx::RevokeCertificate(absl::string_view fingerprint, int64_
 
 namespace {
 
-constexpr char kRequestColumns[] =
-    "SELECT r.id, r.account_id, r.requester_id, u.name, r.rule_id, r.purpose, r.reason, "
-    "r.created_us, r.decision, r.decided_by, r.decided_us, r.decision_reason, r.grant_ttl_us, "
-    "r.escalated_us, r.escalation_decision, r.escalation_decided_by, r.escalation_decided_us, "
-    "r.escalation_reason, r.escalation_ttl_us, r.used_us "
-    "FROM access_requests r JOIN users u ON u.id = r.requester_id ";
-
 // An answer as stored: "approve", or anything else (the schema allows only "deny") a denial.
 std::optional<RequestAnswer> AnswerOf(const Statement& s, int column) {
   if (s.IsNull(column)) return std::nullopt;
   return s.Text(column) == "approve" ? RequestAnswer::kApprove : RequestAnswer::kDeny;
 }
+
+}  // namespace
 
 RequestRow ReadRequest(const Statement& s) {
   RequestRow r;
@@ -125,8 +120,6 @@ RequestRow ReadRequest(const Statement& s) {
   return r;
 }
 
-}  // namespace
-
 absl::StatusOr<int64_t> Tx::InsertRequest(const RequestRow& r) {
   KLUIS_PREPARE(s, "INSERT INTO access_requests (account_id, requester_id, rule_id, purpose, "
                    "reason, created_us) VALUES (?, ?, ?, ?, ?, ?)");
@@ -144,17 +137,33 @@ absl::StatusOr<int64_t> Tx::InsertRequest(const RequestRow& r) {
 }
 
 absl::StatusOr<std::optional<RequestRow>> Tx::FindRequest(int64_t id) {
-  KLUIS_PREPARE(s, absl::StrCat(kRequestColumns, "WHERE r.id = ?"));
+  KLUIS_PREPARE(s, absl::StrCat(KLUIS_REQUEST_COLUMNS, "WHERE r.id = ?"));
   s.Bind(1, id);
   return First<RequestRow>(s, ReadRequest);
 }
 
 absl::StatusOr<std::vector<RequestRow>> Tx::ListRequests(std::optional<int64_t> requester_id,
                                                          int64_t limit, bool with_used) {
-  KLUIS_PREPARE(s, absl::StrCat(kRequestColumns,
-                                "WHERE (?3 OR r.used_us IS NULL) AND (?1 IS NULL OR r.requester_id = ?1) "
-                                "ORDER BY r.id DESC LIMIT ?2"));
+  KLUIS_PREPARE(
+      s, absl::StrCat(KLUIS_REQUEST_COLUMNS,
+                      "WHERE (?3 OR r.used_us IS NULL) AND (?1 IS NULL OR r.requester_id = ?1) "
+                      "ORDER BY r.id DESC LIMIT ?2"));
   s.Bind(1, requester_id).Bind(2, limit).Bind(3, int64_t{with_used});
+  return Collect<RequestRow>(s, ReadRequest);
+}
+
+absl::StatusOr<std::vector<RequestRow>> Tx::UnusedRequestsOf(int64_t first_account_id,
+                                                             int64_t last_account_id) {
+  KLUIS_PREPARE(s, kUnusedRequestsSql);
+  s.Bind(1, first_account_id).Bind(2, last_account_id);
+  return Collect<RequestRow>(s, ReadRequest);
+}
+
+absl::StatusOr<std::vector<RequestRow>> Tx::WaitingRequests(int64_t before_id,
+                                                            int64_t waiting_since_us,
+                                                            int64_t limit) {
+  KLUIS_PREPARE(s, kWaitingRequestsSql);
+  s.Bind(1, before_id).Bind(2, waiting_since_us).Bind(3, limit);
   return Collect<RequestRow>(s, ReadRequest);
 }
 

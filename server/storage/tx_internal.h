@@ -44,10 +44,13 @@ inline std::optional<BindingRow> ReadBinding(const Statement& s) {
   return b;
 }
 
-inline constexpr char kAccountColumns[] =
-    "a.id, a.team_id, t.unit_id, t.name, un.name, a.platform, a.handle, a.kind, a.status, "
-    "a.mandatory, a.stopped_us, a.stop_reason, a.archive_ref "
-    "FROM accounts a JOIN teams t ON t.id = a.team_id JOIN units un ON un.id = t.unit_id ";
+#define KLUIS_ACCOUNT_FIELDS                                                              \
+  "a.id, a.team_id, t.unit_id, t.name, un.name, a.platform, a.handle, a.kind, a.status, " \
+  "a.mandatory, a.stopped_us, a.stop_reason, a.archive_ref "
+#define KLUIS_ACCOUNT_FROM \
+  "FROM accounts a JOIN teams t ON t.id = a.team_id JOIN units un ON un.id = t.unit_id "
+inline constexpr int kAccountFieldCount = 13;
+inline constexpr char kAccountColumns[] = KLUIS_ACCOUNT_FIELDS KLUIS_ACCOUNT_FROM;
 
 inline AccountRow ReadAccount(const Statement& s) {
   AccountRow a;
@@ -91,9 +94,37 @@ inline SecretRow ReadSecret(const Statement& s) {
 
 // An audit record of a secret that left the vault: an allowed, completed release of a login, a
 // code, a replaced version or the TOTP key.
-inline constexpr char kReleasedClause[] =
-    "(action LIKE 'release-%' OR action LIKE 'break-glass:%' OR action = 'export-totp-seed' "
-    "OR action = 'kabinetswissel:handback-2fa') AND decision = 'allow' AND outcome = 'ok'";
+#define KLUIS_RELEASED                                                                      \
+  "(action LIKE 'release-%' OR action LIKE 'break-glass:%' OR action = 'export-totp-seed' " \
+  "OR action = 'kabinetswissel:handback-2fa') AND decision = 'allow' AND outcome = 'ok'"
+inline constexpr char kReleasedClause[] = KLUIS_RELEASED;
+
+#define KLUIS_REQUEST_FIELDS                                                                  \
+  "SELECT r.id, r.account_id, r.requester_id, u.name, r.rule_id, r.purpose, r.reason, "       \
+  "r.created_us, r.decision, r.decided_by, r.decided_us, r.decision_reason, r.grant_ttl_us, " \
+  "r.escalated_us, r.escalation_decision, r.escalation_decided_by, r.escalation_decided_us, " \
+  "r.escalation_reason, r.escalation_ttl_us, r.used_us "
+#define KLUIS_REQUEST_COLUMNS \
+  KLUIS_REQUEST_FIELDS "FROM access_requests r JOIN users u ON u.id = r.requester_id "
+RequestRow ReadRequest(const Statement& s);  // tx_access.cc
+
+// Requests not yet used on accounts ?1..?2.
+inline constexpr char kUnusedRequestsSql[] = KLUIS_REQUEST_COLUMNS
+    "WHERE r.account_id BETWEEN ?1 AND ?2 AND r.used_us IS NULL ORDER BY r.id";
+// Requests that may still wait for a decision at the time the waiting period began (?2), newest
+// first, before id ?1: unused, unanswered, asked or escalated since then (policies/requests.cc's
+// DeriveStatus decides the rest). Two halves, each through its time index (INDEXED BY: without
+// statistics SQLite would rather walk the whole table in id order), so the inbox reads the
+// requests of one waiting period, not every request ever made.
+#define KLUIS_WAITING                                                             \
+  " JOIN users u ON u.id = r.requester_id WHERE r.id < ?1 AND r.used_us IS NULL " \
+  "AND r.escalation_decision IS NULL AND "
+inline constexpr char kWaitingRequestsSql[] = KLUIS_REQUEST_FIELDS
+    "FROM access_requests r INDEXED BY access_requests_by_created" KLUIS_WAITING
+    "r.created_us > ?2 AND r.escalated_us IS NULL AND r.decision IS NULL "
+    "UNION ALL " KLUIS_REQUEST_FIELDS
+    "FROM access_requests r INDEXED BY access_requests_by_escalated" KLUIS_WAITING
+    "r.escalated_us > ?2 ORDER BY 1 DESC LIMIT ?3";
 
 inline constexpr char kAuditColumns[] =
     "seq, time_us, unit_id, actor, role, action, account, decision, rule, reason, request_id, "
