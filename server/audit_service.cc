@@ -58,9 +58,12 @@ class AuditService final : public pb::Audit::Service {
       AuditQuery query = QueryOf(request->since_unix(), request->until_unix(), request->account(), request->actor());
       query.limit = request->limit();
       query.releases_only = request->releases_only();
-      absl::StatusOr<std::vector<storage::AuditRow>> rows = vault_.ListAudit(caller, query);
-      if (!rows.ok()) return rows.status();
-      for (const storage::AuditRow& row : *rows) AuditRowToProto(row, response->add_records());
+      query.page_token = request->page_token();
+      absl::StatusOr<AuditList> list = vault_.ListAudit(caller, query);
+      if (!list.ok()) return list.status();
+      for (const storage::AuditRow& row : list->records)
+        AuditRowToProto(row, response->add_records());
+      response->set_next_page_token(list->next_page_token);
       return absl::OkStatus();
     });
   }
@@ -87,8 +90,10 @@ class AuditService final : public pb::Audit::Service {
   grpc::Status CustodyReport(ServerContext* context, const pb::CustodyReportRequest* request,
                              pb::CustodyReportResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<server::CustodyReport> report = vault_.Custody(caller, request->unit());
+      absl::StatusOr<server::CustodyReport> report =
+          vault_.Custody(caller, request->unit(), {request->limit(), request->page_token()});
       if (!report.ok()) return report.status();
+      response->set_next_page_token(report->next_page_token);
       const absl::Time now = report->as_of;
       for (const CustodyLine& line : report->lines) {
         const storage::AccountRow& a = line.view.account;

@@ -177,10 +177,12 @@ class OrganisationService final : public pb::Organisation::Service {
   grpc::Status ListAccounts(ServerContext* context, const pb::ListAccountsRequest* request,
                             pb::ListAccountsResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<std::vector<AccountView>> views =
-          vault_.ListAccounts(caller, request->unit(), request->team());
-      if (!views.ok()) return views.status();
-      for (const AccountView& view : *views) AccountToProto(view, response->add_accounts());
+      absl::StatusOr<AccountList> list =
+          vault_.ListAccounts(caller, request->unit(), request->team(),
+                              PageRequest{request->limit(), request->page_token()});
+      if (!list.ok()) return list.status();
+      for (const AccountView& view : list->accounts) AccountToProto(view, response->add_accounts());
+      response->set_next_page_token(list->next_page_token);
       return absl::OkStatus();
     });
   }

@@ -212,13 +212,16 @@ class VaultService final : public pb::Vault::Service {
     });
   }
 
-  grpc::Status ListRequests(ServerContext* context, const pb::ListRequestsRequest*,
+  grpc::Status ListRequests(ServerContext* context, const pb::ListRequestsRequest* request,
                             pb::ListRequestsResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<RequestLists> lists = vault_.ListRequests(caller);
+      absl::StatusOr<RequestLists> lists =
+          vault_.ListRequests(caller, {request->limit(), request->page_token()});
       if (!lists.ok()) return lists.status();
       for (const RequestView& view : lists->mine) RequestToProto(view, response->add_mine());
-      for (const RequestView& view : lists->to_decide) RequestToProto(view, response->add_to_decide());
+      for (const RequestView& view : lists->to_decide)
+        RequestToProto(view, response->add_to_decide());
+      response->set_next_page_token(lists->next_page_token);
       return absl::OkStatus();
     });
   }
@@ -246,12 +249,15 @@ class VaultService final : public pb::Vault::Service {
     });
   }
 
-  grpc::Status GetInbox(ServerContext* context, const pb::GetInboxRequest*,
+  grpc::Status GetInbox(ServerContext* context, const pb::GetInboxRequest* request,
                         pb::Inbox* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<Inbox> inbox = vault_.GetInbox(caller);
+      absl::StatusOr<Inbox> inbox =
+          vault_.GetInbox(caller, {request->limit(), request->page_token()});
       if (!inbox.ok()) return inbox.status();
-      for (const RequestView& view : inbox->to_decide) RequestToProto(view, response->add_to_decide());
+      response->set_next_page_token(inbox->next_page_token);
+      for (const RequestView& view : inbox->to_decide)
+        RequestToProto(view, response->add_to_decide());
       for (const RequestView& view : inbox->grants) RequestToProto(view, response->add_grants());
       for (const storage::NotificationRow& n : inbox->notices) {
         pb::Notice* notice = response->add_notices();
@@ -265,12 +271,14 @@ class VaultService final : public pb::Vault::Service {
     });
   }
 
-  grpc::Status ListDue(ServerContext* context, const pb::ListDueRequest*,
+  grpc::Status ListDue(ServerContext* context, const pb::ListDueRequest* request,
                        pb::ListDueResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<std::vector<DueFlag>> due = vault_.ListDue(caller);
+      absl::StatusOr<DueList> due =
+          vault_.ListDue(caller, {request->limit(), request->page_token()});
       if (!due.ok()) return due.status();
-      for (const DueFlag& d : *due) {
+      response->set_next_page_token(due->next_page_token);
+      for (const DueFlag& d : due->flags) {
         pb::RotationFlag* flag = response->add_flags();
         flag->set_account(d.account);
         flag->set_cause(d.flag.cause);

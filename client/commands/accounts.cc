@@ -19,6 +19,7 @@ struct AccountFlags {
   std::string account, email, kind, reason, ref, team, unit;
   std::string format = "table";
   bool mandatory = false;
+  PageFlags page;
 };
 
 absl::Status RunAccountAdd(Client& c, const AccountFlags& a, const std::string&) {
@@ -50,7 +51,12 @@ absl::Status RunAccountList(Client& c, const AccountFlags& a, const std::string&
   pb::ListAccountsRequest request;
   request.set_unit(a.unit);
   request.set_team(a.team);
-  absl::StatusOr<pb::ListAccountsResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::ListAccounts, request);
+  absl::StatusOr<pb::ListAccountsResponse> r =
+      Pages<pb::ListAccountsResponse>(a.page, [&](int64_t limit, const std::string& token) {
+        request.set_limit(static_cast<int32_t>(limit));
+        request.set_page_token(token);
+        return c.Call(c.organisation(), &pb::Organisation::Stub::ListAccounts, request);
+      });
   if (!r.ok()) return r.status();
   Table table{kAccountHeaders, {}};
   for (const pb::Account& account : r->accounts()) table.rows.push_back(AccountRow(account));
@@ -136,6 +142,7 @@ void AddAccountCommands(Commands& commands) {
   account_list->add_option("--unit", a.unit);
   account_list->add_option("--team", a.team);
   Commands::Listing(account_list, a.format);
+  AddPaging(account_list, a.page);
   CLI::App* account_show = group.Add(account, "show", "one account", "account show");
   account_show->add_option("ACCOUNT", a.account)->required();
   account_show->add_option("--format", a.format)->check(CLI::IsMember({"table", "json"}));

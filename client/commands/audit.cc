@@ -1,10 +1,8 @@
 // The audit log and custody: listing, exporting with proofs, verifying offline (R4 custody report).
-#include "client/commands/common.h"
-
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +12,7 @@
 #include "auditfile/verify.h"
 #include "client/cli.h"
 #include "client/client.h"
+#include "client/commands/common.h"
 #include "client/output.h"
 #include "crypto/hash.h"
 
@@ -25,7 +24,24 @@ struct AuditFlags {
   std::string account, actor, out, plan, public_key, since, unit, until;
   std::string format = "table";
   int limit = 0;
+  std::string page_token;  // audit list and access: always one page
+  PageFlags page;          // custody report
 };
+
+// The team totals of every page of a custody report, added up by team.
+void MoreCustody(pb::CustodyReportResponse& all, const pb::CustodyReportResponse& more) {
+  all.mutable_accounts()->MergeFrom(more.accounts());
+  for (const pb::CustodyTeamTotals& t : more.teams()) {
+    auto same = std::find_if(all.mutable_teams()->begin(), all.mutable_teams()->end(),
+                             [&](const pb::CustodyTeamTotals& u) { return u.team() == t.team(); });
+    if (same == all.mutable_teams()->end()) {
+      *all.add_teams() = t;
+    } else {
+      same->set_accounts(same->accounts() + t.accounts());
+      same->set_in_order(same->in_order() + t.in_order());
+    }
+  }
+}
 
 // The filters that audit list, access and export share.
 template <typename Request>
@@ -147,12 +163,15 @@ absl::Status RunAuditList(Client& c, const AuditFlags& a, const std::string& com
   pb::ListAuditRequest request;
   if (absl::Status s = FillAuditFilter(a, &request); !s.ok()) return s;
   request.set_limit(a.limit);
+  request.set_page_token(a.page_token);
   request.set_releases_only(command == "audit access");
   if (command == "audit access" && a.actor.empty() && a.account.empty()) {
     return absl::InvalidArgumentError("audit access needs --actor USER or --account ACCOUNT");
   }
   absl::StatusOr<pb::ListAuditResponse> r = c.Call(c.audit(), &pb::Audit::Stub::ListAudit, request);
   if (!r.ok()) return r.status();
+  if (!r->next_page_token().empty())
+    std::cerr << "more: ask again with --page-token " << r->next_page_token() << "\n";
   Table table{{"SEQ", "TIME (UTC)", "ACTOR", "ROLE", "ACTION", "ACCOUNT", "DECISION", "RULE", "OUTCOME", "REASON",
                "CERTIFICATE"},
               {}};
@@ -182,7 +201,14 @@ absl::Status RunAuditPubkey(Client& c, const AuditFlags& a, const std::string&) 
 absl::Status RunCustodyReport(Client& c, const AuditFlags& a, const std::string&) {
   pb::CustodyReportRequest request;
   request.set_unit(a.unit);
-  absl::StatusOr<pb::CustodyReportResponse> r = c.Call(c.audit(), &pb::Audit::Stub::CustodyReport, request);
+  absl::StatusOr<pb::CustodyReportResponse> r = Pages<pb::CustodyReportResponse>(
+      a.page,
+      [&](int64_t limit, const std::string& token) {
+        request.set_limit(static_cast<int32_t>(limit));
+        request.set_page_token(token);
+        return c.Call(c.audit(), &pb::Audit::Stub::CustodyReport, request);
+      },
+      MoreCustody);
   if (!r.ok()) return r.status();
   Table accounts{{"ACCOUNT", "KIND", "TEAM", "BEHEERDERS", "TEAMCHEF", "PASSWORD", "E-MAIL", "2FA", "RECOVERY",
                   "AGE (DAYS)", "FLAGS", "REQUESTS", "LAST RELEASE", "VERDICT"},
@@ -235,7 +261,10 @@ void AddAuditCommands(Commands& commands) {
   audit_list->add_option("--until", a.until, "before (date or RFC 3339)");
   audit_list->add_option("--account", a.account);
   audit_list->add_option("--actor", a.actor);
-  audit_list->add_option("--limit", a.limit, "at most this many records (default 1000)");
+  audit_list->add_option("--limit", a.limit,
+                         "at most this many records (default 1000, at most 10000)");
+  audit_list->add_option("--page-token", a.page_token,
+                         "the records after the page that printed this token");
   Commands::Listing(audit_list, a.format);
   CLI::App* audit_access =
       group.Add(audit, "access", "who released what, when, under which rule", "audit access");
@@ -243,6 +272,10 @@ void AddAuditCommands(Commands& commands) {
   audit_access->add_option("--account", a.account, "who released this account");
   audit_access->add_option("--since", a.since, "from (date or RFC 3339)");
   audit_access->add_option("--until", a.until, "before (date or RFC 3339)");
+  audit_access->add_option("--limit", a.limit,
+                           "at most this many records (default 1000, at most 10000)");
+  audit_access->add_option("--page-token", a.page_token,
+                           "the records after the page that printed this token");
   Commands::Listing(audit_access, a.format);
 
   CLI::App* audit_export = group.Add(
@@ -269,6 +302,7 @@ void AddAuditCommands(Commands& commands) {
       custody, "report", "per account: is custody in order, and if not why", "custody report");
   custody_report->add_option("--unit", a.unit, "the unit (default: every unit in your scope)");
   Commands::Listing(custody_report, a.format);
+  AddPaging(custody_report, a.page);
 
   group.HandleOffline("audit verify", VerifyAuditFile);  // offline: no server, no profile
   group.Handle("audit list", RunAuditList);

@@ -38,6 +38,12 @@ void Commands::Listing(CLI::App* sub, std::string& format) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
 }
 
+void AddPaging(CLI::App* sub, PageFlags& page) {
+  sub->add_option("--limit", page.limit, "show one page of at most this many (1 to 1000)");
+  sub->add_option("--page-token", page.token,
+                  "show the page after the one that printed this token");
+}
+
 void Commands::Handle(const std::string& full, Handler run) { handlers_.emplace_back(full, std::move(run)); }
 
 void Commands::HandleOffline(const std::string& full, OfflineHandler run) {

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -89,6 +90,41 @@ class Group {
   Commands& commands_;
   std::shared_ptr<F> flags_;
 };
+
+// A listing's paging: --limit N and --page-token T. With neither, a listing walks every page.
+struct PageFlags {
+  int64_t limit = 0;
+  std::string token;
+  bool one_page() const { return limit != 0 || !token.empty(); }
+};
+void AddPaging(CLI::App* sub, PageFlags& page);
+
+// One page (with --limit or --page-token), or every page in turn, each merged into the first by
+// `merge` (protobuf's MergeFrom appends repeated fields). `call` asks for a page: (limit, token).
+// With one page, how to ask for the next is told on standard error (the JSON has it too).
+template <typename Response, typename Call, typename Merge>
+absl::StatusOr<Response> Pages(const PageFlags& page, Call call, Merge merge) {
+  absl::StatusOr<Response> all = call(page.limit, page.token);
+  if (!all.ok() || page.one_page()) {
+    if (all.ok() && !all->next_page_token().empty()) {
+      std::cerr << "more: ask again with --page-token " << all->next_page_token() << "\n";
+    }
+    return all;
+  }
+  for (std::string next = all->next_page_token(); !next.empty();) {
+    absl::StatusOr<Response> more = call(0, next);
+    if (!more.ok()) return more.status();
+    next = more->next_page_token();
+    merge(*all, *more);
+  }
+  all->clear_next_page_token();
+  return all;
+}
+template <typename Response, typename Call>
+absl::StatusOr<Response> Pages(const PageFlags& page, Call call) {
+  return Pages<Response>(page, call,
+                         [](Response& all, const Response& more) { all.MergeFrom(more); });
+}
 
 void AddEnrollCommands(Commands& commands);
 void AddOrganisationCommands(Commands& commands);

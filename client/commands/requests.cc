@@ -16,7 +16,14 @@ struct RequestFlags {
   std::string account, purpose, reason, ttl;
   std::string format = "table";
   int64_t request_id = 0;
+  PageFlags page;
 };
+
+// The requests to decide are paged; the rest of the answer comes whole with every page.
+template <typename Response>
+void MoreToDecide(Response& all, const Response& more) {
+  all.mutable_to_decide()->MergeFrom(more.to_decide());
+}
 
 absl::Status RunRequest(Client& c, const RequestFlags& a, const std::string&) {
   pb::RequestAccessRequest request;
@@ -32,8 +39,15 @@ absl::Status RunRequest(Client& c, const RequestFlags& a, const std::string&) {
 }
 
 absl::Status RunRequests(Client& c, const RequestFlags& a, const std::string&) {
-  absl::StatusOr<pb::ListRequestsResponse> r =
-      c.Call(c.vault(), &pb::Vault::Stub::ListRequests, pb::ListRequestsRequest());
+  absl::StatusOr<pb::ListRequestsResponse> r = Pages<pb::ListRequestsResponse>(
+      a.page,
+      [&](int64_t limit, const std::string& token) {
+        pb::ListRequestsRequest request;
+        request.set_limit(static_cast<int32_t>(limit));
+        request.set_page_token(token);
+        return c.Call(c.vault(), &pb::Vault::Stub::ListRequests, request);
+      },
+      MoreToDecide<pb::ListRequestsResponse>);
   if (!r.ok()) return r.status();
   if (a.format != "table") {
     pb::ListRequestsResponse both = *r;
@@ -73,7 +87,15 @@ absl::Status RunEscalate(Client& c, const RequestFlags& a, const std::string&) {
 }
 
 absl::Status RunInbox(Client& c, const RequestFlags& a, const std::string&) {
-  absl::StatusOr<pb::Inbox> r = c.Call(c.vault(), &pb::Vault::Stub::GetInbox, pb::GetInboxRequest());
+  absl::StatusOr<pb::Inbox> r = Pages<pb::Inbox>(
+      a.page,
+      [&](int64_t limit, const std::string& token) {
+        pb::GetInboxRequest request;
+        request.set_limit(static_cast<int32_t>(limit));
+        request.set_page_token(token);
+        return c.Call(c.vault(), &pb::Vault::Stub::GetInbox, request);
+      },
+      MoreToDecide<pb::Inbox>);
   if (!r.ok()) return r.status();
   if (a.format == "json") {
     PrintJson(*r, std::cout);
@@ -99,7 +121,13 @@ absl::Status RunInbox(Client& c, const RequestFlags& a, const std::string&) {
 }
 
 absl::Status RunDue(Client& c, const RequestFlags& a, const std::string&) {
-  absl::StatusOr<pb::ListDueResponse> r = c.Call(c.vault(), &pb::Vault::Stub::ListDue, pb::ListDueRequest());
+  absl::StatusOr<pb::ListDueResponse> r =
+      Pages<pb::ListDueResponse>(a.page, [&](int64_t limit, const std::string& token) {
+        pb::ListDueRequest request;
+        request.set_limit(static_cast<int32_t>(limit));
+        request.set_page_token(token);
+        return c.Call(c.vault(), &pb::Vault::Stub::ListDue, request);
+      });
   if (!r.ok()) return r.status();
   Table table{{"ACCOUNT", "RAISED", "BY", "CAUSE"}, {}};
   for (const pb::RotationFlag& f : r->flags()) {
@@ -121,8 +149,10 @@ void AddRequestCommands(Commands& commands) {
   request->add_option("--purpose", a.purpose, "koppelen, ziekte, verlof, uitdienst, overlijden, stopzetten, overig")
       ->required();
   request->add_option("--reason", a.reason, "what for")->required();
-  Commands::Listing(group.Add(&app, "requests", "my requests and those I can decide", "requests"),
-                    a.format);
+  CLI::App* requests =
+      group.Add(&app, "requests", "my requests and those I can decide", "requests");
+  Commands::Listing(requests, a.format);
+  AddPaging(requests, a.page);
   CLI::App* approve = group.Add(&app, "approve", "approve a request", "approve");
   approve->add_option("ID", a.request_id)->required();
   approve->add_option("--ttl", a.ttl, "a shorter grant than the policy's: 2d, 4h or 90m");
@@ -136,8 +166,10 @@ void AddRequestCommands(Commands& commands) {
   escalate->add_option("--reason", a.reason, "why (recorded)");
   CLI::App* inbox = group.Add(&app, "inbox", "requests to decide, notices, my grants", "inbox");
   inbox->add_option("--format", a.format)->check(CLI::IsMember({"table", "json"}));
-  Commands::Listing(group.Add(&app, "due", "accounts whose password is due for rotation", "due"),
-                    a.format);
+  AddPaging(inbox, a.page);
+  CLI::App* due = group.Add(&app, "due", "accounts whose password is due for rotation", "due");
+  Commands::Listing(due, a.format);
+  AddPaging(due, a.page);
 
   group.Handle("request", RunRequest);
   group.Handle("requests", RunRequests);

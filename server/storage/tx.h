@@ -199,17 +199,6 @@ class Tx {
   absl::StatusOr<std::vector<AuditRow>> ListAuditRecords(const AuditFilter& filter);
   // The chain hash of record `seq`, if there is one.
   absl::StatusOr<std::optional<std::string>> AuditHashAt(int64_t seq);
-  // When a secret of the account last left the vault (an allowed, completed release).
-  absl::StatusOr<std::optional<int64_t>> LastRelease(absl::string_view account);
-  // The account's beheerder bindings that are not ended, whatever their validity, with whether
-  // the user is active and holds a certificate that is not revoked or expired at `now_us`.
-  struct Holder {
-    std::string user;
-    bool user_active = false;
-    bool binding_valid = false;
-    bool enrolled = false;
-  };
-  absl::StatusOr<std::vector<Holder>> AccountHolders(int64_t account_id, absl::string_view role, int64_t now_us);
   absl::Status InsertCheckpoint(const CheckpointRow& checkpoint);
   absl::StatusOr<std::optional<CheckpointRow>> LastCheckpoint();
   // Checkpoints on records after `after_seq` up to `up_to_seq`, in order.

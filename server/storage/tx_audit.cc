@@ -64,30 +64,6 @@ absl::StatusOr<std::optional<std::string>> Tx::AuditHashAt(int64_t seq) {
   return First<std::string>(s, [](const Statement& s) { return s.Blob(0); });
 }
 
-absl::StatusOr<std::optional<int64_t>> Tx::LastRelease(absl::string_view account) {
-  KLUIS_PREPARE(s, absl::StrCat("SELECT max(time_us) FROM audit_records WHERE account = ? AND ", kReleasedClause));
-  s.Bind(1, account);
-  absl::StatusOr<std::optional<std::optional<int64_t>>> row =
-      First<std::optional<int64_t>>(s, [](const Statement& s) { return s.OptionalInt(0); });
-  if (!row.ok()) return row.status();
-  return row->has_value() ? **row : std::nullopt;
-}
-
-absl::StatusOr<std::vector<Tx::Holder>> Tx::AccountHolders(int64_t account_id, absl::string_view role,
-                                                           int64_t now_us) {
-  KLUIS_PREPARE(s, "SELECT u.name, u.active, "
-                   "b.valid_from_us <= ?3 AND (b.valid_until_us IS NULL OR b.valid_until_us > ?3), "
-                   "EXISTS (SELECT 1 FROM certificates c WHERE c.user_id = u.id AND c.revoked_us IS NULL "
-                   "        AND c.not_after_us > ?3) "
-                   "FROM role_bindings b JOIN users u ON u.id = b.user_id "
-                   "WHERE b.scope_kind = 'account' AND b.scope_id = ?1 AND b.role = ?2 AND b.ended_us IS NULL "
-                   "ORDER BY u.name");
-  s.Bind(1, account_id).Bind(2, role).Bind(3, now_us);
-  return Collect<Holder>(s, [](const Statement& s) {
-    return Holder{s.Text(0), s.Int(1) != 0, s.Int(2) != 0, s.Int(3) != 0};
-  });
-}
-
 absl::Status Tx::InsertCheckpoint(const CheckpointRow& c) {
   KLUIS_PREPARE(s, "INSERT INTO audit_checkpoints (seq, time_us, chain_hash, signature) VALUES (?, ?, ?, ?)");
   return s.Bind(1, c.seq).Bind(2, c.time_us).BindBlob(3, c.chain_hash).BindBlob(4, c.signature).Run();

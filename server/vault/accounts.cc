@@ -1,6 +1,4 @@
 // Accounts: adding, listing, showing, stopping and recording their deletion (R8).
-#include "server/vault/vault.h"
-
 #include "absl/strings/str_cat.h"
 #include "server/audit/audit_log.h"
 #include "server/storage/database.h"
@@ -9,8 +7,10 @@
 #include "server/vault/checks.h"
 #include "server/vault/internal.h"
 #include "server/vault/obligations.h"
+#include "server/vault/paging.h"
 #include "server/vault/refusal.h"
 #include "server/vault/resolve.h"
+#include "server/vault/vault.h"
 #include "server/vault/views.h"
 
 namespace kluis::server {
@@ -77,32 +77,37 @@ absl::StatusOr<AccountView> Vault::AddAccount(const Caller& caller, absl::string
   return view;
 }
 
-absl::StatusOr<std::vector<AccountView>> Vault::ListAccounts(const Caller& caller,
-                                                             absl::string_view unit,
-                                                             absl::string_view team) {
+absl::StatusOr<AccountList> Vault::ListAccounts(const Caller& caller, absl::string_view unit,
+                                                absl::string_view team, const PageRequest& page) {
+  absl::StatusOr<Cursor> cursor = OpenPage(page, "accounts");
+  if (!cursor.ok()) return cursor.status();
   const absl::Time now = clock_.Now();
-  std::vector<AccountView> views;
+  AccountList list;
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
-    absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
-    if (!accounts.ok()) return accounts.status();
-    for (const AccountRow& account : *accounts) {
-      if (!unit.empty() && account.unit_name != unit) continue;
-      if (!team.empty() && account.team_name != team &&
-          absl::StrCat(account.unit_name, "/", account.team_name) != team) {
-        continue;
-      }
-      if (!policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kViewAccount, now)
-               .allows()) {
-        continue;
-      }
-      absl::StatusOr<AccountView> view = ViewOf(tx, account, now);
-      if (!view.ok()) return view.status();
-      views.push_back(*std::move(view));
+    storage::AccountPage query;
+    absl::StatusOr<std::optional<OrganisationFilter>> filter = FilterOf(tx, unit, team);
+    if (!filter.ok()) return filter.status();
+    if (!filter->has_value()) return absl::OkStatus();  // no such unit or team: nothing to list
+    query.unit_id = (*filter)->unit_id;
+    query.team_id = (*filter)->team_id;
+    const auto visible = [&](const AccountRow& account) {
+      return (*filter)->Matches(account) &&
+             policies::DecideAdmin(caller.policy_bindings, ResourceOf(account),
+                                   AdminAction::kViewAccount, now)
+                 .allows();
+    };
+    absl::StatusOr<SummaryPage> rows = KeptSummaries(tx, query, *cursor, "accounts", visible);
+    if (!rows.ok()) return rows.status();
+    absl::StatusOr<BeheerdersByAccount> beheerders = BeheerdersOf(tx, *rows, now);
+    if (!beheerders.ok()) return beheerders.status();
+    for (storage::AccountSummary& row : rows->rows) {
+      list.accounts.push_back(ViewOfSummary(row, (*beheerders)[row.account.id]));
     }
+    list.next_page_token = std::move(rows->next_page_token);
     return absl::OkStatus();
   });
   if (!read.ok()) return read;
-  return views;
+  return list;
 }
 
 absl::StatusOr<AccountView> Vault::ShowAccount(const Caller& caller, absl::string_view account) {

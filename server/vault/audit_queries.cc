@@ -1,6 +1,4 @@
 // Reading the audit log: listing and exporting it with its proofs.
-#include "server/vault/vault.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "auditfile/export.h"
@@ -10,6 +8,8 @@
 #include "server/vault/attempt.h"
 #include "server/vault/checks.h"
 #include "server/vault/internal.h"
+#include "server/vault/paging.h"
+#include "server/vault/vault.h"
 
 namespace kluis::server {
 
@@ -92,8 +92,10 @@ absl::Status StreamPages(storage::Database& db, const AuditExport& head, storage
 
 }  // namespace
 
-absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& caller,
-                                                                const AuditQuery& query) {
+absl::StatusOr<AuditList> Vault::ListAudit(const Caller& caller, const AuditQuery& query) {
+  // The audit listing keeps its own larger page (10,000) and pages by sequence number.
+  absl::StatusOr<Cursor> cursor = OpenPage(PageRequest{0, query.page_token}, "audit");
+  if (!cursor.ok()) return cursor.status();
   const absl::Time now = clock_.Now();
   const policies::AuditReadScope scope = policies::ReadableAudit(caller.policy_bindings, now);
   storage::AuditFilter filter;
@@ -102,24 +104,37 @@ absl::StatusOr<std::vector<storage::AuditRow>> Vault::ListAudit(const Caller& ca
   filter.account = query.account;
   filter.actor = query.actor;
   filter.releases_only = query.releases_only;
-  filter.limit = std::clamp<int64_t>(query.limit <= 0 ? 1000 : query.limit, 1, 10000);
+  const int64_t limit = std::clamp<int64_t>(query.limit <= 0 ? 1000 : query.limit, 1, 10000);
+  filter.limit = limit + 1;  // one more than a page: whether there is a next page shows
+  if (cursor->position > 0) filter.after_seq = cursor->position;
   if (!scope.everything) filter.units = scope.units;
 
-  std::vector<storage::AuditRow> rows;
+  AuditList list;
   audit::AuditEvent event = ManagementEvent(caller, "audit-list", "");
-  absl::Status done = RunAudited(caller, event, now, [&](Tx& tx) -> absl::Status {
-    const Decision decision =
-        scope.any() ? Decision{policies::Verdict::kAllow, "sod.auditor-reads", policies::Role::kAuditor}
-                    : DeniedBy("deny-by-default");
-    NoteDecision(event, decision);
-    if (!decision.allows()) return DeniedError(decision, "read the audit log (auditors only)");
-    absl::StatusOr<std::vector<storage::AuditRow>> found = tx.ListAuditRecords(filter);
-    if (!found.ok()) return found.status();
-    rows = *std::move(found);
-    return absl::OkStatus();
-  });
+  const Decision decision = scope.any() ? Decision{policies::Verdict::kAllow, "sod.auditor-reads",
+                                                   policies::Role::kAuditor}
+                                        : DeniedBy("deny-by-default");
+  NoteDecision(event, decision);
+  // Decided first; read on a snapshot so that the writer (and every release) does not wait; the
+  // records go out only after the reading is recorded, in a short write of its own.
+  absl::Status read = absl::OkStatus();
+  if (!decision.allows()) {
+    read = DeniedError(decision, "read the audit log (auditors only)");
+  } else {
+    read = db_->Read([&](Tx& tx) -> absl::Status {
+      absl::StatusOr<std::vector<storage::AuditRow>> found = tx.ListAuditRecords(filter);
+      if (!found.ok()) return found.status();
+      list.records = *std::move(found);
+      return absl::OkStatus();
+    });
+    if (static_cast<int64_t>(list.records.size()) > limit) {
+      list.records.pop_back();
+      list.next_page_token = PageToken("audit", list.records.back().seq);
+    }
+  }
+  absl::Status done = RunAudited(caller, event, now, [&](Tx&) { return read; });
   if (!done.ok()) return done;
-  return rows;
+  return list;
 }
 
 absl::Status Vault::ExportAudit(const Caller& caller, const AuditQuery& query, AuditSink& sink) {

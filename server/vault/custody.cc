@@ -1,5 +1,5 @@
 // The custody report (R4): is every account's custody in order?
-#include "server/vault/vault.h"
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "server/audit/audit_log.h"
@@ -8,24 +8,54 @@
 #include "server/vault/checks.h"
 #include "server/vault/internal.h"
 #include "server/vault/obligations.h"
+#include "server/vault/paging.h"
+#include "server/vault/vault.h"
 #include "server/vault/views.h"
 
 namespace kluis::server {
 
 namespace {
 
-// The facts of one account's custody, as they stand at `now`.
-absl::StatusOr<CustodyLine> FactsOf(Tx& tx, const AccountRow& account, const std::vector<storage::RequestRow>& requests,
-                                    const policies::Policy& policy, absl::Time now) {
-  CustodyLine line;
-  absl::StatusOr<AccountView> view = ViewOf(tx, account, now);
-  if (!view.ok()) return view.status();
-  line.view = *std::move(view);
-  absl::StatusOr<std::vector<Tx::Holder>> holders = tx.AccountHolders(account.id, "beheerder", Micros(now));
+// What a page of the report needs besides the accounts' summaries, each read in one statement.
+struct PageFacts {
+  std::vector<storage::HolderRow> beheerders;        // by account id, then name
+  std::vector<int64_t> teams_with_teamchef;          // team ids
+  std::vector<storage::RequestRow> unused_requests;  // of the page's accounts
+};
+
+absl::StatusOr<PageFacts> ReadPageFacts(Tx& tx, const SummaryPage& page, absl::Time now) {
+  PageFacts facts;
+  if (page.rows.empty()) return facts;
+  absl::StatusOr<std::vector<storage::HolderRow>> holders =
+      tx.HoldersOf(page.first_id, page.last_id, policies::Role::kBeheerder, Micros(now));
   if (!holders.ok()) return holders.status();
-  for (const Tx::Holder& h : *holders) {
+  facts.beheerders = *std::move(holders);
+  // A teamchef holds the team (policies/roles.cc: AllowedScopes).
+  absl::StatusOr<std::vector<int64_t>> teams =
+      tx.ScopesHeld(policies::ScopeKind::kTeam, policies::Role::kTeamchef, Micros(now));
+  if (!teams.ok()) return teams.status();
+  facts.teams_with_teamchef = *std::move(teams);
+  absl::StatusOr<std::vector<storage::RequestRow>> requests =
+      tx.UnusedRequestsOf(page.first_id, page.last_id);
+  if (!requests.ok()) return requests.status();
+  facts.unused_requests = *std::move(requests);
+  return facts;
+}
+
+// The facts of one account's custody, as they stand at `now`.
+CustodyLine FactsOf(const storage::AccountSummary& summary, const PageFacts& facts,
+                    const policies::Policy& policy, absl::Time now) {
+  const AccountRow& account = summary.account;
+  CustodyLine line;
+  std::vector<std::string> active_names;
+  for (const storage::HolderRow& h : facts.beheerders) {
+    if (h.account_id != account.id) continue;
     const bool active = h.user_active && h.binding_valid && h.enrolled;
     line.beheerders.emplace_back(h.user, active);
+    if (h.user_active && h.binding_valid &&
+        (active_names.empty() || active_names.back() != h.user)) {
+      active_names.push_back(h.user);
+    }
     if (!active) {
       line.problems.push_back(absl::StrCat("beheerder ", h.user, " is not active (",
                                            !h.user_active     ? "disabled"
@@ -34,26 +64,18 @@ absl::StatusOr<CustodyLine> FactsOf(Tx& tx, const AccountRow& account, const std
                                            ")"));
     }
   }
-  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> teamchefs =
-      UsersHolding(tx, policies::Role::kTeamchef, account, now);
-  if (!teamchefs.ok()) return teamchefs.status();
-  line.teamchef_covered = !teamchefs->empty();
-  absl::StatusOr<std::vector<storage::RotationFlagRow>> flags = tx.OpenRotationFlags(account.id);
-  if (!flags.ok()) return flags.status();
-  line.open_flags = static_cast<int>(flags->size());
-  for (const storage::RequestRow& row : requests) {
+  line.view = ViewOfSummary(summary, std::move(active_names));
+  line.teamchef_covered =
+      std::find(facts.teams_with_teamchef.begin(), facts.teams_with_teamchef.end(),
+                account.team_id) != facts.teams_with_teamchef.end();
+  line.open_flags = summary.open_flags;
+  for (const storage::RequestRow& row : facts.unused_requests) {
     if (row.account_id != account.id) continue;
     const policies::RequestState state = policies::DeriveStatus(RequestOf(row), policy, now).state;
     line.pending_requests += state == policies::RequestState::kPending || state == policies::RequestState::kEscalated;
   }
-  absl::StatusOr<std::optional<int64_t>> released = tx.LastRelease(account.name());
-  if (!released.ok()) return released.status();
-  if (released->has_value()) line.last_release = absl::FromUnixMicros(**released);
-  for (storage::SecretKind kind : {kPassword, kTotp}) {
-    absl::StatusOr<std::optional<storage::SecretRow>> pending = tx.SecretInState(account.id, kind, storage::SecretState::kPending);
-    if (!pending.ok()) return pending.status();
-    line.pending_rotation |= pending->has_value();
-  }
+  if (summary.last_release_us) line.last_release = absl::FromUnixMicros(*summary.last_release_us);
+  line.pending_rotation = summary.pending_rotation;
   return line;
 }
 
@@ -90,7 +112,10 @@ void Judge(CustodyLine& line, const AccountRow& account, const policies::Policy&
 
 }  // namespace
 
-absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_view unit) {
+absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_view unit,
+                                             const PageRequest& page) {
+  absl::StatusOr<Cursor> cursor = OpenPage(page, "custody");
+  if (!cursor.ok()) return cursor.status();
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   CustodyReport report;
@@ -118,33 +143,42 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
       event.rule = "R4.custody-report";
       event.outcome = "ok";
     }
-    absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
-    if (!accounts.ok()) return accounts.status();
-    absl::StatusOr<std::vector<storage::RequestRow>> requests = tx.ListRequests(std::nullopt, 100000);
-    if (!requests.ok()) return requests.status();
-    for (const AccountRow& account : *accounts) {
-      if (unit_id && account.unit_id != *unit_id) continue;
-      if (!policies::DecideAdmin(caller.policy_bindings, ResourceOf(account), AdminAction::kCustodyReport, now)
-               .allows()) {
-        continue;
-      }
-      absl::StatusOr<CustodyLine> line = FactsOf(tx, account, *requests, *policy, now);
-      if (!line.ok()) return line.status();
-      Judge(*line, account, *policy, now);
-      const std::string team = absl::StrCat(account.unit_name, "/", account.team_name);
-      if (report.teams.empty() || report.teams.back().team != team)
-        report.teams.push_back({team, 0, 0});
-      ++report.teams.back().accounts;
-      report.teams.back().in_order += line->problems.empty();
-      report.lines.push_back(*std::move(line));
+    storage::AccountPage query;
+    query.unit_id = unit_id;
+    query.with_last_release = true;
+    const auto in_scope = [&](const AccountRow& account) {
+      return policies::DecideAdmin(caller.policy_bindings, ResourceOf(account),
+                                   AdminAction::kCustodyReport, now)
+          .allows();
+    };
+    absl::StatusOr<SummaryPage> rows = KeptSummaries(tx, query, *cursor, "custody", in_scope);
+    if (!rows.ok()) return rows.status();
+    absl::StatusOr<PageFacts> facts = ReadPageFacts(tx, *rows, now);
+    if (!facts.ok()) return facts.status();
+    for (const storage::AccountSummary& summary : rows->rows) {
+      CustodyLine line = FactsOf(summary, *facts, *policy, now);
+      Judge(line, summary.account, *policy, now);
+      const std::string team =
+          absl::StrCat(summary.account.unit_name, "/", summary.account.team_name);
+      auto totals = std::find_if(report.teams.begin(), report.teams.end(),
+                                 [&](const TeamTotals& t) { return t.team == team; });
+      if (totals == report.teams.end())
+        totals = report.teams.insert(report.teams.end(), {team, 0, 0});
+      ++totals->accounts;
+      totals->in_order += line.problems.empty();
+      report.lines.push_back(std::move(line));
     }
-    if (unit.empty() && report.lines.empty()) {
+    report.next_page_token = std::move(rows->next_page_token);
+    // Nothing in scope on the first page is nothing in scope at all; an empty later page is only
+    // the end of a walk.
+    if (unit.empty() && report.lines.empty() && cursor->position == 0) {
       event.decision = "deny";
       event.rule = "deny-by-default";
       return absl::PermissionDeniedError("you may not see a custody report: it is for regisseurs and auditors");
     }
-    event.reason = absl::StrCat(unit.empty() ? "all units in scope" : std::string(unit), ": ", report.lines.size(),
-                                " accounts");
+    event.reason = absl::StrCat(unit.empty() ? "all units in scope" : std::string(unit), ": ",
+                                report.lines.size(), " accounts",
+                                cursor->position > 0 ? " (a later page)" : "");
     return absl::OkStatus();
   });
   // Recorded while the caller is still who they were (StillCurrent); a refusal is recorded too.

@@ -206,10 +206,11 @@ absl::StatusOr<KabinetswisselPlan> Vault::PlanKabinetswissel(const Caller& calle
         absl::StrCat("no minister accounts in unit \"", input.unit, "\" that you have a role on"));
     if (!unit->has_value()) return no_unit;
     event.unit_id = (*unit)->id;
-    absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
+    absl::StatusOr<std::vector<AccountRow>> accounts =
+        tx.AccountsIn(policies::ScopeKind::kUnit, (*unit)->id);
     if (!accounts.ok()) return accounts.status();
     for (const AccountRow& account : *accounts) {
-      if (account.unit_id != (*unit)->id || account.state != policies::AccountState::kActive ||
+      if (account.state != policies::AccountState::kActive ||
           (account.kind != policies::AccountKind::kCorporate &&
            account.kind != policies::AccountKind::kHybrid)) {
         continue;

@@ -1,6 +1,8 @@
 #include "server/vault/obligations.h"
 
 #include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "server/storage/tx.h"
 #include "server/vault/internal.h"
@@ -83,13 +85,23 @@ absl::Status FlagReleasable(Tx& tx, const policies::Policy& policy,
                             const std::vector<policies::Binding>& bindings, absl::string_view cause,
                             absl::string_view raised_by, absl::Time now) {
   if (bindings.empty()) return absl::OkStatus();
-  absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
-  if (!accounts.ok()) return accounts.status();
+  // Only the accounts inside the bindings' scopes can be released by them: read those, one
+  // statement a binding, instead of every account of the vault.
+  std::vector<AccountRow> accounts;
+  absl::flat_hash_set<int64_t> seen;
+  for (const policies::Binding& binding : bindings) {
+    absl::StatusOr<std::vector<AccountRow>> in_scope =
+        tx.AccountsIn(binding.scope, binding.scope_id);
+    if (!in_scope.ok()) return in_scope.status();
+    for (AccountRow& account : *in_scope) {
+      if (seen.insert(account.id).second) accounts.push_back(std::move(account));
+    }
+  }
   policies::ReleaseContext plain;
   plain.whatever_reason = true;
   policies::ReleaseContext emergency = plain;
   emergency.break_glass = true;
-  for (const AccountRow& account : *accounts) {
+  for (const AccountRow& account : accounts) {
     const bool could = policies::Decide(policy, bindings, ResourceOf(account), Action::kReleaseLogin, plain, now).allows() ||
                        policies::Decide(policy, bindings, ResourceOf(account), Action::kReleaseLogin, emergency, now).allows();
     if (!could) continue;

@@ -1,5 +1,5 @@
 // Access requests (R3, R9): asking, deciding, escalating, the inbox and what is due.
-#include "server/vault/vault.h"
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "server/audit/audit_log.h"
@@ -9,8 +9,10 @@
 #include "server/vault/checks.h"
 #include "server/vault/internal.h"
 #include "server/vault/obligations.h"
+#include "server/vault/paging.h"
 #include "server/vault/refusal.h"
 #include "server/vault/resolve.h"
+#include "server/vault/vault.h"
 #include "server/vault/views.h"
 
 namespace kluis::server {
@@ -72,29 +74,49 @@ absl::StatusOr<RequestView> Vault::RequestAccess(const Caller& caller, absl::str
   return view;
 }
 
-absl::StatusOr<std::vector<RequestView>> Vault::Decidable(Tx& tx, const Caller& caller,
-                                                          const policies::Policy& policy,
-                                                          const std::vector<storage::RequestRow>& rows,
-                                                          absl::Time now) {
-  std::vector<RequestView> decidable;
-  for (const storage::RequestRow& row : rows) {
-    const policies::AccessRequest request = RequestOf(row);
-    const policies::RequestStatus status = policies::DeriveStatus(request, policy, now);
-    const bool escalation = status.state == policies::RequestState::kEscalated;
-    if (status.state != policies::RequestState::kPending && !escalation) continue;
-    absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById(row.account_id);
-    if (!account.ok()) return account.status();
-    if (!account->has_value()) continue;
-    if (policies::DecideOnRequest(policy, caller.policy_bindings, ResourceOf(**account), request,
-                                  caller.user_id, escalation, now)
-            .allows()) {
+namespace {
+
+// A page of the requests waiting for the caller's decision, newest first: those of the waiting
+// period (Tx::WaitingRequests), read a page at a time, the ones the caller may decide kept.
+absl::Status DecidablePage(Tx& tx, const Caller& caller, const policies::Policy& policy,
+                           const Cursor& cursor, absl::Time now,
+                           std::vector<RequestView>& decidable, std::string& next_page_token) {
+  int64_t before = cursor.position > 0 ? cursor.position : std::numeric_limits<int64_t>::max();
+  for (;;) {
+    absl::StatusOr<std::vector<storage::RequestRow>> rows =
+        tx.WaitingRequests(before, Micros(now - policy.waiting_period), cursor.limit + 1);
+    if (!rows.ok()) return rows.status();
+    const bool last_batch = static_cast<int64_t>(rows->size()) < cursor.limit + 1;
+    for (size_t i = 0; i < rows->size(); ++i) {
+      const storage::RequestRow& row = (*rows)[i];
+      before = row.id;
+      const policies::AccessRequest request = RequestOf(row);
+      const policies::RequestStatus status = policies::DeriveStatus(request, policy, now);
+      const bool escalation = status.state == policies::RequestState::kEscalated;
+      if (status.state != policies::RequestState::kPending && !escalation) continue;
+      absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById(row.account_id);
+      if (!account.ok()) return account.status();
+      if (!account->has_value() ||
+          !policies::DecideOnRequest(policy, caller.policy_bindings, ResourceOf(**account), request,
+                                     caller.user_id, escalation, now)
+               .allows()) {
+        continue;
+      }
       decidable.push_back(RequestView{request, (*account)->name(), status});
+      if (static_cast<int64_t>(decidable.size()) == cursor.limit) {
+        if (!last_batch || i + 1 < rows->size()) next_page_token = PageToken("requests", before);
+        return absl::OkStatus();
+      }
     }
+    if (last_batch) return absl::OkStatus();
   }
-  return decidable;
 }
 
-absl::StatusOr<RequestLists> Vault::ListRequests(const Caller& caller) {
+}  // namespace
+
+absl::StatusOr<RequestLists> Vault::ListRequests(const Caller& caller, const PageRequest& page) {
+  absl::StatusOr<Cursor> cursor = OpenPage(page, "requests");
+  if (!cursor.ok()) return cursor.status();
   const absl::Time now = clock_.Now();
   const std::shared_ptr<const policies::Policy> policy = this->policy();
   RequestLists lists;
@@ -106,12 +128,7 @@ absl::StatusOr<RequestLists> Vault::ListRequests(const Caller& caller) {
       if (!account.ok()) return account.status();
       lists.mine.push_back(ViewOfRequest(row, account->has_value() ? (*account)->name() : "?", *policy, now));
     }
-    absl::StatusOr<std::vector<storage::RequestRow>> open = tx.ListRequests(std::nullopt, 1000);
-    if (!open.ok()) return open.status();
-    absl::StatusOr<std::vector<RequestView>> decidable = Decidable(tx, caller, *policy, *open, now);
-    if (!decidable.ok()) return decidable.status();
-    lists.to_decide = *std::move(decidable);
-    return absl::OkStatus();
+    return DecidablePage(tx, caller, *policy, *cursor, now, lists.to_decide, lists.next_page_token);
   });
   if (!read.ok()) return read;
   return lists;
@@ -238,11 +255,12 @@ absl::StatusOr<RequestView> Vault::EscalateRequest(const Caller& caller, int64_t
   return view;
 }
 
-absl::StatusOr<Inbox> Vault::GetInbox(const Caller& caller) {
-  absl::StatusOr<RequestLists> lists = ListRequests(caller);
+absl::StatusOr<Inbox> Vault::GetInbox(const Caller& caller, const PageRequest& page) {
+  absl::StatusOr<RequestLists> lists = ListRequests(caller, page);
   if (!lists.ok()) return lists.status();
   Inbox inbox;
   inbox.to_decide = std::move(lists->to_decide);
+  inbox.next_page_token = std::move(lists->next_page_token);
   for (RequestView& mine : lists->mine) {
     if (mine.status.usable()) inbox.grants.push_back(std::move(mine));
   }
@@ -256,44 +274,45 @@ absl::StatusOr<Inbox> Vault::GetInbox(const Caller& caller) {
   return inbox;
 }
 
-absl::StatusOr<std::vector<DueFlag>> Vault::ListDue(const Caller& caller) {
+absl::StatusOr<DueList> Vault::ListDue(const Caller& caller, const PageRequest& page) {
+  absl::StatusOr<Cursor> cursor = OpenPage(page, "due");
+  if (!cursor.ok()) return cursor.status();
   const absl::Time now = clock_.Now();
-  std::vector<DueFlag> due;
+  // A password older than the policy's maximum is due by age: derived when read, never stored.
+  const std::optional<absl::Duration> max_age = policy()->max_password_age;
+  DueList due;
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
-    absl::StatusOr<std::vector<storage::RotationFlagRow>> flags = tx.OpenRotationFlags(std::nullopt);
+    storage::AccountPage query;
+    query.only_due = true;
+    if (max_age) query.password_due_us = Micros(now - *max_age);
+    const auto visible = [&](const AccountRow& account) {
+      return policies::DecideAdmin(caller.policy_bindings, ResourceOf(account),
+                                   AdminAction::kViewAccount, now)
+          .allows();
+    };
+    absl::StatusOr<SummaryPage> rows = KeptSummaries(tx, query, *cursor, "due", visible);
+    if (!rows.ok()) return rows.status();
+    if (rows->rows.empty()) return absl::OkStatus();
+    absl::StatusOr<std::vector<storage::RotationFlagRow>> flags =
+        tx.OpenFlagsOf(rows->first_id, rows->last_id);
     if (!flags.ok()) return flags.status();
-    for (const storage::RotationFlagRow& flag : *flags) {
-      absl::StatusOr<std::optional<AccountRow>> account = tx.FindAccountById(flag.account_id);
-      if (!account.ok()) return account.status();
-      if (!account->has_value() ||
-          !policies::DecideAdmin(caller.policy_bindings, ResourceOf(**account), AdminAction::kViewAccount, now)
-               .allows()) {
-        continue;
+    auto flag = flags->begin();  // both in account id order
+    for (const storage::AccountSummary& row : rows->rows) {
+      for (; flag != flags->end() && flag->account_id <= row.account.id; ++flag) {
+        if (flag->account_id == row.account.id)
+          due.flags.push_back(DueFlag{row.account.name(), *flag});
       }
-      due.push_back(DueFlag{(*account)->name(), flag});
-    }
-    // A password older than the policy's maximum is due by age: derived when read, never stored.
-    const std::optional<absl::Duration> max_age = policy()->max_password_age;
-    if (!max_age.has_value()) return absl::OkStatus();
-    absl::StatusOr<std::vector<AccountRow>> accounts = tx.ListAccounts();
-    if (!accounts.ok()) return accounts.status();
-    for (const AccountRow& account : *accounts) {
-      if (account.state != policies::AccountState::kActive ||
-          !policies::DecideAdmin(caller.policy_bindings, ResourceOf(account),
-                                 AdminAction::kViewAccount, now)
-               .allows()) {
+      if (!max_age || !row.password_set_us || row.account.state != policies::AccountState::kActive)
         continue;
-      }
-      absl::StatusOr<std::optional<storage::SecretRow>> password = tx.CurrentSecret(account.id, kPassword);
-      if (!password.ok()) return password.status();
-      if (!password->has_value()) continue;
-      const absl::Time set = absl::FromUnixMicros((*password)->created_us);
+      const absl::Time set = absl::FromUnixMicros(*row.password_set_us);
       if (now - set < *max_age) continue;
-      storage::RotationFlagRow age{0, account.id,
-                                   absl::StrCat("password older than ", *max_age / absl::Hours(24), " days"),
-                                   "kluisd", Micros(set + *max_age)};
-      due.push_back(DueFlag{account.name(), age});
+      storage::RotationFlagRow age{
+          0, row.account.id,
+          absl::StrCat("password older than ", *max_age / absl::Hours(24), " days"), "kluisd",
+          Micros(set + *max_age)};
+      due.flags.push_back(DueFlag{row.account.name(), age});
     }
+    due.next_page_token = std::move(rows->next_page_token);
     return absl::OkStatus();
   });
   if (!read.ok()) return read;

@@ -126,4 +126,34 @@ absl::StatusOr<ScopeTarget> ResolveScope(Tx& tx, const Caller& caller, policies:
   return absl::InvalidArgumentError("unknown scope");
 }
 
+bool OrganisationFilter::Matches(const storage::AccountRow& account) const {
+  return (!unit_id || account.unit_id == *unit_id) &&
+         (team_ids.empty() ||
+          std::find(team_ids.begin(), team_ids.end(), account.team_id) != team_ids.end());
+}
+
+absl::StatusOr<std::optional<OrganisationFilter>> FilterOf(Tx& tx, absl::string_view unit,
+                                                           absl::string_view team) {
+  OrganisationFilter filter;
+  if (!unit.empty()) {
+    absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return std::nullopt;
+    filter.unit_id = (*found)->id;
+  }
+  if (team.empty()) return filter;
+  const size_t slash = team.find('/');
+  const absl::string_view team_name =
+      slash == absl::string_view::npos ? team : team.substr(slash + 1);
+  absl::StatusOr<std::vector<storage::TeamRow>> teams = tx.FindTeams(team_name);
+  if (!teams.ok()) return teams.status();
+  for (const storage::TeamRow& t : *teams) {
+    if (slash == absl::string_view::npos || t.unit_name == team.substr(0, slash))
+      filter.team_ids.push_back(t.id);
+  }
+  if (filter.team_ids.empty()) return std::nullopt;
+  if (filter.team_ids.size() == 1) filter.team_id = filter.team_ids.front();
+  return filter;
+}
+
 }  // namespace kluis::server

@@ -35,6 +35,17 @@ absl::StatusOr<Decided> ResolveAndDecide(storage::Tx& tx, const Caller& caller, 
                                          const policies::ReleaseContext& context, absl::Time now,
                                          audit::AuditEvent& event, absl::string_view verb);
 
+// A listing's --unit and --team, as ids: the unit, and the teams the name can mean ("TEAM" in any
+// unit, or "UNIT/TEAM"). None when a name given matches nothing (nothing to list).
+struct OrganisationFilter {
+  std::optional<int64_t> unit_id;
+  std::optional<int64_t> team_id;  // when the team name means one team
+  std::vector<int64_t> team_ids;   // every team it can mean; empty: any team
+  bool Matches(const storage::AccountRow& account) const;
+};
+absl::StatusOr<std::optional<OrganisationFilter>> FilterOf(storage::Tx& tx, absl::string_view unit,
+                                                           absl::string_view team);
+
 // The active user named `name`: not found, or refused when disabled.
 absl::StatusOr<storage::UserRow> FindActiveUser(storage::Tx& tx, absl::string_view name);
 

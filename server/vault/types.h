@@ -156,15 +156,29 @@ struct RequestView {
   std::vector<std::string> deciders;  // when just made: who can decide it, "user (role)"
 };
 
+// The page of a listing asked for: at most `limit` items (0: the server's default), starting after
+// the page whose `next_page_token` this is ("" for the first).
+struct PageRequest {
+  int64_t limit = 0;
+  std::string token;
+};
+
+struct AccountList {
+  std::vector<AccountView> accounts;
+  std::string next_page_token;  // "": this was the last page
+};
+
 struct RequestLists {
   std::vector<RequestView> mine;       // my open requests
-  std::vector<RequestView> to_decide;  // requests waiting for my decision
+  std::vector<RequestView> to_decide;  // requests waiting for my decision (paged)
+  std::string next_page_token;         // of to_decide
 };
 
 struct Inbox {
-  std::vector<RequestView> to_decide;
+  std::vector<RequestView> to_decide;  // paged
   std::vector<storage::NotificationRow> notices;
   std::vector<RequestView> grants;  // my requests that are usable now
+  std::string next_page_token;      // of to_decide
 };
 
 struct DueFlag {
@@ -172,11 +186,23 @@ struct DueFlag {
   storage::RotationFlagRow flag;
 };
 
+// What is due, a page of accounts at a time (each with every flag due on it).
+struct DueList {
+  std::vector<DueFlag> flags;
+  std::string next_page_token;
+};
+
 struct AuditQuery {
   std::optional<absl::Time> since, until;
   std::optional<std::string> account, actor;
-  int64_t limit = 1000;
+  int64_t limit = 1000;        // a listing's page: 0 is 1000, at most 10,000
+  std::string page_token;      // a listing's: the next_page_token of the page before
   bool releases_only = false;  // "who released what": secrets that actually left
+};
+
+struct AuditList {
+  std::vector<storage::AuditRow> records;
+  std::string next_page_token;  // "": this was the last page
 };
 
 // The head of an audit export: what the vault signs with, where the log ended when the export
@@ -220,7 +246,8 @@ struct TeamTotals {
 struct CustodyReport {
   absl::Time as_of;  // ages are counted to this moment
   std::vector<CustodyLine> lines;
-  std::vector<TeamTotals> teams;
+  std::vector<TeamTotals> teams;  // of this page's accounts
+  std::string next_page_token;
 };
 
 struct HandoverResult {

@@ -106,9 +106,9 @@ class Vault {
                                          absl::string_view handle, absl::string_view team,
                                          absl::string_view kind, absl::string_view linked_email,
                                          bool mandatory = false);
-  absl::StatusOr<std::vector<AccountView>> ListAccounts(const Caller& caller,
-                                                        absl::string_view unit,
-                                                        absl::string_view team);
+  // Listings come a page at a time (server/vault/paging.h), in the order the accounts were added.
+  absl::StatusOr<AccountList> ListAccounts(const Caller& caller, absl::string_view unit,
+                                           absl::string_view team, const PageRequest& page = {});
   absl::StatusOr<AccountView> ShowAccount(const Caller& caller, absl::string_view account);
   // R8: stops an account. Allowed by the rules (beheerder, regisseur) with a reason; refused for
   // a mandatory geographic account, which is only ever handed over. From now on only the
@@ -180,18 +180,17 @@ class Vault {
   // Access requests (rules R3, R9, R11).
   absl::StatusOr<RequestView> RequestAccess(const Caller& caller, absl::string_view account,
                                             absl::string_view purpose, absl::string_view reason);
-  absl::StatusOr<RequestLists> ListRequests(const Caller& caller);
+  absl::StatusOr<RequestLists> ListRequests(const Caller& caller, const PageRequest& page = {});
   absl::StatusOr<RequestView> DecideRequest(const Caller& caller, int64_t request_id, bool approve,
                                             absl::string_view reason,
                                             std::optional<absl::Duration> ttl);
   absl::StatusOr<RequestView> EscalateRequest(const Caller& caller, int64_t request_id,
                                               absl::string_view reason);
-  absl::StatusOr<Inbox> GetInbox(const Caller& caller);
-  absl::StatusOr<std::vector<DueFlag>> ListDue(const Caller& caller);
+  absl::StatusOr<Inbox> GetInbox(const Caller& caller, const PageRequest& page = {});
+  absl::StatusOr<DueList> ListDue(const Caller& caller, const PageRequest& page = {});
 
   // Audit.
-  absl::StatusOr<std::vector<storage::AuditRow>> ListAudit(const Caller& caller,
-                                                           const AuditQuery& query);
+  absl::StatusOr<AuditList> ListAudit(const Caller& caller, const AuditQuery& query);
   // Streams the audit log to `sink` for an auditor: first records the export itself and signs a
   // checkpoint on that record (so a full export always ends protected), then reads page by page,
   // with memory flat in the size of the log. A unit auditor's export, and any filtered one, is
@@ -203,7 +202,8 @@ class Vault {
   absl::Status ScheduleCheckpoints(int64_t every_records, absl::Duration every);
 
   // R4: the regisseur's custody report of a unit (all units in scope when empty).
-  absl::StatusOr<CustodyReport> Custody(const Caller& caller, absl::string_view unit);
+  absl::StatusOr<CustodyReport> Custody(const Caller& caller, absl::string_view unit,
+                                        const PageRequest& page = {});
 
  public:
   ~Vault();
@@ -303,11 +303,6 @@ class Vault {
   // changed in between, the call is refused (and asked to run again), so no call acts on roles
   // its caller no longer has.
   absl::Status StillCurrent(storage::Tx& tx, const Caller& caller, absl::Time now);
-  // The requests the caller may decide now, among `rows`.
-  absl::StatusOr<std::vector<RequestView>> Decidable(storage::Tx& tx, const Caller& caller,
-                                                     const policies::Policy& policy,
-                                                     const std::vector<storage::RequestRow>& rows,
-                                                     absl::Time now);
   absl::StatusOr<EnrollmentCode> IssueEnrollmentCode(const Caller& caller, absl::string_view user,
                                                      bool create, absl::string_view display_name);
 

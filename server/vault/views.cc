@@ -2,6 +2,7 @@
 
 #include "server/storage/tx.h"
 #include "server/vault/internal.h"
+#include "server/vault/paging.h"
 
 namespace kluis::server {
 
@@ -28,6 +29,34 @@ absl::StatusOr<AccountView> ViewOf(Tx& tx, const AccountRow& account, absl::Time
   if (!beheerders.ok()) return beheerders.status();
   for (auto& [id, name] : *beheerders) view.beheerders.push_back(std::move(name));
   return view;
+}
+
+AccountView ViewOfSummary(const storage::AccountSummary& summary,
+                          std::vector<std::string> beheerders) {
+  AccountView view;
+  view.account = summary.account;
+  view.has_password = summary.password_set_us.has_value();
+  if (summary.password_set_us)
+    view.password_set_at = absl::FromUnixMicros(*summary.password_set_us);
+  view.has_linked_email = summary.has_linked_email;
+  view.has_totp = summary.has_totp;
+  view.recovery_codes_left = summary.recovery_codes_left;
+  view.beheerders = std::move(beheerders);
+  return view;
+}
+
+absl::StatusOr<BeheerdersByAccount> BeheerdersOf(Tx& tx, const SummaryPage& page, absl::Time now) {
+  BeheerdersByAccount beheerders;
+  if (page.rows.empty()) return beheerders;
+  absl::StatusOr<std::vector<storage::HolderRow>> holders =
+      tx.HoldersOf(page.first_id, page.last_id, policies::Role::kBeheerder, Micros(now));
+  if (!holders.ok()) return holders.status();
+  for (storage::HolderRow& holder : *holders) {
+    if (!holder.user_active || !holder.binding_valid) continue;
+    std::vector<std::string>& names = beheerders[holder.account_id];
+    if (names.empty() || names.back() != holder.user) names.push_back(std::move(holder.user));
+  }
+  return beheerders;
 }
 
 policies::AccessRequest RequestOf(const storage::RequestRow& row) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -18,6 +19,16 @@
 namespace kluis::server {
 
 absl::StatusOr<AccountView> ViewOf(storage::Tx& tx, const storage::AccountRow& account, absl::Time now);
+
+// The view of an account from its summary (storage::Tx::AccountSummaries) and its beheerders.
+AccountView ViewOfSummary(const storage::AccountSummary& summary,
+                          std::vector<std::string> beheerders);
+
+// The active beheerders of each account of a page, by account id, by name.
+using BeheerdersByAccount = absl::flat_hash_map<int64_t, std::vector<std::string>>;
+struct SummaryPage;  // server/vault/paging.h
+absl::StatusOr<BeheerdersByAccount> BeheerdersOf(storage::Tx& tx, const SummaryPage& page,
+                                                 absl::Time now);
 
 policies::AccessRequest RequestOf(const storage::RequestRow& row);
 

@@ -83,7 +83,7 @@ class VaultCoreTest : public ::testing::Test {
                     .ok());
     auto rows = vault_->ListAudit(Who(auditor), AuditQuery{});
     EXPECT_TRUE(rows.ok()) << rows.status();
-    return rows.ok() ? *rows : std::vector<storage::AuditRow>{};
+    return rows.ok() ? rows->records : std::vector<storage::AuditRow>{};
   }
 
   std::filesystem::path dir_;
@@ -157,7 +157,7 @@ TEST_F(VaultCoreTest, AttemptUndoneRefusalChangesNothingAndIsRecorded) {
   EXPECT_EQ(added.status().code(), absl::StatusCode::kPermissionDenied) << added.status();
   auto accounts = vault_->ListAccounts(Who(operator_), "", "");
   ASSERT_TRUE(accounts.ok()) << accounts.status();
-  for (const auto& account : *accounts) EXPECT_NE(account.account.handle, "WA_Nieuw");
+  for (const auto& account : accounts->accounts) EXPECT_NE(account.account.handle, "WA_Nieuw");
   EXPECT_EQ(AuditRecords("add-account", "deny"), 1);
 }
 
