@@ -15,10 +15,14 @@
 //   kluis_bench kabinetswissel [--accounts N]        plan and apply for N minister accounts
 //   kluis_bench readers [--seconds S] [--repeat R] [--records N]  releases alone and beside custody
 //                                                    reports and full audit exports of N records
+//   kluis_bench scale [--accounts N,N,..] [--seconds S]  a generated national vault: listings,
+//                                                    memory, start-up, releases beside readers
 //   kluis_bench argon2                               the passphrase stretching alone
 //   kluis_bench make-log DIR RECORDS                 a vault with RECORDS audit records (for
 //   export)
+#include "absl/strings/str_split.h"
 #include "bench/harness.h"
+#include "bench/scale.h"
 
 namespace kluis::bench {
 namespace {
@@ -416,7 +420,7 @@ int main(int argc, char** argv) {
     return fallback;
   };
   if (args.empty()) {
-    std::cerr << "usage: kluis_bench release|readers|kabinetswissel|argon2|make-log DIR N\n";
+    std::cerr << "usage: kluis_bench release|readers|scale|kabinetswissel|argon2|make-log DIR N\n";
     return 1;
   }
   if (args[0] == "release") {
@@ -447,7 +451,17 @@ int main(int argc, char** argv) {
                                           static_cast<int>(flag("--repeat", 3)),
                                           static_cast<int64_t>(flag("--records", 100000)));
   }
+  if (args[0] == "scale") {
+    std::vector<int> sizes = {5000, 10000, 25000, 50000};
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] != "--accounts") continue;
+      sizes.clear();
+      for (absl::string_view n : absl::StrSplit(args[i + 1], ','))
+        sizes.push_back(std::stoi(std::string(n)));
+    }
+    return kluis::bench::RunScale(sizes, flag("--seconds", 5));
+  }
   if (args[0] == "make-log" && args.size() == 3) return kluis::bench::RunMakeLog(args[1], std::stoll(args[2]));
-  std::cerr << "usage: kluis_bench release|readers|kabinetswissel|argon2|make-log DIR N\n";
+  std::cerr << "usage: kluis_bench release|readers|scale|kabinetswissel|argon2|make-log DIR N\n";
   return 1;
 }

@@ -1,21 +1,21 @@
 // kluisd: the Kluis vault server. `kluisd init` creates a vault, `kluisd serve` serves it.
-#include "absl/strings/string_view.h"
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "policies/policy.h"
 #include "crypto/process.h"
 #include "crypto/random.h"
+#include "policies/policy.h"
 #include "server/backup.h"
 #include "server/server.h"
 #include "server/storage/database.h"
@@ -140,6 +140,7 @@ int RunServe(const std::string& data_dir, const std::string& passphrase_file, st
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);  // the integrity check below found damage
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<SecretBytes> passphrase = ReadPassphrase(passphrase_file);
@@ -169,9 +170,22 @@ int RunServe(const std::string& data_dir, const std::string& passphrase_file, st
     std::ofstream(port_file + ".tmp") << (*server)->port() << "\n";
     std::rename((port_file + ".tmp").c_str(), port_file.c_str());
   }
+  // Every page and index checked beside serving (a scan that grows with the log, so start-up does
+  // not wait for it): damage stops kluisd as it would have refused to start (exit 6).
+  absl::Status integrity;
+  std::thread check([&] {
+    integrity = (*vault)->CheckIntegrity();
+    if (!integrity.ok()) kill(getpid(), SIGUSR1);
+  });
   for (;;) {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
+    if (signal_number == SIGUSR1) {
+      check.join();
+      Log(absl::StrCat("error: ", integrity.message(), "; stopping"));
+      (*server)->Shutdown();
+      return ExitCodeFor(integrity);
+    }
     if (signal_number == SIGHUP) {
       // Reload the release rules; a broken file leaves the rules in force untouched.
       if (policy_file.empty()) {
@@ -187,6 +201,7 @@ int RunServe(const std::string& data_dir, const std::string& passphrase_file, st
     break;
   }
   (*server)->Shutdown();
+  check.join();
   Log("stopped");
   return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "crypto/hash.h"
 #include "server/storage/schema.h"
 #include "server/storage/tx.h"
@@ -31,8 +32,12 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
       return absl::UnavailableError(message);
     case SQLITE_NOTADB:
       return absl::PermissionDeniedError("wrong passphrase or not a Kluis database");
-    case SQLITE_CORRUPT:
-      return absl::DataLossError(message);
+    case SQLITE_CORRUPT: {
+      // Named as damage to the file wherever a read meets it (kluisd check names the rest).
+      const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+      return absl::DataLossError(absl::StrCat(
+          file != nullptr && *file != '\0' ? file : "the database", " is damaged: ", message));
+    }
     case SQLITE_FULL:
       // A server-side failure, not the caller's: the vault cannot write until there is room.
       return absl::UnavailableError(absl::StrCat(what, ": the disk holding the vault is full"));
@@ -324,7 +329,14 @@ absl::Status Database::BackupTo(const std::string& path, const crypto::SecretByt
 }
 
 absl::Status Database::CheckIntegrity(bool quick) {
-  absl::MutexLock lock(&mu_);
+  // On a read connection: one snapshot, and the writer (every release) does not wait for it.
+  Reader* reader = BorrowReader();
+  struct Return {
+    Database* db;
+    Reader* reader;
+    ~Return() { db->ReturnReader(reader); }
+  } give_back{this, reader};
+  sqlite3* db_ = reader->db;  // the check's connection
   sqlite3_stmt* stmt = nullptr;
   const char* sql = quick ? "PRAGMA quick_check(5);" : "PRAGMA integrity_check(5);";
   int rc = sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr);
@@ -342,7 +354,11 @@ absl::Status Database::CheckIntegrity(bool quick) {
     return absl::DataLossError(absl::StrCat(path_, " is damaged: ", error));
   }
   if (found.size() == 1 && found[0] == "ok") return absl::OkStatus();
-  return absl::DataLossError(absl::StrCat(path_, " is damaged: ", absl::StrJoin(found, "; ")));
+  // SQLite's report spans lines; an error is one line.
+  return absl::DataLossError(
+      absl::StrCat(path_, " is damaged: ",
+                   absl::StrReplaceAll(absl::StrJoin(found, "; "),
+                                       {{"*** in database main ***\n", ""}, {"\n", "; "}})));
 }
 
 absl::Status Database::ExecForTest(const std::string& sql) {

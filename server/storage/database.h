@@ -138,8 +138,9 @@ class Database {
   // Copies the whole database, as one consistent snapshot, into a new file at `path` encrypted
   // with the same key (SQLite's online backup: writers elsewhere go on meanwhile).
   absl::Status BackupTo(const std::string& path, const crypto::SecretBytes& key);
-  // SQLite's own check of every page and index: `quick` (PRAGMA quick_check, at start) or full
-  // (PRAGMA integrity_check, kluisd check). kDataLoss naming the first damage found.
+  // SQLite's own check of every page and index: `quick` (PRAGMA quick_check, kluisd serve's
+  // check beside serving) or full (PRAGMA integrity_check, kluisd check), on a read connection
+  // (one snapshot; writes go on). kDataLoss naming the first damage found.
   absl::Status CheckIntegrity(bool quick);
   // Runs raw SQL outside the typed queries: tests use it to tamper with rows.
   absl::Status ExecForTest(const std::string& sql);

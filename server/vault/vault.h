@@ -63,6 +63,9 @@ class Vault {
   // Reads and validates a policy file and puts it in force; on any error the policy in force
   // stays. Either way the attempt is audited (action "policy-reload").
   absl::Status ReloadPolicy(const std::string& path);
+  // SQLite's quick check of every page and index, on a read snapshot beside the calls being
+  // served (kluisd serve runs it once serving has begun); kDataLoss naming the damage.
+  absl::Status CheckIntegrity();
 
   absl::StatusOr<ServerIdentity> Identity();
   absl::StatusOr<std::string> DefaultListenAddress();

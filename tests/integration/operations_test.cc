@@ -211,6 +211,33 @@ TEST_F(DamageTest, ADamagedLaterPageIsFoundAtStartAndByCheck) {
   EXPECT_TRUE(absl::StrContains(check.err, "is damaged")) << check.err;
 }
 
+// Issue 18: start-up no longer scans every page (that grows with the log); kluisd serve checks
+// them beside serving, and damage found there stops it with exit 6 as a refusal to start did.
+// Pages from the end are damaged one at a time (on a fresh copy each): every one is named and
+// ends the server, and some are found only by the check beside serving (kluisd said "serving").
+TEST_F(DamageTest, DamageFoundBesideServingStopsKluisdWithExit6) {
+  SetUpVault();
+  EXPECT_EQ(StopServer(), 0);
+  const std::string db = data_ + "/vault.db", pristine = root_ + "/pristine.db";
+  std::filesystem::copy_file(db, pristine);
+  const int pages = Pages();
+  int found_beside_serving = 0;
+  for (int page = pages - 1, tried = 0; page >= 2 && tried < 16; --page, ++tried) {
+    std::filesystem::copy_file(pristine, db, std::filesystem::copy_options::overwrite_existing);
+    DamagePage(page);
+    // Bounded: a kluisd that went on serving on a damaged file would hang here otherwise.
+    Result serve =
+        RunBinary("/usr/bin/timeout", {"20", BinDir() + "/kluisd", "serve", "--data-dir", data_,
+                                       "--passphrase-file", pass_, "--listen", "127.0.0.1:0"});
+    EXPECT_EQ(serve.exit_code, 6) << "page " << page << ": " << serve.err;
+    EXPECT_TRUE(absl::StrContains(serve.err, "is damaged")) << "page " << page << ": " << serve.err;
+    found_beside_serving += absl::StrContains(serve.err, "kluisd: serving");
+    // One line naming the damage, after "serving" when it was found beside serving.
+    EXPECT_LE(std::count(serve.err.begin(), serve.err.end(), '\n'), 2) << serve.err;
+  }
+  EXPECT_GT(found_beside_serving, 0);
+}
+
 // A full disk at start is a server-side failure (exit 5) that says so. The vault is copied onto a
 // small tmpfs and the rest of it filled: a real ENOSPC (mounting needs root, as CI runs).
 TEST_F(DamageTest, AFullDiskAtStartIsNamedAsAFullDisk) {
