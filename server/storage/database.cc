@@ -290,6 +290,7 @@ void Database::ReturnReader(Reader* reader) {
 }
 
 Database::~Database() {
+  aside_.reset();
   readers_.clear();  // each read connection closes before the writer's
   {
     absl::MutexLock lock(&mu_);
@@ -489,6 +490,12 @@ absl::Status Database::Read(absl::FunctionRef<absl::Status(Tx&)> body) {
     }
   }
   ReturnReader(reader);
+  return result;
+}
+
+absl::Status Database::ReadAside(absl::FunctionRef<absl::Status(Tx&)> body) {
+  absl::Status result;
+  aside_->Run([&] { result = Read(body); });
   return result;
 }
 

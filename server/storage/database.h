@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "crypto/secret_bytes.h"
+#include "server/storage/aside.h"
 
 namespace kluis::storage {
 
@@ -126,8 +127,13 @@ class Database {
   // only for a free read connection, never for a write. A write attempted in `body` fails
   // (the connection is read-only).
   absl::Status Read(absl::FunctionRef<absl::Status(Tx&)> body);
-  // How many read connections the pool holds.
+  // The same, run aside (server/storage/aside.h): on a thread of lower scheduling priority, while
+  // the caller waits. For the long reads (listings, custody, exports), so they take the CPU the
+  // calls leave instead of a share of it.
+  absl::Status ReadAside(absl::FunctionRef<absl::Status(Tx&)> body);
+  // How many read connections the pool holds, and how many threads run reads aside.
   static constexpr size_t kReaders = 4;
+  static constexpr int kAsideThreads = 2;
 
   int SchemaVersion();
   // How many writes may share a commit (0: the default). For the group-commit benchmark only.
@@ -182,6 +188,9 @@ class Database {
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Reader>> readers_;  // fixed once opened
   std::vector<Reader*> idle_ ABSL_GUARDED_BY(readers_mu_);
+
+  // Its threads stop first of all (~Database).
+  std::unique_ptr<AsideThreads> aside_ = std::make_unique<AsideThreads>(kAsideThreads);
 
   absl::Mutex queue_mu_;
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);

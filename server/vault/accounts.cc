@@ -83,7 +83,7 @@ absl::StatusOr<AccountList> Vault::ListAccounts(const Caller& caller, absl::stri
   if (!cursor.ok()) return cursor.status();
   const absl::Time now = clock_.Now();
   AccountList list;
-  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+  absl::Status read = db_->ReadAside([&](Tx& tx) -> absl::Status {
     storage::AccountPage query;
     absl::StatusOr<std::optional<OrganisationFilter>> filter = FilterOf(tx, unit, team);
     if (!filter.ok()) return filter.status();

@@ -50,7 +50,7 @@ absl::Status StreamPages(storage::Database& db, const AuditExport& head, storage
     std::vector<storage::AuditRow> page;
     std::vector<storage::CheckpointRow> checkpoints;
     std::vector<std::string> previous_hashes;
-    absl::Status read = db.Read([&](Tx& tx) -> absl::Status {
+    absl::Status read = db.ReadAside([&](Tx& tx) -> absl::Status {
       absl::StatusOr<std::vector<storage::AuditRow>> rows = tx.ListAuditRecords(filter);
       if (!rows.ok()) return rows.status();
       page = *std::move(rows);
@@ -121,7 +121,7 @@ absl::StatusOr<AuditList> Vault::ListAudit(const Caller& caller, const AuditQuer
   if (!decision.allows()) {
     read = DeniedError(decision, "read the audit log (auditors only)");
   } else {
-    read = db_->Read([&](Tx& tx) -> absl::Status {
+    read = db_->ReadAside([&](Tx& tx) -> absl::Status {
       absl::StatusOr<std::vector<storage::AuditRow>> found = tx.ListAuditRecords(filter);
       if (!found.ok()) return found.status();
       list.records = *std::move(found);

@@ -123,7 +123,7 @@ absl::StatusOr<CustodyReport> Vault::Custody(const Caller& caller, absl::string_
   audit::AuditEvent event = ManagementEvent(caller, "custody-report", unit);
   // Computed on a read snapshot, so that the writer (and every release) does not wait for it; the
   // report holds no secret. It is recorded after, in a short write of its own.
-  const absl::Status computed = db_->Read([&](Tx& tx) -> absl::Status {
+  const absl::Status computed = db_->ReadAside([&](Tx& tx) -> absl::Status {
     std::optional<int64_t> unit_id;
     if (!unit.empty()) {
       absl::StatusOr<std::optional<storage::UnitRow>> found = tx.FindUnit(unit);

@@ -281,7 +281,7 @@ absl::StatusOr<DueList> Vault::ListDue(const Caller& caller, const PageRequest& 
   // A password older than the policy's maximum is due by age: derived when read, never stored.
   const std::optional<absl::Duration> max_age = policy()->max_password_age;
   DueList due;
-  absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
+  absl::Status read = db_->ReadAside([&](Tx& tx) -> absl::Status {
     storage::AccountPage query;
     query.only_due = true;
     if (max_age) query.password_due_us = Micros(now - *max_age);

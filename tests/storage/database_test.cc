@@ -1,6 +1,8 @@
 #include "server/storage/database.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -467,6 +469,48 @@ TEST_F(BindTest, AFailedBindStopsTheStatementAndNamesTheParameter) {
 TEST_F(BindTest, AGoodBindRuns) {
   EXPECT_TRUE(Insert(1).ok());
   EXPECT_EQ(Rows(), 1);
+}
+
+}  // namespace
+}  // namespace kluis::storage
+
+namespace kluis::storage {
+namespace {
+
+// Issue 18: long reads run aside, on threads nicer than the calls, and are reads all the same.
+TEST_F(DatabaseTest, AReadAsideRunsNicerAndIsAReadAllTheSame) {
+  auto db = Database::Open(path_, key_, Database::Mode::kCreate);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Write([](Tx& tx) { return tx.PutMeta("k", "v"); }).ok());
+  const int mine = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  int theirs = mine;
+  std::optional<std::string> value;
+  absl::Status read = (*db)->ReadAside([&](Tx& tx) -> absl::Status {
+    theirs = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    absl::StatusOr<std::optional<std::string>> v = tx.GetMeta("k");
+    if (!v.ok()) return v.status();
+    value = *v;
+    return absl::NotFoundError("the body's own status");
+  });
+  EXPECT_EQ(read.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(value.value_or(""), "v");
+  EXPECT_EQ(theirs, std::min(19, mine + AsideThreads::kNiceness));
+  EXPECT_FALSE((*db)->ReadAside([](Tx& tx) { return tx.PutMeta("k", "w"); }).ok());
+  // Many at once, more than there are threads: each runs, none is lost.
+  std::atomic<int> ran{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 8; ++i) {
+    callers.emplace_back([&] {
+      EXPECT_TRUE((*db)
+                      ->ReadAside([&](Tx&) {
+                        ++ran;
+                        return absl::OkStatus();
+                      })
+                      .ok());
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(ran.load(), 8);
 }
 
 }  // namespace
