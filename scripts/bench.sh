@@ -63,6 +63,11 @@ echo "Release latency at 32 clients alone, beside a regisseur's custody reports 
 echo >> "$OUT"
 "$BIN/kluis_bench" readers --seconds 5 --repeat 3 --records 100000 >> "$OUT"
 
+section "3c. A national vault (kluis_bench scale)"
+echo "A vault generated straight into the store at 5,000 to 50,000 accounts (10 units, 250 teams, a user per ten accounts, 20 audit records per account: a million at 50,000), served by the real kluisd: its start-up beside the Argon2id unseal alone, its memory at rest, a unit's custody report, the full account list, due and a regisseur's inbox walked page by page over gRPC (the best of three), and at the largest size releases at 32 clients alone and beside continuous custody reports and full audit exports (issue 18)." >> "$OUT"
+echo >> "$OUT"
+"$BIN/kluis_bench" scale --seconds 5 >> "$OUT"
+
 section "6. Kabinetswissel of 1,000 accounts (kluis_bench kabinetswissel)"
 for _ in 1 2 3; do "$BIN/kluis_bench" kabinetswissel --accounts 1000 | sed 's/^/- /' >> "$OUT"; done
 
