@@ -41,12 +41,16 @@ class OrganisationService final : public pb::Organisation::Service {
                       pb::WhoAmIResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
       response->set_user(caller.user);
-      absl::StatusOr<std::vector<storage::BindingRow>> bindings = vault_.ListRoles(caller, "");
-      if (!bindings.ok()) return bindings.status();
-      for (const storage::BindingRow& b : *bindings) {
-        if (!b.ended_us) BindingToProto(b, response->add_bindings());
+      // The caller's own bindings, page by page (an operator may list everyone's: not here).
+      for (PageRequest page;;) {
+        absl::StatusOr<RoleList> own = vault_.ListRoles(caller, caller.user, page);
+        if (!own.ok()) return own.status();
+        for (const storage::BindingRow& b : own->bindings) {
+          if (!b.ended_us) BindingToProto(b, response->add_bindings());
+        }
+        if (own->next_page_token.empty()) return absl::OkStatus();
+        page.token = own->next_page_token;
       }
-      return absl::OkStatus();
     });
   }
 
@@ -153,9 +157,12 @@ class OrganisationService final : public pb::Organisation::Service {
   grpc::Status ListRoles(ServerContext* context, const pb::ListRolesRequest* request,
                          pb::ListRolesResponse* response) override {
     return WithCaller(vault_, context, [&](const Caller& caller) -> absl::Status {
-      absl::StatusOr<std::vector<storage::BindingRow>> bindings = vault_.ListRoles(caller, request->user());
-      if (!bindings.ok()) return bindings.status();
-      for (const storage::BindingRow& b : *bindings) BindingToProto(b, response->add_bindings());
+      absl::StatusOr<RoleList> list =
+          vault_.ListRoles(caller, request->user(), {request->limit(), request->page_token()});
+      if (!list.ok()) return list.status();
+      for (const storage::BindingRow& b : list->bindings)
+        BindingToProto(b, response->add_bindings());
+      response->set_next_page_token(list->next_page_token);
       return absl::OkStatus();
     });
   }

@@ -18,6 +18,7 @@ struct OrganisationFlags {
       until, user;
   std::string format = "table";
   bool scope_global = false;
+  PageFlags page;
 };
 
 // The one scope the flags name.
@@ -164,7 +165,12 @@ absl::Status RunRoleRevoke(Client& c, const OrganisationFlags& a, const std::str
 absl::Status RunRoleList(Client& c, const OrganisationFlags& a, const std::string&) {
   pb::ListRolesRequest request;
   request.set_user(a.user);
-  absl::StatusOr<pb::ListRolesResponse> r = c.Call(c.organisation(), &pb::Organisation::Stub::ListRoles, request);
+  absl::StatusOr<pb::ListRolesResponse> r =
+      Pages<pb::ListRolesResponse>(a.page, [&](int64_t limit, const std::string& token) {
+        request.set_limit(static_cast<int32_t>(limit));
+        request.set_page_token(token);
+        return c.Call(c.organisation(), &pb::Organisation::Stub::ListRoles, request);
+      });
   if (!r.ok()) return r.status();
   PrintListing(a.format, BindingsTable(r->bindings()), *r, std::cout);
   return absl::OkStatus();
@@ -235,6 +241,7 @@ void AddOrganisationCommands(Commands& commands) {
   CLI::App* role_list = group.Add(role, "list", "list role bindings", "role list");
   role_list->add_option("USER", a.user);
   Commands::Listing(role_list, a.format);
+  AddPaging(role_list, a.page);
 
   group.Handle("whoami", RunWhoami);
   group.Handle("unit add", RunUnitAdd);

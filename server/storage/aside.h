@@ -23,7 +23,8 @@ class AsideThreads {
   AsideThreads(const AsideThreads&) = delete;
   AsideThreads& operator=(const AsideThreads&) = delete;
 
-  // Runs `task` on one of the threads and returns when it has run.
+  // Runs `task` on one of the threads and returns when it has run. A task must not itself Run
+  // here: with every thread waiting on a task of its own, none would be left to run them.
   void Run(absl::FunctionRef<void()> task);
 
  private:

@@ -159,10 +159,12 @@ absl::StatusOr<std::vector<BindingRow>> Tx::ActiveBindings(int64_t user_id, int6
   return Collect<BindingRow>(s, ReadBinding);
 }
 
-absl::StatusOr<std::vector<BindingRow>> Tx::ListBindings(std::optional<int64_t> user_id) {
-  KLUIS_PREPARE(s, absl::StrCat("SELECT ", kBindingColumns,
-                                "WHERE (?1 IS NULL OR b.user_id = ?1) ORDER BY u.name, b.id"));
-  s.Bind(1, user_id);
+absl::StatusOr<std::vector<BindingRow>> Tx::ListBindings(std::optional<int64_t> user_id,
+                                                         int64_t after_id, int64_t limit) {
+  KLUIS_PREPARE(
+      s, absl::StrCat("SELECT ", kBindingColumns,
+                      "WHERE (?1 IS NULL OR b.user_id = ?1) AND b.id > ?2 ORDER BY b.id LIMIT ?3"));
+  s.Bind(1, user_id).Bind(2, after_id).Bind(3, limit);
   return Collect<BindingRow>(s, ReadBinding);
 }
 

@@ -59,8 +59,10 @@ class Tx {
   absl::StatusOr<int64_t> InsertBinding(const BindingRow& binding);
   // Bindings of a user that are not ended and are valid at `now_us`.
   absl::StatusOr<std::vector<BindingRow>> ActiveBindings(int64_t user_id, int64_t now_us);
-  // All bindings (of one user, when given), ended ones included.
-  absl::StatusOr<std::vector<BindingRow>> ListBindings(std::optional<int64_t> user_id);
+  // All bindings (of one user, when given), ended ones included, in id order after `after_id`, at
+  // most `limit` (-1: all).
+  absl::StatusOr<std::vector<BindingRow>> ListBindings(std::optional<int64_t> user_id,
+                                                       int64_t after_id = 0, int64_t limit = -1);
   // Ends the matching active bindings; returns how many.
   absl::StatusOr<int> EndBindings(int64_t user_id, std::optional<policies::Role> role,
                                   std::optional<policies::ScopeKind> scope_kind,

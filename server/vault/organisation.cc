@@ -1,7 +1,6 @@
 // Units, teams, users, roles and certificates.
-#include "server/vault/vault.h"
-
 #include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,8 +13,10 @@
 #include "server/vault/internal.h"
 #include "server/vault/keys.h"
 #include "server/vault/obligations.h"
+#include "server/vault/paging.h"
 #include "server/vault/refusal.h"
 #include "server/vault/resolve.h"
+#include "server/vault/vault.h"
 
 namespace kluis::server {
 
@@ -232,8 +233,10 @@ absl::StatusOr<int> Vault::RevokeRole(const Caller& caller, absl::string_view us
   return ended;
 }
 
-absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& caller,
-                                                                  absl::string_view user) {
+absl::StatusOr<RoleList> Vault::ListRoles(const Caller& caller, absl::string_view user,
+                                          const PageRequest& page) {
+  absl::StatusOr<Cursor> cursor = OpenPage(page, "roles");
+  if (!cursor.ok()) return cursor.status();
   if (!user.empty()) {
     if (absl::Status s = CheckName("user", user); !s.ok()) return s;
   }
@@ -244,7 +247,7 @@ absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& 
   if (!decision.allows() && !user.empty() && user != caller.user) {
     return DeniedError(decision, "list other users' roles");
   }
-  std::vector<storage::BindingRow> bindings;
+  RoleList list;
   absl::Status read = db_->Read([&](Tx& tx) -> absl::Status {
     std::optional<int64_t> user_id;
     if (!decision.allows()) {
@@ -254,13 +257,19 @@ absl::StatusOr<std::vector<storage::BindingRow>> Vault::ListRoles(const Caller& 
       if (!found.ok()) return found.status();
       user_id = found->id;
     }
-    absl::StatusOr<std::vector<storage::BindingRow>> rows = tx.ListBindings(user_id);
+    // One more than a page: whether there is a next page shows.
+    absl::StatusOr<std::vector<storage::BindingRow>> rows =
+        tx.ListBindings(user_id, cursor->position, cursor->limit + 1);
     if (!rows.ok()) return rows.status();
-    bindings = *std::move(rows);
+    list.bindings = *std::move(rows);
+    if (static_cast<int64_t>(list.bindings.size()) > cursor->limit) {
+      list.bindings.pop_back();
+      list.next_page_token = PageToken("roles", list.bindings.back().id);
+    }
     return absl::OkStatus();
   });
   if (!read.ok()) return read;
-  return bindings;
+  return list;
 }
 
 absl::StatusOr<CertificateList> Vault::ListCertificates(const Caller& caller, absl::string_view user) {

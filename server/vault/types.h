@@ -163,6 +163,11 @@ struct PageRequest {
   std::string token;
 };
 
+struct RoleList {
+  std::vector<storage::BindingRow> bindings;  // in the order they were granted
+  std::string next_page_token;
+};
+
 struct AccountList {
   std::vector<AccountView> accounts;
   std::string next_page_token;  // "": this was the last page

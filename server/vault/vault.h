@@ -95,8 +95,8 @@ class Vault {
                                                 std::optional<absl::Time> valid_until);
   absl::StatusOr<int> RevokeRole(const Caller& caller, absl::string_view user, policies::Role role,
                                  policies::ScopeKind scope, absl::string_view scope_name);
-  absl::StatusOr<std::vector<storage::BindingRow>> ListRoles(const Caller& caller,
-                                                             absl::string_view user);
+  absl::StatusOr<RoleList> ListRoles(const Caller& caller, absl::string_view user,
+                                     const PageRequest& page = {});
   // A user's certificates (the operator: anyone's; a user: their own). Never a key.
   absl::StatusOr<CertificateList> ListCertificates(const Caller& caller, absl::string_view user);
   // Revokes one certificate (a lost laptop): the operator, with a reason. Its very next call is

@@ -205,6 +205,33 @@ TEST_F(PagingTest, CustodyDueInboxAndAuditPage) {
   EXPECT_GT(records, 30);
 }
 
+TEST_F(PagingTest, RoleBindingsPageAndWhoAmIShowsOnlyTheCallersOwn) {
+  Client& op = vault_.operator_client();
+  std::vector<int64_t> ids;
+  for (std::string token;;) {
+    pb::ListRolesRequest request;
+    request.set_limit(2);
+    request.set_page_token(token);
+    auto page = op.Call(op.organisation(), &pb::Organisation::Stub::ListRoles, request);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->bindings_size(), 2);
+    for (const pb::RoleBinding& b : page->bindings()) ids.push_back(b.id());
+    token = page->next_page_token();
+    if (token.empty()) break;
+  }
+  pb::ListRolesRequest whole;
+  auto all = op.Call(op.organisation(), &pb::Organisation::Stub::ListRoles, whole);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(static_cast<int>(ids.size()), all->bindings_size());
+  for (int i = 0; i < all->bindings_size(); ++i) EXPECT_EQ(ids[i], all->bindings(i).id());
+  EXPECT_GE(ids.size(), 6u);
+  // whoami is the caller's own bindings, also for the operator who may list everyone's.
+  auto me = op.Call(op.organisation(), &pb::Organisation::Stub::WhoAmI, pb::WhoAmIRequest());
+  ASSERT_TRUE(me.ok()) << me.status();
+  ASSERT_GE(me->bindings_size(), 1);
+  for (const pb::RoleBinding& b : me->bindings()) EXPECT_EQ(b.user(), me->user());
+}
+
 // Through the real binaries: --limit shows one page and says how to get the next.
 TEST_F(CliTest, ListingsPageWithLimitAndPageToken) {
   ServeWijkagentAccount();
